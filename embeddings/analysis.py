@@ -1,0 +1,54 @@
+"""Lexical analysis for BM25: tokens, stopwords and Snowball stems chosen per language.
+
+A chunk is analysed in its own language. A query is analysed in Dutch and English at once
+(the union of both stemmings), so one question can match passages in either language.
+This module only turns text into terms; scoring lives in `qa.bm25`.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import cache
+
+from bm25s.stopwords import STOPWORDS_DUTCH, STOPWORDS_EN
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+STEMMER_LANGUAGE = {"nl": "dutch", "en": "english"}
+STOPWORDS = {"nl": frozenset(STOPWORDS_DUTCH), "en": frozenset(STOPWORDS_EN)}
+ANALYSIS_VERSION = "snowball-nl-en-1"
+
+
+def fold(text: str) -> str:
+    """Lowercase and drop diacritics, so 'Israël' and 'Israel' meet."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+@cache
+def _stemmer(lang: str):  # type: ignore[no-untyped-def]
+    import Stemmer
+
+    return Stemmer.Stemmer(STEMMER_LANGUAGE[lang])
+
+
+def tokens(text: str) -> list[str]:
+    return [t for t in _WORD.findall(fold(text)) if len(t) > 1 or t.isdigit()]
+
+
+def analyse(text: str, lang: str) -> list[str]:
+    """Terms of a passage in `lang` ('nl', 'en'; anything else is treated as English)."""
+    lang = lang if lang in STEMMER_LANGUAGE else "en"
+    words = [t for t in tokens(text) if t not in STOPWORDS[lang]]
+    return list(_stemmer(lang).stemWords(words))
+
+
+def analyse_query(text: str) -> list[str]:
+    """Terms of a question, stemmed both ways; stopwords of either language dropped."""
+    words = [t for t in tokens(text) if t not in STOPWORDS["nl"] and t not in STOPWORDS["en"]]
+    terms: list[str] = []
+    for lang in STEMMER_LANGUAGE:
+        for term in _stemmer(lang).stemWords(words):
+            if term not in terms:
+                terms.append(term)
+    return terms

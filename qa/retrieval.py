@@ -1,0 +1,180 @@
+"""Find passages: dense (FAISS), BM25, or both fused, with filters and near-duplicate collapse.
+
+Fusion is reciprocal rank fusion made language-aware: BM25 speaks for a candidate only when
+the candidate is in the question's language. For a passage in another language its BM25 rank
+is noise, so its dense rank stands in for it. On one-language data this is plain RRF; on
+purely cross-lingual data it is dense retrieval; on a mixed corpus it is in between.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from embeddings.analysis import analyse_query
+from embeddings.documents import language_of_question
+from embeddings.embedders import Embedder
+from embeddings.errors import BadInput
+from embeddings.store import ChunkRecord, Index
+from qa.settings import Mode, RetrievalConfig
+
+MODES: tuple[Mode, ...] = ("hybrid", "dense", "bm25")
+
+
+@dataclass(frozen=True)
+class Hit:
+    chunk: ChunkRecord
+    score: float  # the score that ranked it in this mode
+    rank: int
+    dense: float | None = None  # cosine similarity
+    bm25: float | None = None
+    fused: float | None = None
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"\w+", text.lower()))
+
+
+class Retriever:
+    """Search one loaded index with one embedder. Thread-safe for concurrent searches."""
+
+    def __init__(self, index: Index, embedder: Embedder, config: RetrievalConfig | None = None):
+        if index.embedder != embedder.id:
+            from embeddings.store import check_embedder
+
+            check_embedder(index.manifest, embedder.id, index.root)
+        self.index, self.embedder = index, embedder
+        self.config = config or RetrievalConfig()
+
+    def _allowed(self, lang: str | None, source: str | None) -> np.ndarray | None:
+        if not lang and not source:
+            return None
+        clauses, params = [], []
+        if lang:
+            clauses.append("c.lang = ?")
+            params.append(lang)
+        if source:
+            clauses.append("c.source LIKE ?")
+            params.append(f"%{source}%")
+        rows = self.index._query(f"SELECT c.id FROM chunks c WHERE {' AND '.join(clauses)}", params)
+        return np.asarray(sorted(r[0] for r in rows), dtype=np.int64)
+
+    def _dense(
+        self, query: str, k: int, allowed: np.ndarray | None
+    ) -> tuple[np.ndarray, list[tuple[int, float]]]:
+        vector = self.embedder.embed_query(query)
+        if allowed is None:
+            return vector, self.index.search(vector, k)
+        if not len(allowed):
+            return vector, []
+        import faiss
+
+        params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
+        scores, ids = self.index.faiss.search(
+            vector.reshape(1, -1), min(k, len(allowed)), params=params
+        )
+        return vector, [
+            (int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0
+        ]
+
+    def search(
+        self,
+        query: str,
+        k: int | None = None,
+        mode: Mode | None = None,
+        lang: str | None = None,
+        source: str | None = None,
+    ) -> list[Hit]:
+        query = query.strip()
+        if not query:
+            raise BadInput("The question is empty.")
+        mode = mode or self.config.mode
+        if mode not in MODES:
+            raise BadInput(f"Unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+        k = k or self.config.k
+        pool = max(self.config.pool, 4 * k)
+        allowed = self._allowed(lang, source)
+        ranked: list[tuple[int, float, float | None, float | None, float | None]] = []
+        if mode == "dense":
+            _, dense = self._dense(query, pool, allowed)
+            ranked = [(r, s, s, None, None) for r, s in dense]
+        elif mode == "bm25":
+            terms = analyse_query(query)
+            scores = self.index.lexical.scores(terms)
+            ranked = [
+                (r, s, None, s, None) for r, s in self.index.lexical.top(scores, pool, allowed)
+            ]
+        else:
+            ranked = self._hybrid(query, pool, allowed)
+        return self._collapse(ranked, k)
+
+    def _hybrid(
+        self, query: str, pool: int, allowed: np.ndarray | None
+    ) -> list[tuple[int, float, float | None, float | None, float | None]]:
+        vector, dense = self._dense(query, pool, allowed)
+        terms = analyse_query(query)
+        scores = self.index.lexical.scores(terms)
+        lexical = self.index.lexical.top(scores, pool, allowed)
+        candidates = list(dict.fromkeys([r for r, _ in dense] + [r for r, _ in lexical]))
+        if not candidates:
+            return []
+        # Exact scores of every candidate on both signals, then ranks within the pool.
+        dense_scores = dict(dense)
+        missing = [r for r in candidates if r not in dense_scores]
+        if missing:
+            for r, v in zip(missing, self.index.vectors(missing), strict=True):
+                dense_scores[r] = float(v @ vector)
+        bm25_scores = self.index.lexical.at(scores, candidates)
+        dense_rank = _ranks(candidates, dense_scores)
+        bm25_rank = _ranks(candidates, bm25_scores)
+        question_lang = language_of_question(query)
+        langs = dict(
+            self.index._query(
+                f"SELECT id, lang FROM chunks WHERE id IN ({','.join('?' * len(candidates))})",
+                candidates,
+            )
+        )
+        c = self.config.rrf_k
+        fused = []
+        for r in candidates:
+            same_language = question_lang is None or langs.get(r) == question_lang
+            lexical_rank = (
+                bm25_rank[r] if same_language and bm25_scores.get(r, 0) > 0 else dense_rank[r]
+            )
+            score = 1.0 / (c + dense_rank[r]) + 1.0 / (c + lexical_rank)
+            fused.append((r, score, dense_scores[r], bm25_scores.get(r, 0.0), score))
+        fused.sort(key=lambda t: -t[1])
+        return fused
+
+    def _collapse(
+        self, ranked: Sequence[tuple[int, float, float | None, float | None, float | None]], k: int
+    ) -> list[Hit]:
+        """Keep the best of near-duplicate passages (copies of one text in several files)."""
+        if not ranked:
+            return []
+        records = self.index.chunks(r for r, *_ in ranked[: 4 * k])
+        hits: list[Hit] = []
+        kept_words: list[set[str]] = []
+        for row, score, dense, bm25, fused in ranked:
+            record = records.get(row)
+            if record is None:
+                continue
+            words = _words(record.text)
+            if any(
+                len(words & w) / max(1, len(words | w)) >= self.config.dedup_threshold
+                for w in kept_words
+            ):
+                continue
+            kept_words.append(words)
+            hits.append(Hit(record, score, len(hits) + 1, dense, bm25, fused))
+            if len(hits) == k:
+                break
+        return hits
+
+
+def _ranks(candidates: Sequence[int], scores: dict[int, float]) -> dict[int, int]:
+    order = sorted(candidates, key=lambda r: -scores.get(r, float("-inf")))
+    return {r: i + 1 for i, r in enumerate(order)}

@@ -1,0 +1,81 @@
+"""One typed settings object for citeqa, nested by concern; env vars use the CITEQA_ prefix.
+
+`CITEQA_INDEX=/path` sets the index directory; nested fields use a double underscore, e.g.
+`CITEQA_RETRIEVAL__MODE=dense`. Entry points build it once and pass the parts down.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Mode = Literal["hybrid", "dense", "bm25"]
+
+
+class ChunkingConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    max_tokens: int = Field(
+        200,
+        ge=16,
+        le=500,
+        description="Upper bound of a chunk, in the "
+        "embedder's tokens (multilingual-e5-small reads 512 at most).",
+    )
+    overlap_tokens: int = Field(
+        40,
+        ge=0,
+        le=200,
+        description="Trailing sentences, up to this "
+        "many tokens, repeated at the start of the next chunk.",
+    )
+
+
+class RetrievalConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    mode: Mode = Field("hybrid", description="hybrid (dense + BM25 fused), dense, or bm25.")
+    k: int = Field(5, ge=1, le=100, description="Passages returned.")
+    pool: int = Field(
+        100, ge=10, le=5000, description="Candidates each method contributes to fusion."
+    )
+    rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
+    dedup_threshold: float = Field(
+        0.8,
+        ge=0.0,
+        le=1.0,
+        description="Word-set Jaccard above "
+        "which a lower-ranked passage is a near-duplicate and dropped.",
+    )
+
+
+class AnswerConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    answerer: Literal["extractive", "llm"] = Field(
+        "extractive", description="Who writes the answer: extractive (offline) or an LLM."
+    )
+    llm: str = Field("openai:local", description="LLM as provider:model (openai:..., ollama:...).")
+    llm_base_url: str | None = Field(None, description="OpenAI-compatible endpoint URL.")
+    max_sentences: int = Field(3, ge=1, le=10, description="Sentences in an extractive answer.")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CITEQA_", env_nested_delimiter="__", extra="forbid"
+    )
+    index: Path = Field(Path(".citeqa/index"), description="Index directory.")
+    embedder: str | None = Field(
+        None,
+        description="e5-small-q4, sentence-transformers:<model "
+        "path>, or fake; unset means the index's own (new: e5-small-q4).",
+    )
+    chunking: ChunkingConfig = Field(
+        default_factory=ChunkingConfig, description="How documents are cut."
+    )
+    retrieval: RetrievalConfig = Field(
+        default_factory=RetrievalConfig, description="How passages are found."
+    )
+    answer: AnswerConfig = Field(
+        default_factory=AnswerConfig, description="How answers are written."
+    )

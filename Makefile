@@ -4,6 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INDEX ?= .citeqa/index
 STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.test-installed
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 .PHONY: install run index test test-fast lint bench clean
 
@@ -24,10 +26,18 @@ index: install
 run: index
 	$(BIN)/python app.py --index $(INDEX)
 
-test: install
+# The LLM server (llama-cpp-python builds from source, ~4 min once) and Debian's chromium
+# are needed by the integration tests only.
+$(TEST_STAMP): $(STAMP)
+	$(BIN)/pip install -e '.[dev,llm-server]'
+	command -v chromium >/dev/null || ($(SUDO) apt-get update && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
+	touch $@
+
+test: $(TEST_STAMP)
 	$(BIN)/python -m pytest
 
-test-fast: install
+test-fast: $(TEST_STAMP)
 	$(BIN)/python -m pytest -m "not slow"
 
 lint: install

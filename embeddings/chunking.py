@@ -100,8 +100,8 @@ def _hard_split(
 def chunk_document(
     doc: Document,
     count_tokens: Callable[[str], int],
-    max_tokens: int = 200,
-    overlap_tokens: int = 40,
+    max_tokens: int = 100,
+    overlap_tokens: int = 20,
 ) -> list[Chunk]:
     """Pack whole sentences into chunks of at most `max_tokens`, carrying about
     `overlap_tokens` of trailing sentences into the next chunk.

@@ -32,3 +32,7 @@ class IndexLocked(CiteqaError):
 
 class BadInput(CiteqaError):
     """A file, question or setting that citeqa cannot use."""
+
+
+class LLMUnavailable(CiteqaError):
+    """The LLM endpoint failed or cannot be reached."""

@@ -29,8 +29,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ChunkingSettings:
-    max_tokens: int = 200
-    overlap_tokens: int = 40
+    max_tokens: int = 100  # measured: bench/chunk_size.py (README, 'Chunk size')
+    overlap_tokens: int = 20
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -198,3 +198,20 @@ def _embed_and_add(
             else np.zeros((0, embedder.dim), dtype=np.float32)
         )
         writer.add(doc, size, mtime, chunks, matrix, langs, terms)
+
+
+def remove_sources(root: Path, sources: Sequence[str]) -> list[str]:
+    """Take documents out of the index by source path; returns those that were indexed."""
+    from embeddings.store import live_generation, read_manifest
+
+    manifest = read_manifest(live_generation(root))
+    with IndexWriter(root, str(manifest["embedder"]), manifest["chunking"]) as writer:
+        known = writer.known_sources()
+        removed = [s for s in sources if s in known]
+        for source in removed:
+            writer.remove(source)
+        if removed:
+            writer.commit(
+                dim=int(manifest["dim"]), extra={"embedder_spec": manifest.get("embedder_spec")}
+            )
+    return removed

@@ -142,6 +142,174 @@ def search(
         typer.echo("   " + c.text[:300].replace("\n", " ") + ("…" if len(c.text) > 300 else ""))
 
 
+AnswererOpt = Annotated[str | None, typer.Option("--answerer", help="extractive | llm")]
+LLMOpt = Annotated[str | None, typer.Option("--llm", help="openai:MODEL or ollama:MODEL")]
+LLMUrlOpt = Annotated[
+    str | None,
+    typer.Option("--llm-base-url", help="OpenAI-compatible URL, e.g. http://127.0.0.1:8080/v1"),
+]
+
+
+def _answer_settings(
+    index: Path | None,
+    embedder: str | None,
+    answerer: str | None,
+    llm: str | None,
+    llm_base_url: str | None,
+) -> Settings:
+    if answerer is not None and answerer not in ("extractive", "llm"):
+        _fail(ValueError(f"unknown answerer {answerer!r}; choose extractive or llm"))
+    return _settings(
+        index, embedder, answer={"answerer": answerer, "llm": llm, "llm_base_url": llm_base_url}
+    )
+
+
+def _print_answer(answer: object) -> None:
+    a = answer  # qa.service.Answer
+    for c in a.citations:  # type: ignore[attr-defined]
+        mark = "" if c.supported else "  (unsupported)"
+        typer.echo(f"  [{c.n}] {c.title} — {c.source}:{c.start}-{c.end}{mark}")
+        typer.echo(f"      “{c.quote}”")
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="Your question, in Dutch or English.")],
+    index: IndexOpt = None,
+    embedder: EmbedderOpt = None,
+    answerer: AnswererOpt = None,
+    llm: LLMOpt = None,
+    llm_base_url: LLMUrlOpt = None,
+    k: Annotated[int, typer.Option("-k", "--k", help="Passages to read.")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+) -> None:
+    """Answer QUESTION from the index, with checked citations."""
+    from qa.factory import open_service
+    from qa.service import Delta, Done
+
+    settings = _answer_settings(index, embedder, answerer, llm, llm_base_url)
+    try:
+        service = open_service(settings)
+        for event in service.stream(question, k=k):
+            if isinstance(event, Delta) and not as_json:
+                typer.echo(event.text, nl=False)
+            elif isinstance(event, Done):
+                answer = event.answer
+    except CiteqaError as exc:
+        _fail(exc)
+        return
+    if as_json:
+        typer.echo(json.dumps(answer.as_json(), ensure_ascii=False))
+        return
+    typer.echo("")
+    _print_answer(answer)
+
+
+@app.command()
+def chat(
+    index: IndexOpt = None,
+    embedder: EmbedderOpt = None,
+    answerer: AnswererOpt = None,
+    llm: LLMOpt = None,
+    llm_base_url: LLMUrlOpt = None,
+) -> None:
+    """An interactive session in the terminal; follow-up questions use the history."""
+    from qa.factory import open_service
+    from qa.service import Delta, Done
+
+    settings = _answer_settings(index, embedder, answerer, llm, llm_base_url)
+    try:
+        service = open_service(settings)
+    except CiteqaError as exc:
+        _fail(exc)
+        return
+    history: list[tuple[str, str]] = []
+    typer.echo("Ask a question (empty line or Ctrl-D to quit).")
+    while True:
+        try:
+            question = input("> ").strip()
+        except EOFError:
+            break
+        if not question:
+            break
+        try:
+            for event in service.stream(question, history):
+                if isinstance(event, Delta):
+                    typer.echo(event.text, nl=False)
+                elif isinstance(event, Done):
+                    typer.echo("")
+                    _print_answer(event.answer)
+                    history.append((question, event.answer.text))
+        except CiteqaError as exc:
+            typer.secho(f"citeqa: {exc}", err=True, fg=typer.colors.RED)
+
+
+@app.command("eval")
+def evaluate(
+    dataset: Annotated[Path, typer.Argument(help="A QA .jsonl file or a BEIR folder.")],
+    index: IndexOpt = None,
+    embedder: EmbedderOpt = None,
+    modes: Annotated[str, typer.Option(help="Comma-separated: dense,bm25,hybrid")] = (
+        "dense,bm25,hybrid"
+    ),
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+    report: Annotated[Path | None, typer.Option(help="Also write a markdown report here.")] = None,
+    min_recall5: Annotated[
+        float | None,
+        typer.Option(help="Exit 1 when hybrid (else the first mode) Recall@5 is below this."),
+    ] = None,
+    answers: Annotated[bool, typer.Option(help="Also measure answers (QA sets only).")] = True,
+    answerer: AnswererOpt = None,
+    llm: LLMOpt = None,
+    llm_base_url: LLMUrlOpt = None,
+) -> None:
+    """Measure retrieval (nDCG@10, Recall@1/5/10/100, MRR@10) per mode and language pair,
+    and for QA sets the answers (accuracy, citation precision, abstention)."""
+    from eval.answers import answer_all, summary
+    from eval.report import as_dict, markdown, text_table
+    from eval.runner import run_eval
+    from qa.factory import open_service
+    from qa.retrieval import MODES
+
+    chosen = [m.strip() for m in modes.split(",") if m.strip()]
+    unknown = [m for m in chosen if m not in MODES]
+    if unknown or not chosen:
+        _fail(ValueError(f"unknown mode(s) {unknown}; choose from {', '.join(MODES)}"))
+    settings = _answer_settings(index, embedder, answerer, llm, llm_base_url)
+    answer_figures = None
+    try:
+        data, result, retriever = run_eval(
+            dataset,
+            settings,
+            chosen,  # type: ignore[arg-type]
+            progress=sys.stderr.isatty(),
+        )
+        if answers and data.fmt == "qa":
+            service = open_service(settings, retriever)
+            answer_figures = summary(
+                answer_all(service, data), settings.answer.min_evidence, service.answerer.name
+            )
+    except CiteqaError as exc:
+        _fail(exc)
+        return
+    typer.echo(
+        json.dumps(as_dict(result, answer_figures), ensure_ascii=False)
+        if as_json
+        else text_table(result, answer_figures)
+    )
+    if report is not None:
+        report.write_text(markdown(result, answer_figures), encoding="utf-8")
+    if min_recall5 is not None:
+        gate = result.modes.get("hybrid") or next(iter(result.modes.values()))
+        if gate.means["recall@5"] < min_recall5:
+            typer.secho(
+                f"citeqa: {gate.mode} Recall@5 {gate.means['recall@5']:.3f} is below {min_recall5}",
+                err=True,
+                fg=typer.colors.RED,
+            )
+            raise typer.Exit(1)
+
+
 def hit_json(h: object) -> dict:
     c = h.chunk  # type: ignore[attr-defined]
     return {

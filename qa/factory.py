@@ -9,7 +9,11 @@ from pathlib import Path
 
 from embeddings.embedders import DEFAULT_EMBEDDER, Embedder, embedder_id, load_embedder
 from embeddings.store import Index, check_embedder, live_generation, read_manifest
+from qa.answering import Answerer, ExtractiveAnswerer
+from qa.citations import CitationChecker
+from qa.llm import LLMAnswerer, load_chat_model
 from qa.retrieval import Retriever
+from qa.service import QAService
 from qa.settings import Settings
 
 
@@ -37,3 +41,19 @@ def open_index(settings: Settings, embedder: Embedder | None = None) -> tuple[In
 def open_retriever(settings: Settings, embedder: Embedder | None = None) -> Retriever:
     index, embedder = open_index(settings, embedder)
     return Retriever(index, embedder, settings.retrieval)
+
+
+def build_answerer(settings: Settings, embedder: Embedder) -> Answerer:
+    if settings.answer.answerer == "llm":
+        model = load_chat_model(
+            settings.answer.llm, settings.answer.llm_base_url, settings.answer.llm_timeout
+        )
+        return LLMAnswerer(model, settings.answer.llm_base_url)
+    return ExtractiveAnswerer(embedder, settings.answer.max_sentences)
+
+
+def open_service(settings: Settings, retriever: Retriever | None = None) -> QAService:
+    retriever = retriever or open_retriever(settings)
+    answerer = build_answerer(settings, retriever.embedder)
+    checker = CitationChecker(retriever.embedder, settings.answer.min_support)
+    return QAService(retriever, answerer, checker, settings.answer)

@@ -9,6 +9,8 @@ purely cross-lingual data it is dense retrieval; on a mixed corpus it is in betw
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -48,6 +50,25 @@ class Retriever:
             check_embedder(index.manifest, embedder.id, index.root)
         self.index, self.embedder = index, embedder
         self.config = config or RetrievalConfig()
+        self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_lock = threading.Lock()
+
+    def clear_cache(self) -> None:
+        with self._cache_lock:
+            self._query_vectors.clear()
+
+    def embed_query(self, query: str) -> np.ndarray:
+        """Query vectors are cached (LRU): modes, follow-ups and evals repeat questions."""
+        with self._cache_lock:
+            if query in self._query_vectors:
+                self._query_vectors.move_to_end(query)
+                return self._query_vectors[query]
+        vector = self.embedder.embed_query(query)
+        with self._cache_lock:
+            self._query_vectors[query] = vector
+            while len(self._query_vectors) > 2048:
+                self._query_vectors.popitem(last=False)
+        return vector
 
     def _allowed(self, lang: str | None, source: str | None) -> np.ndarray | None:
         if not lang and not source:
@@ -65,7 +86,7 @@ class Retriever:
     def _dense(
         self, query: str, k: int, allowed: np.ndarray | None
     ) -> tuple[np.ndarray, list[tuple[int, float]]]:
-        vector = self.embedder.embed_query(query)
+        vector = self.embed_query(query)
         if allowed is None:
             return vector, self.index.search(vector, k)
         if not len(allowed):
@@ -130,7 +151,8 @@ class Retriever:
         bm25_scores = self.index.lexical.at(scores, candidates)
         dense_rank = _ranks(candidates, dense_scores)
         bm25_rank = _ranks(candidates, bm25_scores)
-        question_lang = language_of_question(query)
+        fusion = self.config.fusion
+        question_lang = language_of_question(query) if fusion != "rrf" else None
         langs = dict(
             self.index._query(
                 f"SELECT id, lang FROM chunks WHERE id IN ({','.join('?' * len(candidates))})",
@@ -140,11 +162,15 @@ class Retriever:
         c = self.config.rrf_k
         fused = []
         for r in candidates:
-            same_language = question_lang is None or langs.get(r) == question_lang
-            lexical_rank = (
-                bm25_rank[r] if same_language and bm25_scores.get(r, 0) > 0 else dense_rank[r]
-            )
-            score = 1.0 / (c + dense_rank[r]) + 1.0 / (c + lexical_rank)
+            dense_part = 1.0 / (c + dense_rank[r])
+            matched = bm25_scores.get(r, 0.0) > 0
+            if fusion == "rrf" or question_lang is None or langs.get(r) == question_lang:
+                lexical_part = 1.0 / (c + bm25_rank[r]) if matched else 0.0
+            else:
+                # Another language and no strong lexical match: BM25 says nothing about this
+                # passage, so let the dense rank stand in for it.
+                lexical_part = dense_part
+            score = dense_part + lexical_part
             fused.append((r, score, dense_scores[r], bm25_scores.get(r, 0.0), score))
         fused.sort(key=lambda t: -t[1])
         return fused

@@ -18,14 +18,14 @@ Mode = Literal["hybrid", "dense", "bm25"]
 class ChunkingConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     max_tokens: int = Field(
-        200,
+        100,
         ge=16,
         le=500,
         description="Upper bound of a chunk, in the "
         "embedder's tokens (multilingual-e5-small reads 512 at most).",
     )
     overlap_tokens: int = Field(
-        40,
+        20,
         ge=0,
         le=200,
         description="Trailing sentences, up to this "
@@ -41,6 +41,11 @@ class RetrievalConfig(BaseModel):
         100, ge=10, le=5000, description="Candidates each method contributes to fusion."
     )
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
+    fusion: Literal["language", "rrf"] = Field(
+        "language",
+        description="language: BM25 counts only for passages in the question's "
+        "language (others keep their dense rank); rrf: plain reciprocal rank fusion.",
+    )
     dedup_threshold: float = Field(
         0.8,
         ge=0.0,
@@ -55,9 +60,32 @@ class AnswerConfig(BaseModel):
     answerer: Literal["extractive", "llm"] = Field(
         "extractive", description="Who writes the answer: extractive (offline) or an LLM."
     )
-    llm: str = Field("openai:local", description="LLM as provider:model (openai:..., ollama:...).")
-    llm_base_url: str | None = Field(None, description="OpenAI-compatible endpoint URL.")
+    llm: str = Field(
+        "openai:local",
+        description="LLM as provider:model (openai:MODEL for any "
+        "OpenAI-compatible server, ollama:MODEL).",
+    )
+    llm_base_url: str | None = Field(
+        None,
+        description="OpenAI-compatible endpoint URL, e.g. "
+        "http://127.0.0.1:8080/v1 for llama.cpp's server.",
+    )
+    llm_timeout: float = Field(60.0, gt=0, description="Seconds to wait for the LLM.")
     max_sentences: int = Field(3, ge=1, le=10, description="Sentences in an extractive answer.")
+    min_evidence: float = Field(
+        0.5,
+        description="Below this evidence score (best sentence's "
+        "similarity to the question, adjusted; 0 when no sentence holds "
+        "the number or date asked for) citeqa abstains. Measured: "
+        "answerable questions score >= 0.80 (bench/abstention.py).",
+    )
+    min_support: float = Field(
+        0.80,
+        ge=0.0,
+        le=1.0,
+        description="Cosine a cited sentence "
+        "needs with its passage's closest sentence to count as supported.",
+    )
 
 
 class Settings(BaseSettings):

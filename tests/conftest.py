@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -72,3 +75,27 @@ def corpus_copy(tmp_path: Path) -> Path:
     target = tmp_path / "corpus"
     shutil.copytree(CORPUS, target)
     return target
+
+
+def citeqa(*args: str, index: Path, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    """Run the real command line, as a user would."""
+    env = {**os.environ, "CITEQA_INDEX": str(index)}
+    return subprocess.run(
+        [sys.executable, "-m", "qa.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        check=False,
+        cwd=ROOT,
+    )
+
+
+@pytest.fixture(scope="session")
+def e5_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled corpus indexed with the real default embedder, through the CLI."""
+    root = tmp_path_factory.mktemp("e5") / "index"
+    done = citeqa("index", str(CORPUS), index=root)
+    assert done.returncode == 0, done.stderr
+    assert "5 added" in done.stdout
+    return root

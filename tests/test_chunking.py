@@ -83,4 +83,4 @@ def test_offsets_map_back_and_chunks_cover_the_text(
         repeat = len(key) > 20 and key in seen
         seen.add(key)
         if not repeat:
-            assert all(covered[i] for i in range(s, e))
+            assert all(covered[i] for i in range(s, e) if not text[i].isspace())

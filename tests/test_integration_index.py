@@ -3,34 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.conftest import CORPUS
+from tests.conftest import CORPUS, citeqa
 
 pytestmark = pytest.mark.slow
-CITEQA = [sys.executable, "-m", "qa.cli"]
-
-
-def citeqa(*args: str, index: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "CITEQA_INDEX": str(index)}
-    return subprocess.run(
-        [*CITEQA, *args], capture_output=True, text=True, env=env, timeout=900, check=False
-    )
-
-
-@pytest.fixture(scope="module")
-def e5_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("e5") / "index"
-    done = citeqa("index", str(CORPUS), index=root)
-    assert done.returncode == 0, done.stderr
-    assert "5 added" in done.stdout
-    return root
 
 
 def test_persona_non_grata_question_finds_the_ministers_letter(e5_index: Path) -> None:

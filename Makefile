@@ -40,6 +40,13 @@ test: $(TEST_STAMP)
 test-fast: $(TEST_STAMP)
 	$(BIN)/python -m pytest -m "not slow"
 
+# Every figure in the README: chunk size, fusion, answers/abstention, ingest throughput.
+bench: install index
+	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/chunk_size.py
+	$(BIN)/python bench/abstention.py --index $(INDEX)
+	$(BIN)/python bench/fusion.py --index $(INDEX)
+
 lint: install
 	$(BIN)/ruff check qa embeddings eval tests bench app.py
 	$(BIN)/mypy qa embeddings eval app.py

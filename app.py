@@ -219,12 +219,12 @@ def create_app(service: QAService, embedder_spec: str, data_dir: Path) -> gr.Blo
             text = ""
             for event in service.stream(
                 message,
-                [tuple(t) for t in history],
+                [(t[0], t[1]) for t in history],
                 k=int(k),
-                mode=mode,
+                mode=mode,  # type: ignore[arg-type]
                 lang=None if lang == "any" else lang,
                 answerer=answerer,
-            ):  # type: ignore[arg-type]
+            ):
                 if isinstance(event, Delta):
                     text += event.text
                     chat[-1] = {"role": "assistant", "content": html.escape(text) + " ▌"}
@@ -336,28 +336,31 @@ def create_app(service: QAService, embedder_spec: str, data_dir: Path) -> gr.Blo
     return demo
 
 
-def main() -> None:
+def serve(index: Path | None = None, host: str = "127.0.0.1", port: int = 7860) -> None:
+    """Open the index and serve the chat UI (loopback by default; never a share link)."""
     from qa.factory import embedder_spec, open_service
     from qa.settings import Settings
 
+    settings = Settings() if index is None else Settings(index=index)
+    spec = embedder_spec(settings)
+    service = open_service(settings.model_copy(update={"embedder": spec}))
+    demo = create_app(service, spec, settings.index.parent)
+    demo.queue(default_concurrency_limit=8).launch(
+        server_name=host, server_port=port, share=False, css=CSS, show_error=False
+    )
+
+
+def main() -> None:
     parser = argparse.ArgumentParser(description="Serve the citeqa chat UI.")
     parser.add_argument("--index", type=Path, default=None, help="index directory")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=7860)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    settings = Settings() if args.index is None else Settings(index=args.index)
-    spec = embedder_spec(settings)
-    service = open_service(settings.model_copy(update={"embedder": spec}))
-    demo = create_app(service, spec, settings.index.parent)
-    demo.queue(default_concurrency_limit=8).launch(
-        server_name=args.host,
-        server_port=args.port,
-        share=False,
-        css=CSS,
-        allowed_paths=[],
-        show_error=False,
-    )
+    try:
+        serve(args.index, args.host, args.port)
+    except CiteqaError as exc:
+        raise SystemExit(f"citeqa: {exc}") from None
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import cache
+from typing import Any
 
 from bm25s.stopwords import STOPWORDS_DUTCH, STOPWORDS_EN
 
@@ -26,7 +27,7 @@ def fold(text: str) -> str:
 
 
 @cache
-def _stemmer(lang: str):  # type: ignore[no-untyped-def]
+def _stemmer(lang: str) -> Any:
     import Stemmer
 
     return Stemmer.Stemmer(STEMMER_LANGUAGE[lang])

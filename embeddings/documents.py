@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from embeddings.errors import BadInput
 
@@ -207,7 +208,7 @@ def _title_from_text(text: str, skip: list[tuple[int, int]], fallback: str) -> s
 
 
 @cache
-def _identifier(languages: tuple[str, ...]):  # type: ignore[no-untyped-def]
+def _identifier(languages: tuple[str, ...]) -> Any:
     from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
     identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)

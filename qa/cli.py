@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from embeddings.errors import CiteqaError
+from qa.retrieval import Hit
 from qa.settings import Settings
 
 app = typer.Typer(
@@ -310,12 +311,27 @@ def evaluate(
             raise typer.Exit(1)
 
 
-def hit_json(h: object) -> dict:
-    c = h.chunk  # type: ignore[attr-defined]
+@app.command()
+def serve(
+    index: IndexOpt = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 7860,
+) -> None:
+    """Open the chat UI for an index in the browser (http://HOST:PORT)."""
+    from app import serve as serve_app
+
+    try:
+        serve_app(index, host, port)
+    except CiteqaError as exc:
+        _fail(exc)
+
+
+def hit_json(h: Hit) -> dict:
+    c = h.chunk
     return {
         "rank": h.rank,
         "score": round(h.score, 6),
-        "chunk_id": c.chunk_id,  # type: ignore[attr-defined]
+        "chunk_id": c.chunk_id,
         "doc_id": c.doc_id,
         "source": c.source,
         "title": c.title,

@@ -54,7 +54,7 @@ def _openai(model: str, base_url: str | None, timeout: float) -> Any:
     return ChatOpenAI(
         model=model,
         base_url=base_url,
-        api_key="not-needed",  # type: ignore[arg-type]
+        api_key="not-needed",
         timeout=timeout,
         max_retries=0,
         temperature=0.0,

@@ -93,7 +93,7 @@ class Retriever:
             return vector, []
         import faiss
 
-        params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
+        params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))  # type: ignore[call-arg]
         scores, ids = self.index.faiss.search(
             vector.reshape(1, -1), min(k, len(allowed)), params=params
         )
@@ -160,7 +160,7 @@ class Retriever:
             )
         )
         c = self.config.rrf_k
-        fused = []
+        fused: list[tuple[int, float, float | None, float | None, float | None]] = []
         for r in candidates:
             dense_part = 1.0 / (c + dense_rank[r])
             matched = bm25_scores.get(r, 0.0) > 0

@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from embeddings.errors import BadInput
+from embeddings.store import Index
+from qa.langchain_adapter import CiteqaRetriever
+from qa.retrieval import Retriever
+from qa.settings import RetrievalConfig
+
+
+def retriever(index: Path, embedder, **config) -> Retriever:  # type: ignore[no-untyped-def]
+    return Retriever(Index(index), embedder, RetrievalConfig(**config))
+
+
+def test_modes_rank_the_matching_passage_first(small_index: Path, fake_embedder) -> None:  # type: ignore[no-untyped-def]
+    r = retriever(small_index, fake_embedder)
+    for mode in ("dense", "bm25", "hybrid"):
+        hits = r.search("fietsen in Nederland", k=3, mode=mode)
+        assert hits[0].chunk.source.endswith("nl_fiets.txt"), mode
+        assert [h.rank for h in hits] == list(range(1, len(hits) + 1))
+    hybrid = r.search("fietsen in Nederland", k=3)[0]
+    assert hybrid.dense is not None and hybrid.bm25 is not None and hybrid.fused is not None
+
+
+def test_bm25_stems_dutch_and_english(small_index: Path, fake_embedder) -> None:  # type: ignore[no-untyped-def]
+    r = retriever(small_index, fake_embedder)
+    assert r.search("fiets", mode="bm25")[0].chunk.source.endswith("nl_fiets.txt")
+    assert r.search("sleeping cat", mode="bm25")[0].chunk.source.endswith("en_cats.txt")
+
+
+def test_filters_on_language_and_source(small_index: Path, fake_embedder) -> None:  # type: ignore[no-untyped-def]
+    r = retriever(small_index, fake_embedder)
+    assert {h.chunk.lang for h in r.search("geld euro", k=10, lang="en")} == {"en"}
+    hits = r.search("geld euro", k=10, source="en_budget")
+    assert hits and all("en_budget" in h.chunk.source for h in hits)
+    assert r.search("geld", source="nothing-like-this") == []
+
+
+def test_language_aware_fusion_keeps_dense_order_across_languages(
+    small_index: Path, fake_embedder
+) -> None:  # type: ignore[no-untyped-def]
+    # An English question: Dutch passages get no BM25 vote, English ones do.
+    plain = retriever(small_index, fake_embedder, fusion="rrf")
+    aware = retriever(small_index, fake_embedder, fusion="language")
+    q = "How many people live in the Netherlands and how long do cats sleep"
+    dense_nl = [h.chunk.row for h in plain.search(q, k=10, mode="dense") if h.chunk.lang == "nl"]
+    aware_nl = [h.chunk.row for h in aware.search(q, k=10) if h.chunk.lang == "nl"]
+    assert aware_nl == dense_nl  # among the other language, the dense order stands
+
+
+def test_near_duplicates_collapse(small_corpus: Path, tmp_path: Path, fake_embedder) -> None:  # type: ignore[no-untyped-def]
+    from embeddings.indexer import ChunkingSettings, index_paths
+
+    copy = small_corpus / "copy.txt"
+    copy.write_text((small_corpus / "en_cats.txt").read_text() + " ")  # other bytes, same text
+    root = tmp_path / "ix"
+    index_paths(
+        [small_corpus],
+        root,
+        lambda: fake_embedder,
+        "fake:64",
+        ChunkingSettings(24, 6),
+        progress=False,
+    )
+    hits = retriever(root, fake_embedder).search("cats sleep", k=5)
+    assert sum("Cats sleep" in h.chunk.text for h in hits) == 1
+
+
+def test_bad_queries(small_index: Path, fake_embedder) -> None:  # type: ignore[no-untyped-def]
+    r = retriever(small_index, fake_embedder)
+    with pytest.raises(BadInput):
+        r.search("  ")
+    with pytest.raises(BadInput):
+        r.search("x", mode="magic")  # type: ignore[arg-type]
+
+
+def test_langchain_retriever_adapter(small_index: Path, fake_embedder) -> None:  # type: ignore[no-untyped-def]
+    lc = CiteqaRetriever(retriever=retriever(small_index, fake_embedder), k=2)
+    docs = lc.invoke("fietsen in Nederland")
+    assert len(docs) == 2
+    top = docs[0]
+    assert top.metadata["source"].endswith("nl_fiets.txt")
+    assert (
+        Path(top.metadata["source"]).read_text()[top.metadata["start"] : top.metadata["end"]]
+        == top.page_content
+    )

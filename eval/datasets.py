@@ -1,8 +1,9 @@
 """Evaluation sets in two formats: citeqa's QA JSONL and BEIR folders.
 
-QA JSONL (one question a line): id, question, lang, answerable, gold_sources, evidence
-[{source, text}], answers, type. A retrieved passage is relevant when it contains an evidence
-span. BEIR: corpus.jsonl, queries.jsonl, qrels/test.tsv; documents are relevant by id.
+QA JSONL (one question a line): id, question, lang, answerable, gold_sources (file names),
+gold_doc_ids (content-hash ids), evidence [{source, text}], answers, type. A retrieved
+passage is relevant when it contains an evidence span. BEIR: corpus.jsonl, queries.jsonl,
+qrels/test.tsv; documents are relevant by id.
 This module reads data and says what is relevant; it runs nothing.
 """
 
@@ -34,6 +35,7 @@ class Query:
     answers: tuple[str, ...] = ()
     evidence: tuple[Evidence, ...] = ()
     gold_sources: tuple[str, ...] = ()
+    gold_doc_ids: tuple[str, ...] = ()
     kind: str = "single"
 
 
@@ -94,6 +96,7 @@ def load_qa(path: Path) -> Dataset:
                 answers=tuple(row["answers"]),
                 evidence=tuple(Evidence(e["source"], e["text"]) for e in row["evidence"]),
                 gold_sources=tuple(row["gold_sources"]),
+                gold_doc_ids=tuple(row.get("gold_doc_ids", ())),
                 kind=row.get("type", "single"),
             )
         )

@@ -49,7 +49,11 @@ def test_qa_set_is_well_formed() -> None:
     assert {s for q in data.queries for s in q.gold_sources} == set(corpus)
     assert any(len(q.evidence) >= 2 for q in data.queries)
     assert any(not q.answerable for q in data.queries)
+    from embeddings.documents import load_document
+
+    doc_ids = {p.name: load_document(p).doc_id for p in (ROOT / "corpus").glob("*.txt")}
     for q in data.queries:
+        assert list(q.gold_doc_ids) == [doc_ids[s] for s in q.gold_sources], q.qid
         for ev in q.evidence:
             assert ev.text in corpus[ev.source], (q.qid, ev.text)
         if q.answerable:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -49,3 +51,53 @@ def write_docx(path: Path, title: str, paragraphs: list[str]) -> Path:
         document.add_paragraph(text)
     document.save(str(path))
     return path
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def running_server(
+    command: list[str],
+    ready_url: str,
+    log_path: Path,
+    cwd: Path | None = None,
+    timeout: float = 120,
+) -> Iterator[None]:
+    """Start a server process, wait until `ready_url` answers 200, stop it afterwards.
+
+    Output goes to a file, not a pipe: a chatty server fills a pipe buffer and blocks.
+    """
+    import subprocess
+    import time
+    import urllib.request
+
+    import pytest
+
+    with log_path.open("w+") as log:
+        process = subprocess.Popen(
+            command, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, text=True
+        )
+        try:
+            deadline = time.time() + timeout
+            while True:
+                if process.poll() is not None:
+                    log.seek(0)
+                    pytest.fail(f"{command[:3]} exited: {log.read()[-3000:]}")
+                try:
+                    with urllib.request.urlopen(ready_url, timeout=2) as response:
+                        if response.status == 200:
+                            break
+                except OSError:
+                    if time.time() > deadline:
+                        pytest.fail(f"{ready_url} did not answer within {timeout:.0f} s")
+                    time.sleep(0.5)
+            yield
+        finally:
+            process.terminate()
+            process.wait(timeout=30)

@@ -4,27 +4,18 @@
 from __future__ import annotations
 
 import shutil
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import ROOT
+from tests.helpers import free_port, running_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "tests" / "artifacts"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -33,34 +24,10 @@ def app_url(e5_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     index = data / "index"
     shutil.copytree(e5_index, index)  # uploads change it; other tests keep theirs
     port = free_port()
-    log = (data / "app.log").open("w+")  # a file, not a pipe, so the app never blocks on it
-    process = subprocess.Popen(
-        [sys.executable, "app.py", "--index", str(index), "--port", str(port)],
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
     url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.time() + 120
-        while True:
-            if process.poll() is not None:
-                log.seek(0)
-                pytest.fail(f"app.py exited: {log.read()[-3000:]}")
-            try:
-                with urllib.request.urlopen(url, timeout=2):
-                    break
-            except OSError:
-                if time.time() > deadline:
-                    pytest.fail("app.py did not answer within 120 s")
-                time.sleep(0.5)
+    command = [sys.executable, "app.py", "--index", str(index), "--port", str(port)]
+    with running_server(command, url, data / "app.log", cwd=ROOT):
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
-        log.close()
 
 
 @pytest.fixture(scope="module")

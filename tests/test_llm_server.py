@@ -7,11 +7,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +20,7 @@ from qa.llm import LLMAnswerer, load_chat_model
 from qa.retrieval import Retriever
 from qa.service import Delta, Done, QAService, Retrieved
 from qa.settings import AnswerConfig
+from tests.helpers import free_port, running_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.llm]
 
@@ -34,59 +32,29 @@ def model_path() -> Path:
     return next(Path(spec.submodule_search_locations[0]).glob("*.gguf"))
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
-    # a file, not a pipe: the server logs more than a pipe buffer holds and would block
-    log = (tmp_path_factory.mktemp("llama") / "server.log").open("w+")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "llama_cpp.server",
-            "--model",
-            str(model_path()),
-            "--model_alias",
-            "smollm2",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--n_ctx",
-            "4096",
-            "--n_threads",
-            "2",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
     url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.time() + 120
-        while True:
-            if process.poll() is not None:
-                log.seek(0)
-                pytest.fail(f"llama.cpp server exited: {log.read()[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"{url}/models", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                if time.time() > deadline:
-                    pytest.fail("llama.cpp server did not start within 120 s")
-                time.sleep(0.5)
+    command = [
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(model_path()),
+        "--model_alias",
+        "smollm2",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--n_ctx",
+        "4096",
+        "--n_threads",
+        "2",
+    ]
+    with running_server(command, f"{url}/models", tmp_path_factory.mktemp("llama") / "log"):
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
 
 
 def test_llm_answer_streams_and_citations_are_mapped_and_checked(

@@ -134,3 +134,56 @@ def test_corpus_languages() -> None:
     langs = {p.name[:3]: load_document(p).lang for p in sorted(CORPUS.glob("*.txt"))}
     assert langs == {"000": "nl", "001": "nl", "002": "nl", "003": "en", "004": "nl"}
     assert detect_language("The cat sat on the mat and looked outside.") == "en"
+
+
+def test_encrypted_pdf_is_skipped(tmp_path: Path) -> None:
+    from pypdf import PdfReader, PdfWriter
+
+    plain = write_pdf(tmp_path / "plain.pdf", ["Secret budget figures."])
+    writer = PdfWriter()
+    for page in PdfReader(str(plain)).pages:
+        writer.add_page(page)
+    writer.encrypt(user_password="hunter2", algorithm="RC4-128")  # AES needs `cryptography`
+    locked = tmp_path / "locked.pdf"
+    with locked.open("wb") as handle:
+        writer.write(handle)
+    with pytest.raises(SkipFile, match="encrypted"):
+        load_document(locked)
+
+
+def test_docx_zip_bomb_is_skipped_before_unpacking(tmp_path: Path) -> None:
+    import zipfile
+
+    bomb = tmp_path / "bomb.docx"
+    with (
+        zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as archive,
+        archive.open("word/document.xml", "w", force_zip64=True) as member,
+    ):
+        block = b"\0" * (1 << 20)
+        for _ in range(300):  # 300 MiB unpacked, about 300 KiB on disk
+            member.write(block)
+    assert bomb.stat().st_size < 2 * 1024 * 1024
+    with pytest.raises(SkipFile, match="zip bomb"):
+        load_document(bomb)
+
+
+def test_unreadable_file_is_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "locked.txt"
+    path.write_text("some text")
+
+    def denied(self: Path) -> bytes:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "read_bytes", denied)  # tests run as root: chmod would not stop it
+    with pytest.raises(SkipFile, match="permission denied"):
+        load_document(path)
+
+
+def test_oversized_file_is_skipped_without_reading(tmp_path: Path) -> None:
+    from embeddings import documents
+
+    path = tmp_path / "huge.txt"
+    with path.open("wb") as handle:
+        handle.truncate(documents.MAX_FILE_BYTES + 1)  # sparse: no disk, no memory
+    with pytest.raises(SkipFile, match="limit"):
+        load_document(path)

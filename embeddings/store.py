@@ -251,11 +251,6 @@ class Index:
         ):
             yield ChunkRecord(*r)
 
-    def chunk_terms(self) -> list[tuple[int, str]]:
-        return [
-            (int(r[0]), str(r[1])) for r in self._query("SELECT id, terms FROM chunks ORDER BY id")
-        ]
-
     def documents(self) -> list[DocumentRecord]:
         return [
             DocumentRecord(*r)

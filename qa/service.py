@@ -14,7 +14,7 @@ from typing import Any
 from embeddings.analysis import analyse_query
 from embeddings.documents import language_of_question
 from embeddings.errors import BadInput
-from qa.answering import Answerer, ExtractiveAnswerer, Turn, expected_answer_type
+from qa.answering import Answerer, ExtractiveAnswerer, Turn
 from qa.citations import Citation, CitationChecker, Claim
 from qa.llm import ABSTAIN, LLMAnswerer
 from qa.retrieval import Hit, Retriever
@@ -189,4 +189,4 @@ class QAService:
         raise RuntimeError("the answer stream ended without a result")
 
 
-__all__ = ["Answer", "Delta", "Done", "QAService", "Retrieved", "expected_answer_type"]
+__all__ = ["Answer", "Delta", "Done", "QAService", "Retrieved"]

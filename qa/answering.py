@@ -143,8 +143,12 @@ class ExtractiveAnswerer:
         lang: str = "en",
         emphasis: str | None = None,
     ) -> Iterator[str]:
+        yield from self.compose(self.candidates(question, passages, emphasis))
+
+    def compose(self, candidates: Sequence[Candidate]) -> Iterator[str]:
+        """The answer from already scored candidates (best first), one sentence at a time."""
         chosen: list[Candidate] = []
-        for candidate in self.candidates(question, passages, emphasis):
+        for candidate in candidates:
             if len(chosen) == self.max_sentences:
                 break
             if chosen and candidate.score < chosen[0].score - self.margin:

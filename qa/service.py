@@ -14,7 +14,7 @@ from typing import Any
 from embeddings.analysis import analyse_query
 from embeddings.documents import language_of_question
 from embeddings.errors import BadInput
-from qa.answering import Answerer, ExtractiveAnswerer, Turn
+from qa.answering import Answerer, Candidate, ExtractiveAnswerer, Turn
 from qa.citations import Citation, CitationChecker, Claim
 from qa.llm import ABSTAIN, LLMAnswerer
 from qa.retrieval import Hit, Retriever
@@ -112,9 +112,9 @@ class QAService:
         # the evidence gate always scores with the extractive method: same scale for both
         self.scorer = ExtractiveAnswerer(retriever.embedder, self.config.max_sentences)
 
-    def evidence(self, question: str, hits: Sequence[Hit], emphasis: str | None = None) -> float:
+    @staticmethod
+    def evidence(candidates: Sequence[Candidate]) -> float:
         """How well the best sentence of the passages answers the question (cosine-like)."""
-        candidates = self.scorer.candidates(question, [h.chunk for h in hits], emphasis)
         if not candidates or not candidates[0].typed:
             return 0.0  # no sentence holds the number or date the question asks for
         return candidates[0].score
@@ -151,7 +151,10 @@ class QAService:
         else:
             focus = question
         emphasis = question if focus != question else None
-        evidence = self.evidence(focus, hits, emphasis) if hits else 0.0
+        passages = [h.chunk for h in hits]
+        # scored once: the evidence gate and the extractive answer use the same candidates
+        candidates = self.scorer.candidates(focus, passages, emphasis) if hits else []
+        evidence = self.evidence(candidates)
         if evidence < self.config.min_evidence:
             text = ABSTAIN.get(answer_lang, ABSTAIN["en"])
             yield Delta(text)
@@ -159,10 +162,13 @@ class QAService:
                 Answer(question, standalone, answer_lang, text, True, hits=hits, evidence=evidence)
             )
             return
-        passages = [h.chunk for h in hits]
         pieces = []
-        extra = {"emphasis": emphasis} if isinstance(answerer, ExtractiveAnswerer) else {}
-        for piece in answerer.stream(focus, passages, answer_lang, **extra):
+        stream = (
+            answerer.compose(candidates)
+            if isinstance(answerer, ExtractiveAnswerer)
+            else answerer.stream(focus, passages, answer_lang)
+        )
+        for piece in stream:
             pieces.append(piece)
             yield Delta(piece)
         raw = "".join(pieces).strip()

@@ -28,7 +28,7 @@ class LexicalIndex:
         self._vocab: dict[str, int] = {t: i for t, i in vocab.items() if t != ""}
 
     @classmethod
-    def build(cls, rows: Sequence[int], terms: Sequence[str]) -> LexicalIndex:
+    def build(cls, rows: Sequence[int] | np.ndarray, terms: Sequence[str]) -> LexicalIndex:
         import bm25s
 
         row_array = np.asarray(rows, dtype=np.int64)

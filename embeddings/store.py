@@ -5,7 +5,8 @@
       .lock                held by the one writer
       gen-000003-1a2b/     a complete, immutable index:
         manifest.json      format version, embedder, dimension, chunking, counts, checksums
-        vectors.faiss      FAISS's own format; inner product on normalised vectors, int64 ids
+        vectors.faiss      FAISS's own format; inner product on normalised vectors, int64 ids;
+                           exact below 50k chunks, IVF-SQ8 above (see `ann`)
         chunks.sqlite      documents and chunks (text, offsets, language, BM25 terms)
 
 A writer copies the live generation, changes the copy, and flips CURRENT; a crash at any
@@ -32,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from embeddings import ann
 from embeddings.errors import IndexCorrupt, IndexLocked, IndexMismatch, IndexNotFound
 from embeddings.lexical import LexicalIndex
 
@@ -218,13 +220,14 @@ class Index:
     def close(self) -> None:
         self.db.close()
 
-    def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """(row id, inner product) of the `k` nearest chunks, best first."""
+    def search(
+        self, query: np.ndarray, k: int, allowed: np.ndarray | None = None
+    ) -> list[tuple[int, float]]:
+        """(row id, inner product) of the `k` nearest chunks, best first; only `allowed` rows
+        when given."""
         if len(self) == 0 or k <= 0:
             return []
-        q = np.ascontiguousarray(query, dtype=np.float32).reshape(1, -1)
-        scores, ids = self.faiss.search(q, min(k, len(self)))
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+        return ann.search(self.faiss, query, k, allowed)
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._db_lock:
@@ -266,10 +269,10 @@ class Index:
         return rows[0][0] if rows else None
 
     def vectors(self, rows: Sequence[int]) -> np.ndarray:
-        """Stored vectors of these rows (FAISS IndexIDMap2 keeps the id -> vector map)."""
+        """Stored vectors of these rows (approximate, 8-bit, in an IVF-SQ8 index)."""
         if not rows:
             return np.zeros((0, self.faiss.d), dtype=np.float32)
-        return np.stack([self.faiss.reconstruct(int(r)) for r in rows])
+        return np.asarray(self.faiss.reconstruct_batch(np.asarray(rows, dtype=np.int64)))
 
 
 class IndexWriter:
@@ -295,6 +298,7 @@ class IndexWriter:
         self.embedder_id, self.chunking = embedder_id, chunking
         self.previous: Path | None = None
         self.created_at = time.time()
+        self.trained_on = 0  # vectors the IVF quantiser was trained on (0: flat)
         with contextlib.suppress(IndexNotFound):
             self.previous = live_generation(self.root)
         if self.previous is not None and not rebuild:
@@ -306,6 +310,7 @@ class IndexWriter:
                     f"not {chunking}. Rebuild it: citeqa index PATH --index {self.root} --rebuild"
                 )
             self.created_at = float(manifest.get("created_at", self.created_at))
+            self.trained_on = int(manifest.get("trained_on", 0))
         self._collect_garbage()
         number = 1 + max((int(p.name.split("-")[1]) for p in self.root.glob("gen-*")), default=0)
         self.path = self.root / f"gen-{number:06d}-{secrets.token_hex(3)}"
@@ -349,9 +354,7 @@ class IndexWriter:
 
     def ensure_vectors(self, dim: int) -> None:
         if self.faiss is None:
-            import faiss
-
-            self.faiss = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+            self.faiss = ann.new_flat(dim)
         elif self.faiss.d != dim:
             raise IndexMismatch(
                 f"Vectors of dimension {dim} cannot go into a {self.faiss.d}-d index"
@@ -451,10 +454,11 @@ class IndexWriter:
         self.db.commit()
         docs, chunks = self.counts()
         rows_terms = self.db.execute("SELECT id, terms FROM chunks ORDER BY id").fetchall()
-        LexicalIndex.build([r for r, _ in rows_terms], [t for _, t in rows_terms]).save(
-            self.path / LEXICAL
-        )
+        rows = np.asarray([r for r, _ in rows_terms], dtype=np.int64)
+        LexicalIndex.build(rows, [t for _, t in rows_terms]).save(self.path / LEXICAL)
+        del rows_terms
         self.db.close()
+        self.faiss, self.trained_on = ann.fit(self.faiss, rows, self.trained_on)
         faiss.write_index(self.faiss, str(self.path / VECTORS))
         manifest = {
             "format_version": FORMAT_VERSION,
@@ -462,7 +466,8 @@ class IndexWriter:
             "dim": dim,
             "metric": "inner_product",
             "normalized": True,
-            "index_type": "flat",
+            "index_type": ann.index_type(self.faiss),
+            "trained_on": self.trained_on,
             "chunking": self.chunking,
             "documents": docs,
             "chunks": chunks,

@@ -87,19 +87,7 @@ class Retriever:
         self, query: str, k: int, allowed: np.ndarray | None
     ) -> tuple[np.ndarray, list[tuple[int, float]]]:
         vector = self.embed_query(query)
-        if allowed is None:
-            return vector, self.index.search(vector, k)
-        if not len(allowed):
-            return vector, []
-        import faiss
-
-        params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))  # type: ignore[call-arg]
-        scores, ids = self.index.faiss.search(
-            vector.reshape(1, -1), min(k, len(allowed)), params=params
-        )
-        return vector, [
-            (int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0
-        ]
+        return vector, self.index.search(vector, k, allowed)
 
     def search(
         self,

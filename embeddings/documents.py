@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -18,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from embeddings.errors import BadInput
+from embeddings.textfile import iter_lines, read_text_file
 
-MAX_FILE_BYTES = 64 * 1024 * 1024
+MAX_FILE_BYTES = 64 * 1024 * 1024  # the default of the `indexing.max_file_mb` setting
 MAX_DOCX_UNPACKED = 256 * 1024 * 1024
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
 
@@ -53,7 +55,13 @@ class Document:
 
 def doc_id_for(text: str) -> str:
     """Content hash: the same text gets the same id wherever the file lives."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    digest = hashlib.sha256()
+    for start in range(0, len(text), _SLICE):  # in slices: no UTF-8 copy of a big text
+        digest.update(text[start : start + _SLICE].encode("utf-8"))
+    return digest.hexdigest()[:16]
+
+
+_SLICE = 1 << 16
 
 
 # --- readers: path -> (text, title or None, pages) ---------------------------------------
@@ -61,19 +69,15 @@ def doc_id_for(text: str) -> str:
 Reader = Callable[[Path], tuple[str, str | None, tuple[tuple[int, int], ...]]]
 
 
-def _decode(data: bytes) -> str:
-    if b"\x00" in data[:8192]:
-        raise SkipFile("binary content (NUL bytes) in a text file")
-    for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    return data.decode("latin-1")
+def _text_of(path: Path) -> str:
+    with path.open("rb") as handle:
+        if b"\x00" in handle.read(8192):
+            raise SkipFile("binary content (NUL bytes) in a text file")
+    return read_text_file(path)
 
 
 def _read_text(path: Path) -> tuple[str, str | None, tuple[tuple[int, int], ...]]:
-    text = _decode(path.read_bytes())
+    text = _text_of(path)
     title = None
     if path.suffix.lower() in (".md", ".markdown"):
         match = re.search(r"^#{1,3}\s+(.+?)\s*#*\s*$", text, flags=re.MULTILINE)
@@ -84,7 +88,7 @@ def _read_text(path: Path) -> tuple[str, str | None, tuple[tuple[int, int], ...]
 def _read_html(path: Path) -> tuple[str, str | None, tuple[tuple[int, int], ...]]:
     import trafilatura
 
-    raw = _decode(path.read_bytes())
+    raw = _text_of(path)
     text = (
         trafilatura.extract(raw, include_comments=False, include_tables=True, favor_recall=True)
         or ""
@@ -178,21 +182,18 @@ def boilerplate_spans(text: str) -> list[tuple[int, int]]:
     Deliberately narrow: body text is worth more than a little leftover chrome.
     """
     spans = []
-    offset = 0
-    for line in text.splitlines(keepends=True):
+    for offset, line in iter_lines(text):
         stripped = line.strip()
         if stripped:
             tokens = _MENU_TOKEN.findall(stripped)
             covered = sum(len(t) for t in tokens)
             if len(tokens) >= 3 and covered >= 0.6 * len(stripped.replace(" ", "")):
                 spans.append((offset, offset + len(line.rstrip("\r\n"))))
-        offset += len(line)
     return spans
 
 
 def _title_from_text(text: str, skip: list[tuple[int, int]], fallback: str) -> str:
-    offset = 0
-    for line in text.splitlines(keepends=True):
+    for offset, line in iter_lines(text):
         stripped = line.strip()
         inside_skip = any(s <= offset < e for s, e in skip)
         if stripped and not inside_skip:
@@ -200,7 +201,6 @@ def _title_from_text(text: str, skip: list[tuple[int, int]], fallback: str) -> s
                 return stripped
             first = re.split(r"(?<=[.!?])\s", stripped, maxsplit=1)[0]
             return first if len(first) <= 150 else first[:100].rstrip() + "…"
-        offset += len(line)
     return fallback
 
 
@@ -219,11 +219,12 @@ def _identifier(languages: tuple[str, ...]) -> Any:
 # Dutch and English are what we serve; the others keep a German or French text from being
 # called Dutch. py3langid ships its model (npz, no pickle); nothing is downloaded.
 _DOCUMENT_LANGUAGES = ("nl", "en", "de", "fr", "es", "it", "pt")
+LANGUAGE_SAMPLE = 5000  # characters of a document its language is judged on
 
 
 def detect_language(text: str) -> str:
     """'nl', 'en' or 'other' for a document or passage."""
-    sample = text[:5000].strip()
+    sample = text[:LANGUAGE_SAMPLE].strip()
     if len(sample) < 3:
         return "other"
     lang, _ = _identifier(_DOCUMENT_LANGUAGES).classify(sample)
@@ -241,54 +242,75 @@ def language_of_question(text: str, min_confidence: float = 0.75) -> str | None:
 # --- entry points --------------------------------------------------------------------------
 
 
-def load_document(path: Path, source: str | None = None) -> Document:
-    """Read one file. Raises `SkipFile` with the reason when it cannot be indexed."""
+def load_document(
+    path: Path, source: str | None = None, max_bytes: int = MAX_FILE_BYTES
+) -> Document:
+    """Read one file. Raises `SkipFile` with the reason when it cannot be indexed.
+
+    Files over `max_bytes` are skipped before they are opened.
+    """
     suffix = path.suffix.lower()
     reader = READERS.get(suffix)
     if reader is None:
         raise SkipFile(f"unsupported file type {suffix or '(none)'}")
     try:
-        size = path.stat().st_size
+        info = path.stat()
     except OSError as exc:
         raise SkipFile(f"cannot stat: {exc.strerror}") from exc
-    if size > MAX_FILE_BYTES:
-        raise SkipFile(f"file is {size // 2**20} MiB, limit {MAX_FILE_BYTES // 2**20} MiB")
+    if not stat.S_ISREG(info.st_mode):
+        raise SkipFile("not a regular file (a pipe, socket or device)")
+    if info.st_size > max_bytes:
+        raise SkipFile(too_big(info.st_size, max_bytes))
     try:
         text, title, pages = reader(path)
     except PermissionError as exc:
         raise SkipFile("permission denied") from exc
     except OSError as exc:
         raise SkipFile(f"cannot read: {exc.strerror or exc}") from exc
-    if not text.strip():
+    if not text or text.isspace():  # not text.strip(): that would copy a big text
         raise SkipFile("no text found (empty file, or a scan without a text layer)")
     skip = boilerplate_spans(text)
-    body = _without_spans(text, skip)
     return Document(
         doc_id=doc_id_for(text),
         source=source or str(path),
         title=title or _title_from_text(text, skip, fallback=path.name),
-        lang=detect_language(body),
+        lang=detect_language(_without_spans(text, skip, limit=LANGUAGE_SAMPLE)),
         text=text,
         pages=pages,
         boilerplate=tuple(skip),
     )
 
 
-def _without_spans(text: str, spans: list[tuple[int, int]]) -> str:
-    out, last = [], 0
-    for start, end in spans:
-        out.append(text[last:start])
+def too_big(size: int, max_bytes: int) -> str:
+    """The skip reason for a file over the size limit, with how to raise the limit."""
+    need = -(-size // 2**20)
+    return (
+        f"file is {size / 2**20:.1f} MiB, over the {max_bytes / 2**20:g} MiB limit; to index "
+        f"it, raise the limit: --max-file-mb {need} or CITEQA_INDEXING__MAX_FILE_MB={need}"
+    )
+
+
+def _without_spans(text: str, spans: list[tuple[int, int]], limit: int) -> str:
+    """The first `limit` characters of `text` with the spans left out."""
+    out, length, last = [], 0, 0
+    for start, end in [*spans, (len(text), len(text))]:
+        piece = text[last : min(start, last + limit - length)]
+        out.append(piece)
+        length += len(piece)
         last = end
-    out.append(text[last:])
+        if length >= limit:
+            break
     return "".join(out)
 
 
 def iter_files(paths: Iterable[Path]) -> Iterator[tuple[Path, str | None]]:
     """Every supported file under `paths` (recursively), as (path, reason-to-skip or None).
 
-    Symlinked folders are not followed (no loops); hidden files and folders are ignored.
+    A folder that cannot be listed comes with its reason. Symlinked folders are not
+    followed (no loops); hidden files and folders are ignored; any depth works (no
+    recursion). Files come depth first, in name order.
     """
-    seen: set[Path] = set()
+    seen: set[str] = set()
     for root in paths:
         if not root.exists():
             raise BadInput(f"{root}: no such file or folder")
@@ -300,16 +322,36 @@ def iter_files(paths: Iterable[Path]) -> Iterator[tuple[Path, str | None]]:
                 else (f"unsupported file type {root.suffix or '(none)'}"),
             )
             continue
-        for dirpath, dirnames, filenames in os.walk(root, followlinks=False, onerror=None):
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-            for name in sorted(filenames):
-                if name.startswith("."):
-                    continue
-                path = Path(dirpath) / name
-                if path.suffix.lower() not in READERS:
-                    continue
-                real = path.resolve()
+        for path, reason in _walk(root):
+            if reason is None:
+                real = os.path.realpath(path)  # not Path.resolve(): it raises on a link loop
                 if real in seen:
                     continue
                 seen.add(real)
-                yield path, None
+            yield path, reason
+
+
+def _walk(root: Path) -> Iterator[tuple[Path, str | None]]:
+    folders = [root]
+    while folders:
+        folder = folders.pop()
+        try:
+            with os.scandir(folder) as listing:
+                entries = sorted(listing, key=lambda e: e.name)
+        except OSError as exc:
+            yield folder, f"cannot list the folder: {exc.strerror or exc}"
+            continue
+        below = []
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            try:
+                is_dir = entry.is_dir()
+            except OSError:  # a link loop or a broken link: a file, whose stat will fail
+                is_dir = False
+            if is_dir:
+                if not entry.is_symlink():
+                    below.append(folder / entry.name)
+            elif Path(entry.name).suffix.lower() in READERS:
+                yield folder / entry.name, None
+        folders.extend(reversed(below))

@@ -20,7 +20,14 @@ import numpy as np
 
 from embeddings.analysis import ANALYSIS_VERSION, analyse
 from embeddings.chunking import Chunk, chunk_document
-from embeddings.documents import Document, SkipFile, detect_language, iter_files, load_document
+from embeddings.documents import (
+    MAX_FILE_BYTES,
+    Document,
+    SkipFile,
+    detect_language,
+    iter_files,
+    load_document,
+)
 from embeddings.embedders import Embedder, embedder_id
 from embeddings.store import IndexWriter, text_hash
 
@@ -78,14 +85,16 @@ def index_paths(
     rebuild: bool = False,
     progress: bool = True,
     batch_size: int = 32,
+    max_file_bytes: int = MAX_FILE_BYTES,
 ) -> IndexReport:
     """Index `paths` (files or folders, recursively) into the index directory `root`.
 
-    `embedder` is a factory, so a run with nothing to embed never loads a model.
+    `embedder` is a factory, so a run with nothing to embed never loads a model. Files over
+    `max_file_bytes` are skipped, with the reason in the report.
     """
     started = time.perf_counter()
     report = IndexReport()
-    roots = [Path(p).resolve() for p in paths]
+    roots = [Path(os.path.realpath(p)) for p in paths]  # Path.resolve raises on link loops
     loaded: list[Embedder] = []
 
     def model() -> Embedder:
@@ -102,11 +111,12 @@ def index_paths(
         seen: set[str] = set()
         pending: list[tuple[Document, int, float, list[Chunk]]] = []
         for path, reason in files:
-            source = str(path.resolve()) if path.is_absolute() else str(Path.cwd() / path)
-            source = str(Path(source).resolve())
+            source = os.path.realpath(path)
             seen.add(source)
             if reason:
                 report.skipped.append((str(path), reason))
+                if path.is_dir():  # a folder that cannot be listed keeps what it had
+                    seen.update(s for s in known if _under(s, [Path(source)]))
                 continue
             try:
                 stat = path.stat()
@@ -118,7 +128,7 @@ def index_paths(
                 report.unchanged += 1
                 continue
             try:
-                doc = load_document(path, source=source)
+                doc = load_document(path, source=source, max_bytes=max_file_bytes)
             except SkipFile as exc:
                 report.skipped.append((str(path), str(exc)))
                 continue

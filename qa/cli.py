@@ -64,6 +64,10 @@ def index(
     rebuild: Annotated[bool, typer.Option(help="Start a new index from scratch.")] = False,
     max_tokens: Annotated[int | None, typer.Option(help="Chunk size in embedder tokens.")] = None,
     overlap_tokens: Annotated[int | None, typer.Option(help="Chunk overlap in tokens.")] = None,
+    max_file_mb: Annotated[
+        int | None,
+        typer.Option(help="Skip files larger than this many MiB [default: 64]."),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Add new and changed files to the index; drop files that are gone from PATHS."""
@@ -72,7 +76,10 @@ def index(
     from qa.factory import embedder_spec
 
     settings = _settings(
-        index, embedder, chunking={"max_tokens": max_tokens, "overlap_tokens": overlap_tokens}
+        index,
+        embedder,
+        chunking={"max_tokens": max_tokens, "overlap_tokens": overlap_tokens},
+        indexing={"max_file_mb": max_file_mb},
     )
     try:
         spec = embedder_spec(settings) if not rebuild else (settings.embedder or "e5-small-q4")
@@ -84,6 +91,7 @@ def index(
             ChunkingSettings(settings.chunking.max_tokens, settings.chunking.overlap_tokens),
             rebuild=rebuild,
             progress=not quiet and sys.stderr.isatty(),
+            max_file_bytes=settings.indexing.max_file_bytes,
         )
     except CiteqaError as exc:
         _fail(exc)

@@ -26,10 +26,10 @@ index: install
 run: index
 	$(BIN)/python app.py --index $(INDEX)
 
-# The LLM server (llama-cpp-python builds from source, ~4 min once) and Debian's chromium
-# are needed by the integration tests only.
+# The LLM server (llama-cpp-python builds from source, ~4 min once), Debian's chromium and
+# the benchmarks' extras (matplotlib, langchain-community) are needed by the tests only.
 $(TEST_STAMP): $(STAMP)
-	$(BIN)/pip install -e '.[dev,llm-server]'
+	$(BIN)/pip install -e '.[dev,llm-server,bench]'
 	command -v chromium >/dev/null || ($(SUDO) apt-get update && \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 	touch $@

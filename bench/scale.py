@@ -1,0 +1,430 @@
+"""How query cost grows with the index: 1k to 1M chunks, and exact against approximate search.
+
+The bundled corpus (its real chunks and real vectors) is padded with synthetic chunks up to
+each size. Synthetic texts are drawn word by word from the corpus's own vocabulary (unigram
+frequencies, Dutch and English documents alternating); synthetic vectors are drawn from
+clusters around a Gaussian fitted to the real chunk vectors. The questions are the QA set's,
+embedded for real on every query (the retriever's cache is cleared), so the figures include
+the query embedding. Each size is measured in a fresh process: index load time, RAM the
+loaded index adds, p50/p95/p99 of dense, BM25, hybrid and a full extractive `ask`.
+
+The index-type sweep runs FAISS alone on the same synthetic vectors: exact (flat) search
+against IVF-SQ8 (citeqa's choice above the crossover) and HNSW, recall@10 against latency.
+
+Usage: python bench/scale.py [--sizes 1000,10000,100000,1000000] [--quick]
+Writes bench/results/scale.{json,md,png} and bench/results/index_type.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from embeddings import ann
+from embeddings.analysis import STOPWORDS, _stemmer, fold, tokens
+from embeddings.store import Index, IndexWriter
+
+ROOT = Path(__file__).resolve().parent.parent
+
+CHUNKS_PER_DOC = 100
+WORDS_PER_CHUNK = 70
+TARGETS_MS = {100_000: 30.0, 1_000_000: 150.0}  # hybrid p50, issue 6
+
+
+@dataclass
+class SynthDoc:
+    doc_id: str
+    source: str
+    title: str
+    lang: str
+    text: str
+    pages: tuple[tuple[int, int], ...] = ()
+
+
+@dataclass
+class SynthChunk:
+    chunk_id: str
+    doc_id: str
+    ordinal: int
+    start: int
+    end: int
+    text: str
+    n_tokens: int
+
+
+@dataclass
+class Vocabulary:
+    """Words of the real corpus per language, their frequencies and their BM25 terms."""
+
+    words: dict[str, np.ndarray] = field(default_factory=dict)
+    probs: dict[str, np.ndarray] = field(default_factory=dict)
+    terms: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, index: Index) -> Vocabulary:
+        vocab = cls()
+        for lang in ("nl", "en"):
+            counts: Counter[str] = Counter()
+            for chunk in index.iter_chunks():
+                if chunk.lang == lang:
+                    counts.update(w for w in fold(chunk.text).split() if w.isalnum())
+            words = sorted(counts)
+            freq = np.asarray([counts[w] for w in words], dtype=np.float64)
+            stems = [
+                "" if (not tokens(w) or w in STOPWORDS[lang]) else _stemmer(lang).stemWord(w)
+                for w in words
+            ]
+            vocab.words[lang] = np.asarray(words, dtype=object)
+            vocab.probs[lang] = freq / freq.sum()
+            vocab.terms[lang] = np.asarray(stems, dtype=object)
+        return vocab
+
+
+class VectorSampler:
+    """Clustered vectors around a Gaussian fitted to the real ones, unit length."""
+
+    def __init__(self, real: np.ndarray, seed: int = 0, spread: float = 0.8, noise: float = 0.03):
+        self.mean = real.mean(axis=0)
+        self.centred = real - self.mean
+        self.rng = np.random.default_rng(seed)
+        self.spread, self.noise = spread, noise
+
+    def sample(self, n: int) -> np.ndarray:
+        """`n` vectors, one cluster per `CHUNKS_PER_DOC` (a document's chunks are alike)."""
+        m, dim = self.centred.shape
+        k = -(-n // CHUNKS_PER_DOC)
+        centres = self.mean + self.spread * (
+            self.rng.standard_normal((k, m), dtype=np.float32) @ self.centred
+        ) / np.sqrt(m)
+        centres += 0.02 * self.rng.standard_normal((k, dim), dtype=np.float32)
+        v = centres[np.arange(n) // CHUNKS_PER_DOC]
+        v = v + self.noise * self.rng.standard_normal((n, dim), dtype=np.float32)
+        return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
+
+
+def real_vectors(index: Index) -> np.ndarray:
+    return index.vectors([c.row for c in index.iter_chunks()])
+
+
+def build_synthetic(base: Path, root: Path, size: int, seed: int = 0) -> dict[str, Any]:
+    """Copy the real index to `root` and pad it with synthetic chunks up to `size`."""
+    shutil.rmtree(root, ignore_errors=True)
+    shutil.copytree(base, root, ignore=shutil.ignore_patterns(".lock"))
+    real = Index(root)
+    vocab, sampler = Vocabulary.of(real), VectorSampler(real_vectors(real), seed)
+    manifest, n_real = real.manifest, len(real)
+    real.close()
+    rng = np.random.default_rng(seed)
+    starts = list(range(n_real, size, CHUNKS_PER_DOC))
+    timings = []
+    # all documents but the last in one write, then the last alone: the cost of an update
+    for batch in (starts[:-1], starts[-1:]):
+        started = time.perf_counter()
+        with IndexWriter(root, manifest["embedder"], manifest["chunking"]) as writer:
+            for start in batch:
+                d = start // CHUNKS_PER_DOC
+                count = min(CHUNKS_PER_DOC, size - start)
+                lang = ("nl", "en")[d % 2]
+                words = vocab.words[lang]
+                ids = rng.choice(len(words), (count, WORDS_PER_CHUNK), p=vocab.probs[lang])
+                texts = [" ".join(row) for row in words[ids]]
+                terms = [" ".join(t for t in row if t) for row in vocab.terms[lang][ids]]
+                doc_id = f"synthetic-{d:07d}"
+                chunks, offset = [], 0
+                for i, text in enumerate(texts):
+                    end = offset + len(text)
+                    chunks.append(SynthChunk(f"{doc_id}-{i}", doc_id, i, offset, end, text, 90))
+                    offset = end + 1
+                doc = SynthDoc(
+                    doc_id, f"synthetic/{doc_id}.txt", f"Synthetic {d}", lang, "\n".join(texts)
+                )
+                vectors = sampler.sample(count)
+                writer.add(doc, offset, 0.0, chunks, vectors, [lang] * count, terms)
+            writer.commit(int(manifest["dim"]))
+        timings.append(time.perf_counter() - started)
+    return {"build_s": round(timings[0], 1), "update_one_doc_s": round(timings[1], 2)}
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _percentiles(samples: list[float]) -> dict[str, float]:
+    ms = np.asarray(samples) * 1000
+    return {f"p{p}": round(float(np.percentile(ms, p)), 2) for p in (50, 95, 99)}
+
+
+def measure(root: Path, questions: list[str], repeat: int) -> dict[str, Any]:
+    """Run in a fresh process: load the index, then time every mode on every question."""
+    from embeddings.embedders import load_embedder
+    from qa.factory import open_service
+    from qa.retrieval import Retriever
+    from qa.settings import Settings
+
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    manifest = json.loads(
+        (root / (root / "CURRENT").read_text().strip() / "manifest.json").read_text()
+    )
+    embedder = load_embedder(manifest.get("embedder_spec") or manifest["embedder"])
+    embedder.embed_query("warm-up")
+    before = _rss_bytes()
+    started = time.perf_counter()
+    index = Index(root)
+    load_s = time.perf_counter() - started
+    index_ram = _rss_bytes() - before
+    settings = Settings(index=root)
+    retriever = Retriever(index, embedder, settings.retrieval)
+    service = open_service(settings, retriever)
+    out: dict[str, Any] = {
+        "chunks": len(index),
+        "index_type": index.manifest["index_type"],
+        "disk_mb": round(
+            sum(p.stat().st_size for p in index.generation.rglob("*") if p.is_file()) / 2**20, 1
+        ),
+        "load_s": round(load_s, 3),
+        "ram_mb": round(index_ram / 2**20, 1),
+        "ram_bytes_per_chunk": round(index_ram / len(index)),
+    }
+    service.ask(questions[0])  # warm-up: first-call costs (numba, SQLite caches)
+    for mode in ("dense", "bm25", "hybrid", "ask"):
+        samples = []
+        for _ in range(repeat):
+            for q in questions:
+                retriever.clear_cache()
+                started = time.perf_counter()
+                if mode == "ask":
+                    service.ask(q)
+                else:
+                    retriever.search(q, k=5, mode=mode)  # type: ignore[arg-type]
+                samples.append(time.perf_counter() - started)
+        out[mode] = _percentiles(samples)
+    return out
+
+
+def index_type_sweep(
+    real: np.ndarray, queries: np.ndarray, size: int, hnsw_max: int
+) -> list[dict[str, Any]]:
+    """Recall@10 against exact search, and p50 latency of one query, per index and setting."""
+    import faiss
+
+    vectors = np.concatenate([real, VectorSampler(real).sample(size - len(real))])
+    rows: list[dict[str, Any]] = []
+
+    def run(
+        name: str, index: Any, setting: str, params: Any, truth: np.ndarray | None
+    ) -> np.ndarray:
+        times, found = [], []
+        for q in queries:
+            started = time.perf_counter()
+            _, ids = index.search(q.reshape(1, -1), 10, params=params)
+            times.append(time.perf_counter() - started)
+            found.append(ids[0])
+        result = np.asarray(found)
+        recall = (
+            1.0
+            if truth is None
+            else float(
+                np.mean([len(set(a) & set(b)) / 10 for a, b in zip(result, truth, strict=True)])
+            )
+        )
+        rows.append(
+            {
+                "size": size,
+                "index": name,
+                "setting": setting,
+                "recall@10": round(recall, 3),
+                "p50_ms": round(statistics.median(times) * 1000, 3),
+            }
+        )
+        return result
+
+    flat = faiss.IndexFlatIP(vectors.shape[1])
+    flat.add(vectors)
+    truth = run("flat", flat, "exact", None, None)
+    ids = np.arange(size, dtype=np.int64)
+    started = time.perf_counter()
+    ivf = ann.build_ivf(flat, ids)
+    build = time.perf_counter() - started
+    for nprobe in (8, 16, 32, 64):
+        run(
+            "ivf-sq8",
+            ivf,
+            f"nlist={ivf.nlist} nprobe={nprobe} build={build:.0f}s",
+            faiss.SearchParametersIVF(nprobe=nprobe),
+            truth,
+        )
+    if size <= hnsw_max:
+        hnsw = faiss.IndexHNSWFlat(vectors.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
+        hnsw.hnsw.efConstruction = 64
+        started = time.perf_counter()
+        hnsw.add(vectors)
+        build = time.perf_counter() - started
+        for ef in (16, 32, 64):
+            run(
+                "hnsw32",
+                hnsw,
+                f"efSearch={ef} build={build:.0f}s",
+                faiss.SearchParametersHNSW(efSearch=ef),
+                truth,
+            )
+    return rows
+
+
+def write_report(results: dict[str, Any], out: Path) -> None:
+    lines = [
+        "| chunks | index | disk MB | load s | RAM B/chunk | add 1 doc s | dense p50/p95/p99 ms | "
+        "BM25 p50/p95/p99 ms | hybrid p50/p95/p99 ms | ask p50/p95/p99 ms |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in results["sizes"]:
+        cells = [
+            f"{row[m]['p50']:.1f} / {row[m]['p95']:.1f} / {row[m]['p99']:.1f}"
+            for m in ("dense", "bm25", "hybrid", "ask")
+        ]
+        lines.append(
+            f"| {row['chunks']:,} | {row['index_type']} | {row['disk_mb']:,} | {row['load_s']:.2f} "
+            f"| {row['ram_bytes_per_chunk']:,} | {row.get('update_one_doc_s', '')} | "
+            + " | ".join(cells)
+            + " |"
+        )
+    lines += ["", "| chunks | index | setting | recall@10 | p50 ms |", "|---|---|---|---|---|"]
+    for row in results["index_type"]:
+        lines.append(
+            f"| {row['size']:,} | {row['index']} | {row['setting']} | {row['recall@10']:.3f} "
+            f"| {row['p50_ms']:.3f} |"
+        )
+    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib missing (pip install -e '.[bench]'): no plots")
+        return
+    sizes = [r["chunks"] for r in results["sizes"]]
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for mode in ("dense", "bm25", "hybrid", "ask"):
+        ax.plot(sizes, [r[mode]["p50"] for r in results["sizes"]], marker="o", label=f"{mode} p50")
+    ax.plot(sizes, [r["hybrid"]["p95"] for r in results["sizes"]], ls="--", label="hybrid p95")
+    for n, ms in TARGETS_MS.items():
+        ax.scatter([n], [ms], marker="_", s=400, color="red")
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="chunks in the index",
+        ylabel="ms per query",
+        title="citeqa query latency (2 cores, query embedding included; red: targets)",
+    )
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out.with_suffix(".png"), dpi=110)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for size in sorted({r["size"] for r in results["index_type"]}):
+        for name in ("flat", "ivf-sq8", "hnsw32"):
+            pts = [r for r in results["index_type"] if r["size"] == size and r["index"] == name]
+            if pts:
+                ax.plot(
+                    [p["p50_ms"] for p in pts],
+                    [p["recall@10"] for p in pts],
+                    marker="o",
+                    label=f"{name} {size:,}",
+                )
+    ax.set(
+        xscale="log",
+        xlabel="ms per query (FAISS only)",
+        ylabel="recall@10 vs exact",
+        title="Index type: exact against approximate",
+    )
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out.parent / "index_type.png", dpi=110)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", default="1000,10000,100000,1000000")
+    parser.add_argument("--index", type=Path, default=ROOT / ".citeqa/index")
+    parser.add_argument("--workdir", type=Path, default=ROOT / ".citeqa/bench")
+    parser.add_argument("--qa", type=Path, default=ROOT / "eval/qa/corpus_qa.jsonl")
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--hnsw-max", type=int, default=100_000, help="HNSW builds slowly")
+    parser.add_argument("--rebuild", action="store_true", help="rebuild the synthetic indexes")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes and few queries (CI)")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench/results/scale.json")
+    parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    questions = [json.loads(line)["question"] for line in args.qa.read_text().splitlines() if line]
+    if args.quick:
+        args.sizes, questions, args.repeat = "200,500", questions[:4], 1
+    if args.measure:
+        print(json.dumps(measure(args.measure, questions, args.repeat)))
+        return
+    if not (args.index / "CURRENT").is_file():
+        sys.exit(f"No index at {args.index}: run `make index` (or citeqa index corpus/) first")
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    base = Index(args.index)
+    real = real_vectors(base)
+    from embeddings.embedders import load_embedder
+
+    embedder = load_embedder(base.manifest.get("embedder_spec") or base.manifest["embedder"])
+    queries = np.stack([embedder.embed_query(q) for q in questions]).astype(np.float32)
+    results: dict[str, Any] = {
+        "note": "synthetic chunks beyond the bundled corpus; 2 CPU cores; see the docstring",
+        "ann_min_chunks": ann.ANN_MIN_CHUNKS,
+        "nprobe": ann.NPROBE,
+        "sizes": [],
+        "index_type": [],
+    }
+    for size in (int(s) for s in args.sizes.split(",")):
+        root = args.workdir / f"scale-{size}"
+        build: dict[str, Any] = {}
+        if args.rebuild or args.quick or not (root / "CURRENT").is_file():
+            print(f"building {size:,} chunks in {root} ...", flush=True)
+            build = build_synthetic(args.index, root, size)
+        print(f"measuring {size:,} ...", flush=True)
+        done = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--measure",
+                str(root),
+                "--qa",
+                str(args.qa),
+                "--repeat",
+                str(args.repeat),
+                *(["--quick"] if args.quick else []),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        row = {**json.loads(done.stdout.strip().splitlines()[-1]), **build}
+        print(json.dumps(row), flush=True)
+        results["sizes"].append(row)
+        results["index_type"] += index_type_sweep(real, queries, size, args.hnsw_max)
+        if args.quick:
+            shutil.rmtree(root, ignore_errors=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2))
+    write_report(results, args.out)
+    print(args.out.with_suffix(".md").read_text())
+
+
+if __name__ == "__main__":
+    main()

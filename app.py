@@ -31,6 +31,12 @@ from qa.service import Answer, Delta, Done, QAService
 log = logging.getLogger(__name__)
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+# Questions answered at once, over both ways of asking (button, Enter). Gradio's default is 1
+# per event listener, which would make the 20th user wait for 19 answers. Extractive answers
+# are CPU-bound, so on 2 cores more at once only interleaves them (each streams as it goes);
+# LLM answers wait on the server, where concurrency pays. Index changes run one at a time.
+# Gradio's thread pool (launch's max_threads, 40) is larger than this.
+CHAT_CONCURRENCY = 20
 EXAMPLES = [
     "Which Israeli ministers did the Dutch government declare persona non grata?",
     "How much extra money does the Netherlands give to the Dutch Red Cross?",
@@ -130,14 +136,15 @@ class Backend:
 
     @property
     def index(self) -> Index:
-        return self.service.retriever.index
+        return self.service.current_retriever().index
 
     @property
     def embedder(self) -> Embedder:
         return self.service.retriever.embedder
 
     def reload(self) -> None:
-        self.service.retriever.index = Index(self.index.root)  # readers keep the old one
+        """Load the generation this process just wrote; questions in flight keep theirs."""
+        self.service.current_retriever(wait=True)
 
     def documents(self) -> list[list[Any]]:
         return [
@@ -328,11 +335,13 @@ def create_app(service: QAService, embedder_spec: str, data_dir: Path) -> gr.Blo
 
         inputs = [box, chatbot, history, mode, k, answerer, llm_url, llm_model, lang]
         outputs = [chatbot, history, passages, box]
-        ask_event = send.click(respond, inputs, outputs)
-        enter_event = box.submit(respond, inputs, outputs)
+        chats: dict[str, Any] = {"concurrency_id": "chat", "concurrency_limit": CHAT_CONCURRENCY}
+        ask_event = send.click(respond, inputs, outputs, **chats)
+        enter_event = box.submit(respond, inputs, outputs, **chats)
         stop.click(None, None, None, cancels=[ask_event, enter_event])
-        add.click(upload, [files], [status, table, choice])
-        drop.click(remove, [choice], [status, table, choice])
+        writes: dict[str, Any] = {"concurrency_id": "index", "concurrency_limit": 1}
+        add.click(upload, [files], [status, table, choice], **writes)
+        drop.click(remove, [choice], [status, table, choice], **writes)
     return demo
 
 

@@ -8,8 +8,8 @@ This module only turns text into terms; scoring lives in `qa.bm25`.
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
-from functools import cache
 from typing import Any
 
 from bm25s.stopwords import STOPWORDS_DUTCH, STOPWORDS_EN
@@ -26,11 +26,18 @@ def fold(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
-@cache
-def _stemmer(lang: str) -> Any:
-    import Stemmer
+_local = threading.local()
 
-    return Stemmer.Stemmer(STEMMER_LANGUAGE[lang])
+
+def _stemmer(lang: str) -> Any:
+    """One PyStemmer object per thread and language: the library says they are not
+    thread-safe, and the app answers many questions at once."""
+    stemmers: dict[str, Any] = _local.__dict__.setdefault("stemmers", {})
+    if lang not in stemmers:
+        import Stemmer
+
+        stemmers[lang] = Stemmer.Stemmer(STEMMER_LANGUAGE[lang])
+    return stemmers[lang]
 
 
 def tokens(text: str) -> list[str]:

@@ -1,25 +1,31 @@
 """Ask a question: resolve follow-ups, retrieve, decide whether the evidence suffices,
 stream the answer, then check its citations. The CLI, the chat UI and eval all use this.
 
-Events come in order: one `Retrieved`, zero or more `Delta`, one `Done`.
+Events come in order: one `Retrieved`, zero or more `Delta`, one `Done`. A service is
+shared by concurrent questions; when another process publishes a new index generation,
+the next question loads it (see `current_retriever`).
 """
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from embeddings.analysis import analyse_query
 from embeddings.documents import language_of_question
-from embeddings.errors import BadInput
+from embeddings.errors import BadInput, CiteqaError
+from embeddings.store import Index, live_generation
 from qa.answering import Answerer, Candidate, ExtractiveAnswerer, Turn
 from qa.citations import Citation, CitationChecker, Claim
 from qa.llm import ABSTAIN, LLMAnswerer
 from qa.retrieval import Hit, Retriever
 from qa.settings import AnswerConfig, Mode
 
+log = logging.getLogger(__name__)
 MAX_QUESTION_CHARS = 2000
 # Words that make a question lean on the one before it ("And how much...", "Hoeveel was dat?")
 _FOLLOW_UP = re.compile(
@@ -111,6 +117,42 @@ class QAService:
         self.config = config or AnswerConfig()
         # the evidence gate always scores with the extractive method: same scale for both
         self.scorer = ExtractiveAnswerer(retriever.embedder, self.config.max_sentences)
+        self._reload = threading.Lock()
+        self._unloadable: str | None = None  # a generation that failed to load; not retried
+
+    def current_retriever(self, wait: bool = False) -> Retriever:
+        """The retriever over the index's live generation.
+
+        Each call compares CURRENT's generation name with the loaded one (a small file read).
+        When another writer (`citeqa index`, an upload) has published a new generation, one
+        caller loads it while the others carry on with the last complete index, unless
+        `wait`; questions already running keep the retriever they started with. A new
+        generation that cannot be loaded is logged and the loaded one kept (with `wait`,
+        the error is raised).
+        """
+        retriever = self.retriever
+        try:
+            live = live_generation(retriever.index.root).name
+        except CiteqaError:
+            return retriever  # no readable CURRENT now: keep serving the loaded generation
+        if live == retriever.index.generation.name or (live == self._unloadable and not wait):
+            return retriever
+        if not self._reload.acquire(blocking=wait):
+            return retriever
+        try:
+            if self.retriever.index.generation.name != live:
+                try:
+                    index = Index(retriever.index.root, expect_embedder=retriever.embedder.id)
+                except CiteqaError as exc:
+                    if wait:
+                        raise
+                    log.warning("keeping index generation %s: %s", retriever.index.generation, exc)
+                    self._unloadable = live
+                    return self.retriever
+                self.retriever = Retriever(index, retriever.embedder, retriever.config)
+        finally:
+            self._reload.release()
+        return self.retriever
 
     @staticmethod
     def evidence(candidates: Sequence[Candidate]) -> float:
@@ -142,7 +184,8 @@ class QAService:
             standalone = answerer.condense(question, history)
         else:
             standalone = contextual_query(question, history)
-        hits = self.retriever.search(standalone, k=k, mode=mode, lang=lang)
+        # one retriever for the whole question, even if a newer generation arrives meanwhile
+        hits = self.current_retriever().search(standalone, k=k, mode=mode, lang=lang)
         yield Retrieved(question, standalone, hits)
         # the LLM gets its own standalone rewrite; the extractive scorer gets the question
         # itself unless it is too bare to score ("Hoeveel was dat?")

@@ -154,3 +154,38 @@ def test_a_200_mb_text_file_is_skipped_with_bounded_memory(
         "the limit: --max-file-mb 191 or CITEQA_INDEXING__MAX_FILE_MB=191" in out  # fmt: skip
     print(f"peak RSS {baseline_mib:.0f} MiB without the big file, {peak_mib:.0f} MiB with it")
     assert peak_mib - baseline_mib < 50, (baseline_mib, peak_mib)
+
+
+def test_an_unreadable_file_or_folder_keeps_what_was_indexed(
+    small_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from embeddings.store import Index
+
+    ix = str(tmp_path / "ix")
+    invoke("index", str(small_corpus), "--index", ix, "--embedder", "fake:64", "-q")
+    changed = small_corpus / "en_cats.txt"
+    changed.write_text("Cats sleep a lot. This new version cannot be read.")
+    opener, scandir = Path.open, os.scandir
+
+    def open_(self: Path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if self.name == "en_cats.txt":
+            raise PermissionError(13, "Permission denied")
+        return opener(self, *args, **kwargs)
+
+    def scandir_(path):  # type: ignore[no-untyped-def]
+        if isinstance(path, str | os.PathLike) and Path(path).name == "sub":
+            raise PermissionError(13, "Permission denied")
+        return scandir(path)
+
+    monkeypatch.setattr(Path, "open", open_)  # tests run as root: chmod would not stop them
+    monkeypatch.setattr(os, "scandir", scandir_)
+    result = invoke("index", str(small_corpus), "--index", ix, "-q")
+    assert result.exit_code == 1
+    assert "en_cats.txt: permission denied" in result.output
+    assert "sub: cannot list the folder: Permission denied" in result.output
+    assert "0 removed" in result.output and "5 documents" in result.output
+    texts = " ".join(c.text for c in Index(Path(ix)).iter_chunks())
+    assert "sixteen hours" in texts and "cannot be read" not in texts  # the old version
+    assert "4 billion euros" in texts  # sub/en_budget.txt, in the folder that was refused

@@ -290,7 +290,7 @@ def test_a_folder_that_cannot_be_listed_comes_with_its_reason(
     scandir = os.scandir
 
     def refuse(path):  # type: ignore[no-untyped-def]
-        if Path(path).name == "closed":
+        if isinstance(path, str | os.PathLike) and Path(path).name == "closed":
             raise PermissionError(13, "Permission denied")
         return scandir(path)
 

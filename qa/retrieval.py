@@ -141,6 +141,15 @@ class Retriever:
         bm25_rank = _ranks(candidates, bm25_scores)
         fusion = self.config.fusion
         question_lang = language_of_question(query) if fusion != "rrf" else None
+        # names and numbers are spelled alike in Dutch and English: across languages, BM25
+        # on those terms alone is evidence, where BM25 on the whole question is noise
+        neutral = analyse_query(" ".join(neutral_words(query))) if question_lang else []
+        neutral_scores = (
+            self.index.lexical.at(self.index.lexical.scores(neutral), candidates)
+            if neutral
+            else {}
+        )
+        neutral_rank = _ranks(candidates, neutral_scores)
         langs = dict(
             self.index._query(
                 f"SELECT id, lang FROM chunks WHERE id IN ({','.join('?' * len(candidates))})",
@@ -154,9 +163,12 @@ class Retriever:
             matched = bm25_scores.get(r, 0.0) > 0
             if fusion == "rrf" or question_lang is None or langs.get(r) == question_lang:
                 lexical_part = 1.0 / (c + bm25_rank[r]) if matched else 0.0
+            elif neutral_scores.get(r, 0.0) > 0:
+                # another language, but it shares the question's names or numbers
+                lexical_part = max(dense_part, 1.0 / (c + neutral_rank[r]))
             else:
-                # Another language and no strong lexical match: BM25 says nothing about this
-                # passage, so let the dense rank stand in for it.
+                # Another language and no name or number in common: BM25 says nothing about
+                # this passage, so let the dense rank stand in for it.
                 lexical_part = dense_part
             score = dense_part + lexical_part
             fused.append((r, score, dense_scores[r], bm25_scores.get(r, 0.0), score))
@@ -187,6 +199,23 @@ class Retriever:
             if len(hits) == k:
                 break
         return hits
+
+
+def neutral_words(question: str) -> list[str]:
+    """Words of a question that read the same in Dutch and English: names and numbers.
+
+    A name is a capitalised word that does not open a sentence; a number has a digit.
+    """
+    words = re.findall(r"[\w'’-]+|[.?!]", question)
+    out, opening = [], True
+    for word in words:
+        if word in ".?!":
+            opening = True
+            continue
+        if any(ch.isdigit() for ch in word) or (word[0].isupper() and not opening):
+            out.append(word)
+        opening = False
+    return out
 
 
 def _ranks(candidates: Sequence[int], scores: dict[int, float]) -> dict[int, int]:

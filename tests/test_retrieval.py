@@ -2,12 +2,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from embeddings.embedders import FakeEmbedder
 from embeddings.errors import BadInput
+from embeddings.indexer import ChunkingSettings, index_paths
 from embeddings.store import Index
 from qa.langchain_adapter import CiteqaRetriever
-from qa.retrieval import Retriever
+from qa.retrieval import Retriever, neutral_words
 from qa.settings import RetrievalConfig
 
 
@@ -87,3 +90,66 @@ def test_langchain_retriever_adapter(small_index: Path, fake_embedder) -> None: 
         Path(top.metadata["source"]).read_text()[top.metadata["start"] : top.metadata["end"]]
         == top.page_content
     )
+
+
+def test_neutral_words_are_names_and_numbers() -> None:
+    assert neutral_words("What did Joe Biden say to Netanyahu on 7 October?") == [
+        "Joe",
+        "Biden",
+        "Netanyahu",
+        "7",
+        "October",
+    ]
+    assert neutral_words("Wie is de minister? Hoeveel kost het?") == []
+
+
+class ScriptedEmbedder(FakeEmbedder):
+    """Vectors chosen per passage, so the dense ranks are known exactly."""
+
+    def __init__(self, angles: dict[str, float]) -> None:
+        super().__init__(8)
+        self.angles = angles
+
+    def _vector(self, text: str) -> np.ndarray:
+        angle = next((a for key, a in self.angles.items() if key in text), 1.5)
+        vector = np.zeros(self.dim, dtype=np.float32)
+        vector[0], vector[1] = np.cos(angle), np.sin(angle)
+        return vector
+
+
+def test_names_and_numbers_count_across_languages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # English question; dense ranks e1 > n1 > e2; BM25 on the whole question ranks e2 > e1
+    # (n1 is Dutch: only the name Biden links it to the question). Without the name, n1 falls
+    # behind e2; with it, n1 comes second.
+    docs = {
+        "e1.txt": "The minister spoke.",
+        "e2.txt": "Weather, harvest, minister.",
+        "n1.txt": "Rutte sprak gisteren met Biden over de oorlog en de wapenleveranties.",
+    }
+    for name, text in docs.items():
+        (tmp_path / "docs").mkdir(exist_ok=True)
+        (tmp_path / "docs" / name).write_text(text, encoding="utf-8")
+    embedder = ScriptedEmbedder({"What did": 0.0, "spoke": 0.1, "Rutte": 0.2, "Weather,": 0.3})
+    index_paths(
+        [tmp_path / "docs"],
+        tmp_path / "index",
+        lambda: embedder,
+        "fake:8",
+        ChunkingSettings(max_tokens=64, overlap_tokens=0),
+        progress=False,
+    )
+    r = Retriever(Index(tmp_path / "index"), embedder, RetrievalConfig(fusion="language"))
+    q = "What did the minister tell Biden about the weather and the harvest?"
+    names = lambda: [Path(h.chunk.source).name for h in r.search(q, k=3)]  # noqa: E731
+    assert [Path(h.chunk.source).name for h in r.search(q, k=3, mode="dense")] == [
+        "e1.txt",
+        "n1.txt",
+        "e2.txt",
+    ]
+    with_names = names()
+    monkeypatch.setattr("qa.retrieval.neutral_words", lambda question: [])
+    r.clear_cache()
+    without = names()
+    assert without.index("n1.txt") > with_names.index("n1.txt")

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import secrets
 import shutil
@@ -35,7 +36,9 @@ import numpy as np
 
 from embeddings import ann
 from embeddings.errors import IndexCorrupt, IndexLocked, IndexMismatch, IndexNotFound
-from embeddings.lexical import LexicalIndex
+from embeddings.lexical import LexicalIndex, TermCounts
+
+log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 VECTORS = "vectors.faiss"
@@ -299,6 +302,9 @@ class IndexWriter:
         self.previous: Path | None = None
         self.created_at = time.time()
         self.trained_on = 0  # vectors the IVF quantiser was trained on (0: flat)
+        # BM25 changes since the previous generation, applied to its term counts at commit
+        self._removed: list[int] = []
+        self._added: list[tuple[int, str]] = []
         with contextlib.suppress(IndexNotFound):
             self.previous = live_generation(self.root)
         if self.previous is not None and not rebuild:
@@ -324,6 +330,7 @@ class IndexWriter:
             source.backup(self.db)
             source.close()
             self.faiss = faiss.read_index(str(self.previous / VECTORS))
+        self._copied = self.previous is not None and not rebuild
         self.db.executescript(SCHEMA)
         self.committed = False
 
@@ -383,6 +390,7 @@ class IndexWriter:
 
     def remove(self, source: str) -> int:
         rows = [r for (r,) in self.db.execute("SELECT id FROM chunks WHERE source = ?", (source,))]
+        self._removed.extend(rows)
         if rows and self.faiss is not None:
             self.faiss.remove_ids(np.asarray(rows, dtype=np.int64))
         self.db.execute("DELETE FROM chunks WHERE source = ?", (source,))
@@ -437,6 +445,7 @@ class IndexWriter:
                 for row, c, lang, term in zip(rows, chunks, langs, terms, strict=True)
             ],
         )
+        self._added.extend((int(row), term) for row, term in zip(rows, terms, strict=True))
         if len(chunks):
             self.ensure_vectors(int(vectors.shape[1]))
             self.faiss.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), rows)
@@ -446,6 +455,22 @@ class IndexWriter:
         chunks = self.db.execute("SELECT count(*) FROM chunks").fetchone()[0]
         return int(docs), int(chunks)
 
+    def _term_counts(self, chunks: int) -> TermCounts:
+        """The previous generation's term counts with this write's changes applied; read
+        from SQLite instead when there are none (a rebuild, or an older generation)."""
+        base = None
+        if self.previous is not None and self._copied:
+            with contextlib.suppress(OSError, ValueError):
+                base = TermCounts.load(self.previous / LEXICAL)
+        if base is not None:
+            removed = set(self._removed)  # may include rows added, then replaced, in this write
+            counts = base.updated(removed, [(r, t) for r, t in self._added if r not in removed])
+            if len(counts.rows) == chunks:
+                return counts
+            log.warning("BM25 term counts out of step with the chunks; re-reading them all")
+        rows_terms = self.db.execute("SELECT id, terms FROM chunks ORDER BY id").fetchall()
+        return TermCounts.from_terms([r for r, _ in rows_terms], [t for _, t in rows_terms])
+
     def commit(self, dim: int, extra: dict[str, Any] | None = None) -> Path:
         """Write FAISS and the manifest, fsync, and make this generation live."""
         import faiss
@@ -453,10 +478,12 @@ class IndexWriter:
         self.ensure_vectors(dim)
         self.db.commit()
         docs, chunks = self.counts()
-        rows_terms = self.db.execute("SELECT id, terms FROM chunks ORDER BY id").fetchall()
-        rows = np.asarray([r for r, _ in rows_terms], dtype=np.int64)
-        LexicalIndex.build(rows, [t for _, t in rows_terms]).save(self.path / LEXICAL)
-        del rows_terms
+        counts = self._term_counts(chunks)
+        lexical = self.path / LEXICAL
+        lexical.mkdir()
+        LexicalIndex.from_counts(counts).save(lexical)
+        counts.save(lexical)
+        rows = counts.rows
         self.db.close()
         self.faiss, self.trained_on = ann.fit(self.faiss, rows, self.trained_on)
         faiss.write_index(self.faiss, str(self.path / VECTORS))

@@ -303,8 +303,9 @@ class IndexWriter:
         self.created_at = time.time()
         self.trained_on = 0  # vectors the IVF quantiser was trained on (0: flat)
         # BM25 changes since the previous generation, applied to its term counts at commit
-        self._removed: list[int] = []
-        self._added: list[tuple[int, str]] = []
+        # (row ids are reused: a replaced document's new chunks may take its old ids)
+        self._removed: set[int] = set()
+        self._added: dict[int, str] = {}
         with contextlib.suppress(IndexNotFound):
             self.previous = live_generation(self.root)
         if self.previous is not None and not rebuild:
@@ -390,7 +391,9 @@ class IndexWriter:
 
     def remove(self, source: str) -> int:
         rows = [r for (r,) in self.db.execute("SELECT id FROM chunks WHERE source = ?", (source,))]
-        self._removed.extend(rows)
+        self._removed.update(rows)
+        for row in rows:
+            self._added.pop(row, None)
         if rows and self.faiss is not None:
             self.faiss.remove_ids(np.asarray(rows, dtype=np.int64))
         self.db.execute("DELETE FROM chunks WHERE source = ?", (source,))
@@ -445,7 +448,7 @@ class IndexWriter:
                 for row, c, lang, term in zip(rows, chunks, langs, terms, strict=True)
             ],
         )
-        self._added.extend((int(row), term) for row, term in zip(rows, terms, strict=True))
+        self._added.update((int(row), term) for row, term in zip(rows, terms, strict=True))
         if len(chunks):
             self.ensure_vectors(int(vectors.shape[1]))
             self.faiss.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), rows)
@@ -463,8 +466,7 @@ class IndexWriter:
             with contextlib.suppress(OSError, ValueError):
                 base = TermCounts.load(self.previous / LEXICAL)
         if base is not None:
-            removed = set(self._removed)  # may include rows added, then replaced, in this write
-            counts = base.updated(removed, [(r, t) for r, t in self._added if r not in removed])
+            counts = base.updated(self._removed, list(self._added.items()))
             if len(counts.rows) == chunks:
                 return counts
             log.warning("BM25 term counts out of step with the chunks; re-reading them all")

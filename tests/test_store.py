@@ -216,3 +216,35 @@ def test_no_pickle_files_in_the_index(small_index: Path) -> None:
     assert not [n for n in names if n.endswith((".pkl", ".pickle"))]
     for path in small_index.rglob("*.npy"):
         np.load(path, allow_pickle=False)
+
+
+def test_bm25_updates_incrementally_and_equals_a_rebuild(
+    small_corpus: Path, tmp_path: Path, fake_embedder: FakeEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    from embeddings.lexical import LexicalIndex, TermCounts
+
+    root = tmp_path / "index"
+    run(small_corpus, root, fake_embedder)
+
+    def no_full_read(*args: object) -> None:
+        raise AssertionError("an update re-read every chunk's terms")
+
+    monkeypatch.setattr(TermCounts, "from_terms", no_full_read)
+    cats = small_corpus / "en_cats.txt"
+    for text in ("Cats sleep a lot. Dogs do not.", "Cats sleep. Dogs bark. Birds sing loudly."):
+        cats.write_text(text, encoding="utf-8")  # replaced: its new chunks may reuse row ids
+        run(small_corpus, root, fake_embedder)
+    (small_corpus / "nl_fiets.txt").unlink()
+    (small_corpus / "new.txt").write_text("Nieuwe fietsen en honden in Utrecht.", encoding="utf-8")
+    run(small_corpus, root, fake_embedder)
+    monkeypatch.undo()
+
+    index = Index(root)
+    db = sqlite3.connect(index.generation / "chunks.sqlite")
+    rows_terms = db.execute("SELECT id, terms FROM chunks ORDER BY id").fetchall()
+    rebuilt = LexicalIndex.build([r for r, _ in rows_terms], [t for _, t in rows_terms])
+    assert list(index.lexical.rows) == [r for r, _ in rows_terms]
+    for query in (["dog", "hond"], ["cat", "sleep"], ["fiets", "utrecht"], ["budget"]):
+        assert np.allclose(index.lexical.scores(query), rebuilt.scores(query), atol=1e-6)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
 
 log = logging.getLogger(__name__)
 
@@ -112,9 +113,13 @@ class TermCounts:
         idf = np.log(1 + (n - df + 0.5) / (df + 0.5)).astype(np.float32)
         norm = K1 * ((1 - B) + B * doc_len / avg_len)
         scores = idf[self.terms] * (tf / (norm[doc_of_entry] + tf))
-        order = np.argsort(self.terms, kind="stable")  # term-major, documents ascending
-        indptr = np.concatenate([[0], np.cumsum(df.astype(np.int64))])
-        return scores[order].astype(np.float32), doc_of_entry[order], indptr
+        # chunk-major to term-major in one O(entries) pass; documents stay ascending per term
+        matrix = sp.csr_matrix((scores, self.terms, self.indptr), shape=(n, vocab)).tocsc()
+        return (
+            matrix.data.astype(np.float32),
+            matrix.indices.astype(np.int32),
+            matrix.indptr.astype(np.int64),
+        )
 
 
 class LexicalIndex:

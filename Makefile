@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 INDEX ?= .citeqa/index
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.test-installed
+BENCH_STAMP := $(VENV)/.bench-installed
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 .PHONY: install run index test test-fast lint bench clean
@@ -40,9 +41,18 @@ test: $(TEST_STAMP)
 test-fast: $(TEST_STAMP)
 	$(BIN)/python -m pytest -m "not slow"
 
-# Every figure in the README: chunk size, fusion, answers/abstention, ingest throughput.
-bench: install index
+# Every figure in the README: ingest, scale (1k-1M chunks, index types), LangChain side by
+# side, embedding levers, chunk size, answers/abstention, fusion. About 40 minutes on 2 cores;
+# results in bench/results/ (JSON, markdown, PNG).
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/pip install -e '.[bench]'
+	touch $@
+
+bench: $(BENCH_STAMP) index
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/scale.py --index $(INDEX)
+	$(BIN)/python bench/langchain_compare.py
+	$(BIN)/python bench/embed_levers.py
 	$(BIN)/python bench/chunk_size.py
 	$(BIN)/python bench/abstention.py --index $(INDEX)
 	$(BIN)/python bench/fusion.py --index $(INDEX)

@@ -78,7 +78,14 @@ def quantize_int8(onnx_path: Path, target: Path) -> Path:
 class GraphEmbedder:
     """citeqa's Embedder contract over an ONNX graph run by onnxruntime or OpenVINO."""
 
-    def __init__(self, model_dir: Path, graph: Path, runtime: str, embedder_id: str) -> None:
+    def __init__(
+        self,
+        model_dir: Path,
+        graph: Path,
+        runtime: str,
+        embedder_id: str,
+        precision: str | None = None,
+    ) -> None:
         from transformers import AutoTokenizer
 
         self._tokenizer = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
@@ -95,8 +102,13 @@ class GraphEmbedder:
             import openvino as ov
 
             core = ov.Core()
-            self._compiled = core.compile_model(core.read_model(str(graph)), "CPU")
-            self.hint = str(self._compiled.get_property("PERFORMANCE_HINT"))
+            # OpenVINO's default precision is bf16 on CPUs with AVX512_BF16 or AMX
+            config = {"INFERENCE_PRECISION_HINT": precision} if precision else {}
+            self._compiled = core.compile_model(core.read_model(str(graph)), "CPU", config)
+            self.hint = ", ".join(
+                f"{key}={self._compiled.get_property(key)}"
+                for key in ("PERFORMANCE_HINT", "INFERENCE_PRECISION_HINT")
+            )
             names = {n for port in self._compiled.inputs for n in port.get_names()}
         else:
             raise ValueError(f"unknown runtime {runtime!r}")

@@ -393,10 +393,11 @@ def main() -> None:
     }
     for size in (int(s) for s in args.sizes.split(",")):
         root = args.workdir / f"scale-{size}"
-        build: dict[str, Any] = {}
-        if args.rebuild or args.quick or not (root / "CURRENT").is_file():
+        built = args.workdir / f"scale-{size}.json"  # build figures of a kept index
+        if args.rebuild or args.quick or not (root / "CURRENT").is_file() or not built.is_file():
             print(f"building {size:,} chunks in {root} ...", flush=True)
-            build = build_synthetic(args.index, root, size)
+            built.write_text(json.dumps(build_synthetic(args.index, root, size)))
+        build = json.loads(built.read_text())
         print(f"measuring {size:,} ...", flush=True)
         done = subprocess.run(
             [

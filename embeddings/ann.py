@@ -1,28 +1,33 @@
-"""The FAISS side of an index: exact search while it is cheap, IVF-SQ8 once it is not.
+"""The FAISS side of an index: exact search while it is cheap, an HNSW graph once it is not.
 
 Below `ANN_MIN_CHUNKS` vectors live in a flat inner-product index (exact). From there on they
-live in an inverted file with 8-bit scalar quantisation: a quarter of the memory and search
-time that no longer grows with the whole index. Both keep int64 row ids, add and remove ids
-in place (so incremental writes stay incremental), and reconstruct a stored vector by id.
-The crossover and `nprobe` were measured with `bench/scale.py` (README, 'Index type').
+live in an HNSW graph over 8-bit scalar-quantised vectors: a quarter of the memory, and a
+search that visits a few hundred vectors instead of all of them. Both sit in an IndexIDMap2
+(int64 row ids, reconstruct by id) and take new vectors in place. FAISS's HNSW cannot remove
+vectors, so removed rows become tombstones that searches skip; when they pass
+`MAX_TOMBSTONES` of the graph, the graph is rebuilt from the live vectors.
+IVF-SQ8, tried first, lost most of the true neighbours at 1M chunks (recall@10 0.43 at
+nprobe 32): the passages a question needs are a few points in a sea of others, spread over
+many lists. Crossover and `EF_SEARCH` measured with `bench/scale.py` (README, 'Index type').
 This module does not read or write files; the store does.
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
-FLAT, IVF_SQ8 = "flat", "ivf-sq8"
-ANN_MIN_CHUNKS = 50_000  # measured: bench/scale.py; below it exact search costs a few ms
-NPROBE = 32  # measured: recall@10 against exact search >= 0.95 at 100k and 1M (bench/scale.py)
-RETRAIN_GROWTH = 4  # retrain the coarse quantiser when the index has grown this many times
-_TRAIN_PER_LIST = 40
+FLAT, HNSW_SQ8 = "flat", "hnsw-sq8"
+ANN_MIN_CHUNKS = 50_000  # measured: bench/scale.py; below it exact search costs < 8 ms
+EF_SEARCH = 64  # measured: recall@10 against exact search 0.99 at 1M chunks, 0.2 ms
+HNSW_M = 32
+EF_CONSTRUCTION = 40
+MAX_TOMBSTONES = 0.1  # rebuild the graph when this share of it is removed rows
+EXACT_BELOW = 20_000  # a filter that leaves fewer rows than this is scored exactly
 _BATCH = 65_536
 
 
@@ -44,7 +49,8 @@ def faiss_threads(n: int) -> Iterator[None]:
 def index_type(index: Any) -> str:
     import faiss
 
-    return IVF_SQ8 if isinstance(faiss.downcast_index(index), faiss.IndexIVF) else FLAT
+    inner = faiss.downcast_index(index.index) if hasattr(index, "index") else index
+    return HNSW_SQ8 if isinstance(inner, faiss.IndexHNSW) else FLAT
 
 
 def new_flat(dim: int) -> Any:
@@ -53,77 +59,77 @@ def new_flat(dim: int) -> Any:
     return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
 
 
-def n_lists(n: int) -> int:
-    return max(16, int(2 * math.sqrt(n)))
-
-
-def _all_vectors(index: Any, ids: np.ndarray) -> Any:
+def _batches(index: Any, ids: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """(ids, vectors) in batches, so a conversion holds one batch of float32 at a time."""
     for start in range(0, len(ids), _BATCH):
         part = np.ascontiguousarray(ids[start : start + _BATCH], dtype=np.int64)
         yield part, index.reconstruct_batch(part)
 
 
-def build_ivf(index: Any, ids: np.ndarray, seed: int = 0) -> Any:
-    """An IVF-SQ8 index holding the vectors of `index` (any type) under the same ids."""
+def build_hnsw(index: Any, ids: np.ndarray, seed: int = 0) -> Any:
+    """An HNSW-SQ8 index holding the vectors of `ids` from `index` (any type)."""
     import faiss
 
-    dim = index.d
-    lists = n_lists(len(ids))
     rng = np.random.default_rng(seed)
-    sample = np.sort(rng.choice(ids, min(len(ids), _TRAIN_PER_LIST * lists), replace=False))
-    train = np.concatenate([v for _, v in _all_vectors(index, sample)])
-    quantizer = faiss.IndexFlatIP(dim)
-    ivf = faiss.IndexIVFScalarQuantizer(
-        quantizer, dim, lists, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+    sample = np.sort(rng.choice(ids, min(len(ids), 100_000), replace=False))
+    graph = faiss.IndexHNSWSQ(
+        index.d, faiss.ScalarQuantizer.QT_8bit, HNSW_M, faiss.METRIC_INNER_PRODUCT  # type: ignore[arg-type]
     )
-    ivf.cp.seed = seed
-    ivf.cp.min_points_per_centroid = 5  # 40 per list is plenty for 8-bit codes
-    with faiss_threads(os.cpu_count() or 1):  # training and adding use every core
-        ivf.train(train)
-        # a hashtable direct map lets IVF reconstruct and remove vectors by id
-        ivf.set_direct_map_type(faiss.DirectMap.Hashtable)  # type: ignore[attr-defined]
-        for part, vectors in _all_vectors(index, ids):
-            ivf.add_with_ids(vectors, part)
-    ivf.nprobe = NPROBE
-    return ivf
+    graph.hnsw.efConstruction = EF_CONSTRUCTION
+    graph.hnsw.efSearch = EF_SEARCH
+    out = faiss.IndexIDMap2(graph)
+    with faiss_threads(os.cpu_count() or 1):  # building the graph uses every core
+        graph.train(np.concatenate([v for _, v in _batches(index, sample)]))
+        for part, vectors in _batches(index, ids):
+            out.add_with_ids(vectors, part)
+    return out
 
 
 def build_flat(index: Any, ids: np.ndarray) -> Any:
     flat = new_flat(index.d)
-    for part, vectors in _all_vectors(index, ids):
+    for part, vectors in _batches(index, ids):
         flat.add_with_ids(vectors, part)
     return flat
 
 
-def fit(index: Any, ids: np.ndarray, trained_on: int) -> tuple[Any, int]:
-    """The index type this many vectors should live in: (index, vectors it was trained on).
+def remove(index: Any, rows: np.ndarray, tombstones: set[int]) -> None:
+    """Remove rows: in place from a flat index, as tombstones from a graph."""
+    if not len(rows):
+        return
+    if index_type(index) == FLAT:
+        index.remove_ids(np.asarray(rows, dtype=np.int64))
+    else:
+        tombstones.update(int(r) for r in rows)
 
-    Flat becomes IVF at `ANN_MIN_CHUNKS`; IVF goes back to flat below half of it (so an index
-    near the line does not flip on every write), and is retrained when it has grown
-    `RETRAIN_GROWTH` times since its quantiser was trained.
+
+def fit(index: Any, live: np.ndarray, tombstones: set[int]) -> Any:
+    """The index these live rows should be in; may rebuild (and then clears `tombstones`).
+
+    Flat becomes HNSW at `ANN_MIN_CHUNKS`; HNSW goes back to flat below half of it (so an
+    index near the line does not flip on every write), and is rebuilt from the live rows
+    when tombstones pass `MAX_TOMBSTONES`.
     """
-    n = len(ids)
-    kind = index_type(index)
+    n, kind = len(live), index_type(index)
     if kind == FLAT and n >= ANN_MIN_CHUNKS:
-        return build_ivf(index, ids), n
-    if kind == IVF_SQ8 and n < ANN_MIN_CHUNKS // 2:
-        return build_flat(index, ids), 0
-    if kind == IVF_SQ8 and n > RETRAIN_GROWTH * max(trained_on, 1):
-        return build_ivf(index, ids), n
-    return index, trained_on
-
-
-EXACT_BELOW = 20_000  # a filter that leaves fewer vectors than this is searched exactly
+        return build_hnsw(index, live)
+    if kind == HNSW_SQ8 and (n < ANN_MIN_CHUNKS // 2 or len(tombstones) > MAX_TOMBSTONES * n):
+        rebuilt = build_flat(index, live) if n < ANN_MIN_CHUNKS // 2 else build_hnsw(index, live)
+        tombstones.clear()
+        return rebuilt
+    return index
 
 
 def search(
-    index: Any, query: np.ndarray, k: int, allowed: np.ndarray | None = None
+    index: Any,
+    query: np.ndarray,
+    k: int,
+    allowed: np.ndarray | None = None,
+    tombstones: np.ndarray | None = None,
 ) -> list[tuple[int, float]]:
     """(id, inner product) of the `k` nearest vectors, best first; only `allowed` ids if given.
 
-    A filter that leaves few vectors is scored exactly from the stored vectors, whatever the
-    index type: an IVF probe would miss allowed vectors in lists it does not visit.
+    A filter that leaves few rows is scored exactly from the stored vectors, whatever the
+    index type. `allowed` rows are live rows; `tombstones` are skipped otherwise.
     """
     import faiss
 
@@ -137,9 +143,13 @@ def search(
         scores = index.reconstruct_batch(ids) @ q
         best = np.argsort(-scores, kind="stable")[:k]
         return [(int(ids[i]), float(scores[i])) for i in best]
-    selector = faiss.IDSelectorBatch(allowed) if allowed is not None else None
-    if index_type(index) == IVF_SQ8:
-        params: Any = faiss.SearchParametersIVF(sel=selector, nprobe=NPROBE)  # type: ignore[call-arg]
+    selector: Any = None
+    if allowed is not None:
+        selector = faiss.IDSelectorBatch(allowed)
+    elif tombstones is not None and len(tombstones):
+        selector = faiss.IDSelectorNot(faiss.IDSelectorBatch(tombstones))
+    if index_type(index) == HNSW_SQ8:
+        params: Any = faiss.SearchParametersHNSW(sel=selector, efSearch=max(EF_SEARCH, k))  # type: ignore[attr-defined]
     else:
         params = faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]
     k = min(k, index.ntotal)

@@ -6,7 +6,8 @@
       gen-000003-1a2b/     a complete, immutable index:
         manifest.json      format version, embedder, dimension, chunking, counts, checksums
         vectors.faiss      FAISS's own format; inner product on normalised vectors, int64 ids;
-                           exact below 50k chunks, IVF-SQ8 above (see `ann`)
+                           exact below 50k chunks, HNSW-SQ8 above (see `ann`)
+        tombstones.npy     rows removed from an HNSW graph, skipped by searches
         chunks.sqlite      documents and chunks (text, offsets, language, BM25 terms)
 
 A writer copies the live generation, changes the copy, and flips CURRENT; a crash at any
@@ -45,6 +46,7 @@ VECTORS = "vectors.faiss"
 DATABASE = "chunks.sqlite"
 MANIFEST = "manifest.json"
 LEXICAL = "bm25"
+TOMBSTONES = "tombstones.npy"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -150,6 +152,22 @@ def read_manifest(generation: Path) -> dict[str, Any]:
     return manifest
 
 
+def _load_tombstones(generation: Path, manifest: dict[str, Any]) -> np.ndarray:
+    """Removed rows still in an HNSW graph (none in older generations or flat indexes)."""
+    path = generation / TOMBSTONES
+    if not manifest.get("tombstones"):
+        return np.zeros(0, dtype=np.int64)
+    expected = manifest.get("files", {}).get(TOMBSTONES, {})
+    try:
+        ok = _file_digest(path) == expected.get("sha256")
+        rows = np.load(path, allow_pickle=False) if ok else None
+    except (OSError, ValueError):
+        rows = None
+    if rows is None or len(rows) != manifest["tombstones"]:
+        raise IndexCorrupt(f"{path} is damaged or missing. Rebuild: citeqa index PATH --rebuild")
+    return np.asarray(rows, dtype=np.int64)
+
+
 def check_embedder(manifest: dict[str, Any], embedder_id: str, root: Path) -> None:
     built = manifest.get("embedder")
     if built != embedder_id:
@@ -200,9 +218,11 @@ class Index:
                 f"{self.generation / DATABASE} is not a readable SQLite file ({exc}). "
                 "Rebuild: citeqa index PATH --rebuild"
             ) from exc
-        if count != self.faiss.ntotal:
+        self.tombstones = _load_tombstones(self.generation, self.manifest)
+        if count != self.faiss.ntotal - len(self.tombstones):
             raise IndexCorrupt(
-                f"{self.root}: {count} chunks but {self.faiss.ntotal} vectors. Rebuild the index."
+                f"{self.root}: {count} chunks but {self.faiss.ntotal - len(self.tombstones)} "
+                "vectors. Rebuild the index."
             )
         try:
             self.lexical = LexicalIndex.load(self.generation / LEXICAL)
@@ -218,7 +238,7 @@ class Index:
         return str(self.manifest["embedder"])
 
     def __len__(self) -> int:
-        return int(self.faiss.ntotal)
+        return int(self.faiss.ntotal) - len(self.tombstones)
 
     def close(self) -> None:
         self.db.close()
@@ -230,7 +250,7 @@ class Index:
         when given."""
         if len(self) == 0 or k <= 0:
             return []
-        return ann.search(self.faiss, query, k, allowed)
+        return ann.search(self.faiss, query, k, allowed, self.tombstones)
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._db_lock:
@@ -301,7 +321,8 @@ class IndexWriter:
         self.embedder_id, self.chunking = embedder_id, chunking
         self.previous: Path | None = None
         self.created_at = time.time()
-        self.trained_on = 0  # vectors the IVF quantiser was trained on (0: flat)
+        self.tombstones: set[int] = set()  # rows removed from an HNSW graph
+        self.max_row = 0  # the highest row id ever given out: ids are never reused
         # BM25 changes since the previous generation, applied to its term counts at commit
         # (row ids are reused: a replaced document's new chunks may take its old ids)
         self._removed: set[int] = set()
@@ -317,7 +338,8 @@ class IndexWriter:
                     f"not {chunking}. Rebuild it: citeqa index PATH --index {self.root} --rebuild"
                 )
             self.created_at = float(manifest.get("created_at", self.created_at))
-            self.trained_on = int(manifest.get("trained_on", 0))
+            self.tombstones = set(_load_tombstones(self.previous, manifest).tolist())
+            self.max_row = int(manifest.get("max_row", 0))
         self._collect_garbage()
         number = 1 + max((int(p.name.split("-")[1]) for p in self.root.glob("gen-*")), default=0)
         self.path = self.root / f"gen-{number:06d}-{secrets.token_hex(3)}"
@@ -395,7 +417,7 @@ class IndexWriter:
         for row in rows:
             self._added.pop(row, None)
         if rows and self.faiss is not None:
-            self.faiss.remove_ids(np.asarray(rows, dtype=np.int64))
+            ann.remove(self.faiss, np.asarray(rows, dtype=np.int64), self.tombstones)
         self.db.execute("DELETE FROM chunks WHERE source = ?", (source,))
         self.db.execute("DELETE FROM documents WHERE source = ?", (source,))
         return len(rows)
@@ -426,8 +448,10 @@ class IndexWriter:
                 time.time(),
             ),
         )
-        next_row = 1 + (self.db.execute("SELECT max(id) FROM chunks").fetchone()[0] or 0)
+        last = self.db.execute("SELECT max(id) FROM chunks").fetchone()[0] or 0
+        next_row = 1 + max(last, self.max_row)
         rows = np.arange(next_row, next_row + len(chunks), dtype=np.int64)
+        self.max_row = max(self.max_row, next_row + len(chunks) - 1)
         self.db.executemany(
             "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             [
@@ -487,7 +511,8 @@ class IndexWriter:
         counts.save(lexical)
         rows = counts.rows
         self.db.close()
-        self.faiss, self.trained_on = ann.fit(self.faiss, rows, self.trained_on)
+        self.faiss = ann.fit(self.faiss, rows, self.tombstones)
+        np.save(self.path / TOMBSTONES, np.asarray(sorted(self.tombstones), dtype=np.int64))
         faiss.write_index(self.faiss, str(self.path / VECTORS))
         manifest = {
             "format_version": FORMAT_VERSION,
@@ -496,7 +521,8 @@ class IndexWriter:
             "metric": "inner_product",
             "normalized": True,
             "index_type": ann.index_type(self.faiss),
-            "trained_on": self.trained_on,
+            "tombstones": len(self.tombstones),
+            "max_row": self.max_row,
             "chunking": self.chunking,
             "documents": docs,
             "chunks": chunks,
@@ -507,7 +533,7 @@ class IndexWriter:
                     "size": (self.path / name).stat().st_size,
                     "sha256": _file_digest(self.path / name),
                 }
-                for name in (VECTORS,)
+                for name in (VECTORS, TOMBSTONES)
             },
             **(extra or {}),
         }

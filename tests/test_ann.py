@@ -38,7 +38,7 @@ def build(folder: Path, root: Path) -> Index:
     return Index(root)
 
 
-def test_flat_becomes_ivf_and_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_flat_becomes_hnsw_and_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ann, "ANN_MIN_CHUNKS", 300)
     folder, root = tmp_path / "docs", tmp_path / "index"
     write_corpus(folder, 10)
@@ -48,10 +48,9 @@ def test_flat_becomes_ivf_and_back(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     write_corpus(folder, 60)
     big = build(folder, root)
     assert len(big) >= 300
-    assert big.manifest["index_type"] == ann.IVF_SQ8 == ann.index_type(big.faiss)
-    assert big.manifest["trained_on"] == len(big)
+    assert big.manifest["index_type"] == ann.HNSW_SQ8 == ann.index_type(big.faiss)
 
-    # IVF-SQ8 against exact search: the stored (8-bit) vectors, scored by brute force
+    # the graph against exact search over its stored (8-bit) vectors
     rows = np.asarray([c.row for c in big.iter_chunks()])
     matrix = big.vectors(list(rows))
     q = FakeEmbedder(32).embed_query("kaas molen nummer 7")
@@ -65,27 +64,48 @@ def test_flat_becomes_ivf_and_back(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     best = allowed[np.argsort(-(big.vectors(list(allowed)) @ q))[:5]]
     assert [r for r, _ in filtered] == list(best)
 
-    # removing files removes their vectors from the IVF index, in place
+    # below half the crossover the index goes back to exact search
     for path in sorted(folder.glob("*.txt"))[10:]:
         path.unlink()
     shrunk = build(folder, root)
     assert len(shrunk) < 150 and shrunk.manifest["index_type"] == ann.FLAT
+    assert shrunk.manifest["tombstones"] == 0
     kept = {c.row for c in shrunk.iter_chunks()}
     assert {r for r, _ in shrunk.search(q, len(shrunk))} == kept
 
 
-def test_ivf_removes_ids_in_place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_removed_rows_are_tombstones_until_the_graph_is_rebuilt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(ann, "ANN_MIN_CHUNKS", 100)
     folder, root = tmp_path / "docs", tmp_path / "index"
     write_corpus(folder, 40)
     before = build(folder, root)
-    assert before.manifest["index_type"] == ann.IVF_SQ8
-    gone = sorted(folder.glob("*.txt"))[:5]
+    assert before.manifest["index_type"] == ann.HNSW_SQ8
+    q = FakeEmbedder(32).embed_query("rivier dijk")
+
+    # a few removed files: their rows stay in the graph as tombstones and are never found
+    gone = sorted(folder.glob("*.txt"))[:3]
     gone_rows = {c.row for c in before.iter_chunks() if c.source in {str(p) for p in gone}}
     for path in gone:
         path.unlink()
     after = build(folder, root)
-    assert after.manifest["index_type"] == ann.IVF_SQ8  # above half the crossover: stays IVF
-    assert after.faiss.ntotal == len(before) - len(gone_rows)
-    q = FakeEmbedder(32).embed_query("rivier dijk")
-    assert not gone_rows & {r for r, _ in after.search(q, len(after))}
+    assert after.manifest["index_type"] == ann.HNSW_SQ8
+    assert set(after.tombstones.tolist()) == gone_rows
+    assert len(after) == len(before) - len(gone_rows) == after.manifest["chunks"]
+    found = {r for r, _ in after.search(q, len(after))}
+    assert not gone_rows & found and found == {c.row for c in after.iter_chunks()}
+
+    # row ids are never reused: a new file's chunks get new ids, not the tombstones'
+    (folder / "new.txt").write_text("Rivier dijk polder water boot. " * 5, encoding="utf-8")
+    grown = build(folder, root)
+    new_rows = {c.row for c in grown.iter_chunks() if c.source.endswith("new.txt")}
+    assert new_rows and min(new_rows) > max(c.row for c in before.iter_chunks())
+
+    # past MAX_TOMBSTONES the graph is rebuilt from the live rows
+    for path in sorted(folder.glob("doc*.txt"))[:8]:
+        path.unlink()
+    rebuilt = build(folder, root)
+    assert rebuilt.manifest["index_type"] == ann.HNSW_SQ8
+    assert rebuilt.manifest["tombstones"] == 0 and len(rebuilt.tombstones) == 0
+    assert rebuilt.faiss.ntotal == len(rebuilt) == rebuilt.manifest["chunks"]

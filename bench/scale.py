@@ -9,7 +9,8 @@ the query embedding. Each size is measured in a fresh process: index load time, 
 loaded index adds, p50/p95/p99 of dense, BM25, hybrid and a full extractive `ask`.
 
 The index-type sweep runs FAISS alone on the same synthetic vectors: exact (flat) search
-against IVF-SQ8 (citeqa's choice above the crossover) and HNSW, recall@10 against latency.
+against HNSW-SQ8 (citeqa's choice above the crossover), IVF-SQ8 and HNSW over float vectors:
+recall@10 against latency, one query at a time on one thread, as citeqa searches.
 
 Usage: python bench/scale.py [--sizes 1000,10000,100000,1000000] [--quick]
 Writes bench/results/scale.{json,md,png} and bench/results/index_type.png.
@@ -254,30 +255,47 @@ def index_type_sweep(
 
     flat = faiss.IndexFlatIP(vectors.shape[1])
     flat.add(vectors)
+    faiss.omp_set_num_threads(1)  # searches run single-threaded, as citeqa's do
     truth = run("flat", flat, "exact", None, None)
     ids = np.arange(size, dtype=np.int64)
-    started = time.perf_counter()
-    ivf = ann.build_ivf(flat, ids)
-    build = time.perf_counter() - started
-    for nprobe in (8, 16, 32, 64):
+    with ann.faiss_threads(2):  # builds use both cores, as citeqa's writer does
+        started = time.perf_counter()
+        graph = ann.build_hnsw(flat, ids)
+        graph_build = time.perf_counter() - started
+        lists = max(16, int(2 * np.sqrt(size)))
+        ivf = faiss.index_factory(vectors.shape[1], f"IVF{lists},SQ8", faiss.METRIC_INNER_PRODUCT)
+        started = time.perf_counter()
+        ivf.train(vectors[np.random.default_rng(0).choice(size, min(size, 40 * lists))])
+        ivf.add(vectors)
+        ivf_build = time.perf_counter() - started
+    for ef in (16, 32, 64, 128):
+        run(
+            "hnsw-sq8",
+            graph,
+            f"M=32 efSearch={ef} build={graph_build:.0f}s",
+            faiss.SearchParametersHNSW(efSearch=ef),
+            truth,
+        )
+    for nprobe in (16, 64, 256):
         run(
             "ivf-sq8",
             ivf,
-            f"nlist={ivf.nlist} nprobe={nprobe} build={build:.0f}s",
+            f"nlist={lists} nprobe={nprobe} build={ivf_build:.0f}s",
             faiss.SearchParametersIVF(nprobe=nprobe),
             truth,
         )
     if size <= hnsw_max:
         hnsw = faiss.IndexHNSWFlat(vectors.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
-        hnsw.hnsw.efConstruction = 64
-        started = time.perf_counter()
-        hnsw.add(vectors)
-        build = time.perf_counter() - started
-        for ef in (16, 32, 64):
+        hnsw.hnsw.efConstruction = ann.EF_CONSTRUCTION
+        with ann.faiss_threads(2):
+            started = time.perf_counter()
+            hnsw.add(vectors)
+            build = time.perf_counter() - started
+        for ef in (32, 64):
             run(
-                "hnsw32",
+                "hnsw-flat",
                 hnsw,
-                f"efSearch={ef} build={build:.0f}s",
+                f"M=32 efSearch={ef} build={build:.0f}s",
                 faiss.SearchParametersHNSW(efSearch=ef),
                 truth,
             )
@@ -335,7 +353,7 @@ def write_report(results: dict[str, Any], out: Path) -> None:
     fig.savefig(out.with_suffix(".png"), dpi=110)
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for size in sorted({r["size"] for r in results["index_type"]}):
-        for name in ("flat", "ivf-sq8", "hnsw32"):
+        for name in ("flat", "hnsw-sq8", "ivf-sq8", "hnsw-flat"):
             pts = [r for r in results["index_type"] if r["size"] == size and r["index"] == name]
             if pts:
                 ax.plot(
@@ -387,7 +405,7 @@ def main() -> None:
     results: dict[str, Any] = {
         "note": "synthetic chunks beyond the bundled corpus; 2 CPU cores; see the docstring",
         "ann_min_chunks": ann.ANN_MIN_CHUNKS,
-        "nprobe": ann.NPROBE,
+        "ef_search": ann.EF_SEARCH,
         "sizes": [],
         "index_type": [],
     }

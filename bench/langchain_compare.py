@@ -248,10 +248,39 @@ def run(files: list[Path], dataset: Dataset, spec: str, repeat: int, work: Path)
             "p50": pct(samples["query-embedding"], 50),
             "p95": pct(samples["query-embedding"], 95),
         },
+        "p_values": significance(
+            quality.qrels,
+            {
+                "langchain": lc_quality.run,
+                "citeqa-hybrid": quality.modes["hybrid"].run,
+                "citeqa-dense": quality.modes["dense"].run,
+            },
+        ),
         "ingest_runs_s": {k: [round(x, 2) for x in v] for k, v in ingest.items()},
         "load_average_after": round(os.getloadavg()[0], 2),
         "source": source_version(),
         "systems": rows,
+    }
+
+
+def significance(qrels: dict, runs: dict[str, dict]) -> dict[str, dict[str, float]]:
+    """Paired t-test p-values, citeqa against LangChain per query (as eval/ compares modes)."""
+    from ranx import Qrels, Run, compare
+
+    judged = {
+        name: Run({q: (run.get(q) or {"∅": 0.0}) for q in qrels}, name=name)
+        for name, run in runs.items()
+    }
+    report = compare(
+        Qrels(qrels), list(judged.values()), ["recall@5", "mrr@10"], stat_test="student"
+    ).to_dict()
+    return {
+        f"{name} vs langchain": {
+            m: float(p) if p == p else 1.0  # identical per-query scores give NaN
+            for m, p in report[name]["comparisons"]["langchain"].items()
+        }
+        for name in runs
+        if name != "langchain"
     }
 
 
@@ -287,6 +316,12 @@ def markdown(result: dict[str, Any]) -> str:
         r = rows[name]["ratios_vs_langchain"]
         cells = ["-"] + [str(r.get(k, "-")) for k in keys[1:]]
         lines.append(f"| ratio {name} / LangChain | " + " | ".join(cells) + " |")
+    lines.append("")
+    for pair, p in result["p_values"].items():
+        lines.append(
+            f"Paired t-test, {pair}: p = {p['recall@5']:.2f} (Recall@5), "
+            f"{p['mrr@10']:.2f} (MRR@10)."
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -71,6 +71,7 @@ def test_langchain_compare_quick(tmp_path: Path) -> None:
         ratios = systems[name]["ratios_vs_langchain"]
         assert set(ratios) == {"recall@5", "mrr@10", "ingest_s", "p50_ms", "p95_ms"}
         assert all(v is None or v > 0 for v in ratios.values())
+        assert 0 <= result["p_values"][f"{name} vs langchain"]["recall@5"] <= 1
 
 
 @pytest.mark.slow

@@ -72,9 +72,8 @@ def build_hnsw(index: Any, ids: np.ndarray, seed: int = 0) -> Any:
 
     rng = np.random.default_rng(seed)
     sample = np.sort(rng.choice(ids, min(len(ids), 100_000), replace=False))
-    graph = faiss.IndexHNSWSQ(
-        index.d, faiss.ScalarQuantizer.QT_8bit, HNSW_M, faiss.METRIC_INNER_PRODUCT  # type: ignore[arg-type]
-    )
+    quantiser: Any = faiss.ScalarQuantizer.QT_8bit  # FAISS's stubs type it as a class
+    graph = faiss.IndexHNSWSQ(index.d, quantiser, HNSW_M, faiss.METRIC_INNER_PRODUCT)
     graph.hnsw.efConstruction = EF_CONSTRUCTION
     graph.hnsw.efSearch = EF_SEARCH
     out = faiss.IndexIDMap2(graph)

@@ -145,9 +145,7 @@ class Retriever:
         # on those terms alone is evidence, where BM25 on the whole question is noise
         neutral = analyse_query(" ".join(neutral_words(query))) if question_lang else []
         neutral_scores = (
-            self.index.lexical.at(self.index.lexical.scores(neutral), candidates)
-            if neutral
-            else {}
+            self.index.lexical.at(self.index.lexical.scores(neutral), candidates) if neutral else {}
         )
         neutral_rank = _ranks(candidates, neutral_scores)
         langs = dict(

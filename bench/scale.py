@@ -36,6 +36,8 @@ import numpy as np
 
 from embeddings import ann
 from embeddings.analysis import STOPWORDS, _stemmer, fold, tokens
+from embeddings.chunking import Chunk
+from embeddings.documents import Document
 from embeddings.store import Index, IndexWriter
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,27 +45,6 @@ ROOT = Path(__file__).resolve().parent.parent
 CHUNKS_PER_DOC = 100
 WORDS_PER_CHUNK = 70
 TARGETS_MS = {100_000: 30.0, 1_000_000: 150.0}  # hybrid p50, issue 6
-
-
-@dataclass
-class SynthDoc:
-    doc_id: str
-    source: str
-    title: str
-    lang: str
-    text: str
-    pages: tuple[tuple[int, int], ...] = ()
-
-
-@dataclass
-class SynthChunk:
-    chunk_id: str
-    doc_id: str
-    ordinal: int
-    start: int
-    end: int
-    text: str
-    n_tokens: int
 
 
 @dataclass
@@ -147,9 +128,9 @@ def build_synthetic(base: Path, root: Path, size: int, seed: int = 0) -> dict[st
                 chunks, offset = [], 0
                 for i, text in enumerate(texts):
                     end = offset + len(text)
-                    chunks.append(SynthChunk(f"{doc_id}-{i}", doc_id, i, offset, end, text, 90))
+                    chunks.append(Chunk(f"{doc_id}-{i}", doc_id, i, offset, end, text, 90))
                     offset = end + 1
-                doc = SynthDoc(
+                doc = Document(
                     doc_id, f"synthetic/{doc_id}.txt", f"Synthetic {d}", lang, "\n".join(texts)
                 )
                 vectors = sampler.sample(count)

@@ -333,14 +333,19 @@ def write_report(results: dict[str, Any], out: Path) -> None:
     fig.tight_layout()
     fig.savefig(out.with_suffix(".png"), dpi=110)
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for size in sorted({r["size"] for r in results["index_type"]}):
-        for name in ("flat", "hnsw-sq8", "ivf-sq8", "hnsw-flat"):
+    markers = {"flat": "s", "hnsw-sq8": "o", "ivf-sq8": "^", "hnsw-flat": "x"}
+    sizes = sorted({r["size"] for r in results["index_type"]})
+    colours = plt.get_cmap("viridis")(np.linspace(0, 0.9, len(sizes)))
+    for size, colour in zip(sizes, colours, strict=True):  # colour: size; marker: index type
+        for name, marker in markers.items():
             pts = [r for r in results["index_type"] if r["size"] == size and r["index"] == name]
             if pts:
                 ax.plot(
                     [p["p50_ms"] for p in pts],
                     [p["recall@10"] for p in pts],
-                    marker="o",
+                    marker=marker,
+                    color=colour,
+                    ls=":" if name == "ivf-sq8" else "-",
                     label=f"{name} {size:,}",
                 )
     ax.set(

@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 from ceiling import cpu_ceiling, flops, sgemm_ceiling
+from provenance import source_version
 
 ROOT = Path(__file__).resolve().parent.parent
 E5 = {"layers": 12, "hidden": 384, "ffn": 1536}
@@ -369,18 +370,6 @@ def st_section(args: argparse.Namespace, files: list[Path], qids: list[str], cpu
         "rows": rows,
         "fastest_without_recall_loss": max(keeps, key=lambda r: r["chunks_per_s"])["backend"],
     }
-
-
-def source_version() -> str:
-    """The commit measured, '-dirty' when the working tree had uncommitted changes."""
-    done = subprocess.run(
-        ["git", "describe", "--always", "--dirty"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return done.stdout.strip() or "unknown"
 
 
 def markdown(result: dict[str, Any]) -> str:

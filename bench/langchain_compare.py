@@ -21,7 +21,6 @@ import json
 import logging
 import os
 import statistics
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -31,6 +30,7 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 import numpy as np
+from provenance import source_version
 
 from embeddings.embedders import DEFAULT_EMBEDDER, Embedder, load_embedder
 from embeddings.indexer import index_paths
@@ -282,18 +282,6 @@ def significance(qrels: dict, runs: dict[str, dict]) -> dict[str, dict[str, floa
         for name in runs
         if name != "langchain"
     }
-
-
-def source_version() -> str:
-    """The commit measured, '-dirty' when the working tree had uncommitted changes."""
-    done = subprocess.run(
-        ["git", "describe", "--always", "--dirty"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return done.stdout.strip() or "unknown"
 
 
 def markdown(result: dict[str, Any]) -> str:

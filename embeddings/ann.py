@@ -118,17 +118,31 @@ def fit(index: Any, live: np.ndarray, tombstones: set[int]) -> Any:
     return index
 
 
+def excluding(tombstones: np.ndarray) -> Any:
+    """A FAISS selector that skips these rows (None when there are none). Build it once per
+    loaded index: it copies the rows, and there may be 100,000 of them."""
+    import faiss
+
+    if not len(tombstones):
+        return None
+    inner = faiss.IDSelectorBatch(np.ascontiguousarray(tombstones, dtype=np.int64))
+    selector: Any = faiss.IDSelectorNot(inner)
+    selector.referenced = inner  # IDSelectorNot keeps a bare pointer to `inner`
+    return selector
+
+
 def search(
     index: Any,
     query: np.ndarray,
     k: int,
     allowed: np.ndarray | None = None,
-    tombstones: np.ndarray | None = None,
+    skip: Any = None,
 ) -> list[tuple[int, float]]:
     """(id, inner product) of the `k` nearest vectors, best first; only `allowed` ids if given.
 
     A filter that leaves few rows is scored exactly from the stored vectors, whatever the
-    index type. `allowed` rows are live rows; `tombstones` are skipped otherwise.
+    index type. `allowed` rows are live rows; otherwise `skip` (from `excluding`) drops
+    tombstones.
     """
     import faiss
 
@@ -142,11 +156,7 @@ def search(
         scores = index.reconstruct_batch(ids) @ q
         best = np.argsort(-scores, kind="stable")[:k]
         return [(int(ids[i]), float(scores[i])) for i in best]
-    selector: Any = None
-    if allowed is not None:
-        selector = faiss.IDSelectorBatch(allowed)
-    elif tombstones is not None and len(tombstones):
-        selector = faiss.IDSelectorNot(faiss.IDSelectorBatch(tombstones))
+    selector = faiss.IDSelectorBatch(allowed) if allowed is not None else skip
     if index_type(index) == HNSW_SQ8:
         params: Any = faiss.SearchParametersHNSW(sel=selector, efSearch=max(EF_SEARCH, k))  # type: ignore[attr-defined]
     else:

@@ -219,6 +219,7 @@ class Index:
                 "Rebuild: citeqa index PATH --rebuild"
             ) from exc
         self.tombstones = _load_tombstones(self.generation, self.manifest)
+        self._skip = ann.excluding(self.tombstones)  # built once, used by every search
         if count != self.faiss.ntotal - len(self.tombstones):
             raise IndexCorrupt(
                 f"{self.root}: {count} chunks but {self.faiss.ntotal - len(self.tombstones)} "
@@ -250,7 +251,7 @@ class Index:
         when given."""
         if len(self) == 0 or k <= 0:
             return []
-        return ann.search(self.faiss, query, k, allowed, self.tombstones)
+        return ann.search(self.faiss, query, k, allowed, self._skip)
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._db_lock:
@@ -292,7 +293,7 @@ class Index:
         return rows[0][0] if rows else None
 
     def vectors(self, rows: Sequence[int]) -> np.ndarray:
-        """Stored vectors of these rows (approximate, 8-bit, in an IVF-SQ8 index)."""
+        """Stored vectors of these rows (approximate, 8-bit, in an HNSW-SQ8 index)."""
         if not rows:
             return np.zeros((0, self.faiss.d), dtype=np.float32)
         return np.asarray(self.faiss.reconstruct_batch(np.asarray(rows, dtype=np.int64)))
@@ -324,7 +325,6 @@ class IndexWriter:
         self.tombstones: set[int] = set()  # rows removed from an HNSW graph
         self.max_row = 0  # the highest row id ever given out: ids are never reused
         # BM25 changes since the previous generation, applied to its term counts at commit
-        # (row ids are reused: a replaced document's new chunks may take its old ids)
         self._removed: set[int] = set()
         self._added: dict[int, str] = {}
         with contextlib.suppress(IndexNotFound):

@@ -141,19 +141,21 @@ class Retriever:
         bm25_rank = _ranks(candidates, bm25_scores)
         fusion = self.config.fusion
         question_lang = language_of_question(query) if fusion != "rrf" else None
-        # names and numbers are spelled alike in Dutch and English: across languages, BM25
-        # on those terms alone is evidence, where BM25 on the whole question is noise
-        neutral = analyse_query(" ".join(neutral_words(query))) if question_lang else []
-        neutral_scores = (
-            self.index.lexical.at(self.index.lexical.scores(neutral), candidates) if neutral else {}
-        )
-        neutral_rank = _ranks(candidates, neutral_scores)
         langs = dict(
             self.index._query(
                 f"SELECT id, lang FROM chunks WHERE id IN ({','.join('?' * len(candidates))})",
                 candidates,
             )
         )
+        # names and numbers are spelled alike in Dutch and English: across languages, BM25
+        # on those terms alone is evidence, where BM25 on the whole question is noise (a
+        # second BM25 pass, so only when some candidate is in another language)
+        crossing = question_lang and any(langs.get(r) != question_lang for r in candidates)
+        neutral = analyse_query(" ".join(neutral_words(query))) if crossing else []
+        neutral_scores = (
+            self.index.lexical.at(self.index.lexical.scores(neutral), candidates) if neutral else {}
+        )
+        neutral_rank = _ranks(candidates, neutral_scores)
         c = self.config.rrf_k
         fused: list[tuple[int, float, float | None, float | None, float | None]] = []
         for r in candidates:

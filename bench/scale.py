@@ -369,7 +369,7 @@ def main() -> None:
     parser.add_argument("--hnsw-max", type=int, default=100_000, help="HNSW builds slowly")
     parser.add_argument("--rebuild", action="store_true", help="rebuild the synthetic indexes")
     parser.add_argument("--quick", action="store_true", help="tiny sizes and few queries (CI)")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench/results/scale.json")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench/results", help="a folder")
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     logging.getLogger("bm25s").setLevel(logging.WARNING)
@@ -425,10 +425,11 @@ def main() -> None:
         results["index_type"] += index_type_sweep(real, queries, size, args.hnsw_max)
         if args.quick:
             shutil.rmtree(root, ignore_errors=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2))
-    write_report(results, args.out)
-    print(args.out.with_suffix(".md").read_text())
+    out = args.out / "scale.json"
+    args.out.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    write_report(results, out)
+    print(out.with_suffix(".md").read_text())
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
-"""bench/langchain_compare.py and bench/embed_levers.py run end to end with --quick (smoke
-tests: shapes and sane values, no timing asserted), and the FLOP count is checked by hand."""
+"""bench/langchain_compare.py, bench/embed_levers.py and bench/scale.py run end to end with
+--quick (smoke tests: shapes and sane values, no timing asserted), and the FLOP count is
+checked by hand."""
 
 from __future__ import annotations
 
@@ -15,9 +16,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _bench(name: str, out: Path) -> dict:
+def _bench(name: str, out: Path, *args: str) -> dict:
     done = subprocess.run(
-        [sys.executable, f"bench/{name}.py", "--quick", "--out", str(out)],
+        [sys.executable, f"bench/{name}.py", "--quick", "--out", str(out), *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -106,3 +107,20 @@ def test_embed_levers_quick(tmp_path: Path) -> None:
         assert row["chunks_per_s"] > 0 and 0 <= row["dense_recall@5"] <= 1
         assert row["speedup_vs_torch"] > 0 and row["percent_of_sgemm_best"] > 0
     assert st["fastest_without_recall_loss"] in rows
+
+
+@pytest.mark.slow
+def test_scale_quick(e5_index: Path, tmp_path: Path) -> None:
+    out = tmp_path / "results"
+    results = _bench("scale", out, "--index", str(e5_index), "--workdir", str(tmp_path / "work"))
+    assert [r["chunks"] for r in results["sizes"]] == [200, 500]
+    for row in results["sizes"]:
+        assert row["index_type"] == "flat"
+        assert row["load_s"] > 0 and row["disk_mb"] > 0
+        for mode in ("dense", "bm25", "hybrid", "ask"):
+            assert 0 < row[mode]["p50"] <= row[mode]["p95"] <= row[mode]["p99"]
+    exact = [r for r in results["index_type"] if r["index"] == "flat"]
+    assert exact and all(r["recall@10"] == 1.0 for r in exact)
+    assert {"hnsw-sq8", "ivf-sq8", "hnsw-flat"} <= {r["index"] for r in results["index_type"]}
+    assert (out / "scale.md").read_text().startswith("| chunks |")
+    assert (out / "scale.png").stat().st_size > 0

@@ -15,6 +15,18 @@ from embeddings.store import Index, live_generation
 CHUNKING = ChunkingSettings(max_tokens=24, overlap_tokens=6)
 
 
+def reseal(generation: Path) -> None:
+    """Recompute a generation's checksums after a test changed it on purpose, so the
+    loader's structural checks (not the checksums) must find the damage."""
+    from embeddings.manifest import SELF, file_entries, seal
+
+    path = generation / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest.pop(SELF, None)
+    manifest["files"] = file_entries(generation)
+    path.write_text(json.dumps(seal(manifest)))
+
+
 def run(folder: Path, root: Path, embedder: FakeEmbedder, **kw):  # type: ignore[no-untyped-def]
     return index_paths([folder], root, lambda: embedder, "fake:64", CHUNKING, progress=False, **kw)
 
@@ -207,7 +219,10 @@ def test_future_format_version_is_refused(small_index: Path) -> None:
 def test_corrupt_sqlite_is_a_clear_error(small_index: Path) -> None:
     database = live_generation(small_index) / "chunks.sqlite"
     database.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(IndexCorrupt, match="SQLite"):
+    with pytest.raises(IndexCorrupt, match="chunks.sqlite is damaged"):
+        Index(small_index)
+    reseal(live_generation(small_index))  # the checksums agree: SQLite itself must refuse it
+    with pytest.raises(IndexCorrupt, match="not a database"):
         Index(small_index)
 
 

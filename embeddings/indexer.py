@@ -227,6 +227,7 @@ class _Run:
     spec: str
     pending: list[tuple[Document, int, float, list[Chunk]]] = field(default_factory=list)
     pending_bytes: int = 0
+    pending_chunks: int = 0
     since_publish: int = 0
     published_at: float = field(default_factory=time.monotonic)
     dirty: bool = False
@@ -237,9 +238,11 @@ class _Run:
     def add(self, doc: Document, stat: os.stat_result, chunks: list[Chunk]) -> None:
         self.pending.append((doc, stat.st_size, stat.st_mtime, chunks))
         self.pending_bytes += stat.st_size
-        if sum(len(c) for _, _, _, c in self.pending) >= _FLUSH_CHUNKS:
-            self.flush()
+        self.pending_chunks += len(chunks)
         due = time.monotonic() - self.published_at >= self.batching.seconds
+        full = self.since_publish + self.pending_chunks >= self.batching.chunks
+        if self.pending_chunks >= _FLUSH_CHUNKS or full or due:
+            self.flush()
         if self.dirty and (self.since_publish >= self.batching.chunks or due):
             self.writer.publish(dim=self.dim(), extra={"embedder_spec": self.spec})
             self.since_publish, self.published_at, self.dirty = 0, time.monotonic(), False
@@ -251,8 +254,8 @@ class _Run:
             self.writer, self.pending, self.model(), self.report, self.meter, self.batch_size
         )
         self.meter.update(files=len(self.pending), nbytes=self.pending_bytes)
-        self.since_publish += sum(len(c) for _, _, _, c in self.pending)
-        self.pending, self.pending_bytes, self.dirty = [], 0, True
+        self.since_publish += self.pending_chunks
+        self.pending, self.pending_bytes, self.pending_chunks, self.dirty = [], 0, 0, True
 
 
 def _embed_and_add(

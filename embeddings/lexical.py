@@ -180,6 +180,9 @@ class LexicalIndex:
         self.vocab = list(vocab)
         self._vocab: dict[str, int] = {t: i for i, t in enumerate(vocab) if t != ""}
         empty = (np.zeros(0, np.float32), np.zeros(0, np.int32), np.zeros(1, np.int64))
+        self._data: np.ndarray
+        self._indices: np.ndarray
+        self._indptr: np.ndarray
         self._data, self._indices, self._indptr = matrix or empty
 
     @classmethod

@@ -106,7 +106,7 @@ def _write_faiss(index: Any, path: Path) -> None:
     import faiss
 
     with path.open("wb") as handle:
-        faiss.write_index(index, faiss.PyCallbackIOWriter(handle.write))
+        faiss.write_index(index, faiss.PyCallbackIOWriter(handle.write))  # type: ignore[attr-defined]
 
 
 class IndexWriter:

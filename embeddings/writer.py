@@ -90,8 +90,11 @@ def _mount_of(path: Path) -> tuple[str, str]:
     return str(point), device
 
 
-def _mib(n: float) -> str:
-    return f"{n / 2**20:,.1f} MiB"
+def _size(n: float) -> str:
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20)):
+        if n >= scale:
+            return f"{n / scale:,.1f} {unit}"
+    return f"{n / 2**10:,.0f} KiB"
 
 
 def _tree_size(folder: Path | None) -> int:
@@ -227,7 +230,8 @@ class IndexWriter:
                 raise
             vectors = self.faiss.ntotal * self.faiss.d * 4 if self.faiss is not None else 0
             lexical = _tree_size(self.previous / LEXICAL) if self.previous is not None else 0
-            need = _tree_size(self.path) + vectors + lexical
+            # about the size of the new generation: a copy of the last, or what this one holds
+            need = max(_tree_size(self.previous), _tree_size(self.path) + vectors + lexical)
             self._discard()  # the unfinished copy, so the free space is what the disk has
             free = shutil.disk_usage(self.root).free
             point, device = _mount_of(self.root)
@@ -237,8 +241,8 @@ class IndexWriter:
                 else "nothing was published"
             )
             raise DiskFull(
-                f"The disk holding {self.root} is full ({device} at {point}, {_mib(free)} "
-                f"free); the new generation needs at least {_mib(max(need, 1))}. Free some space "
+                f"The disk holding {self.root} is full ({device} at {point}, {_size(free)} "
+                f"free); the new generation needs at least {_size(need)}. Free some space "
                 f"or use --index on another disk; {state}."
             ) from exc
 

@@ -539,7 +539,7 @@ def test_a_full_disk_is_one_line_and_keeps_the_previous_generation(
     with pytest.raises(DiskFull) as caught:
         run(small_corpus, small_index, FakeEmbedder(64))
     message = str(caught.value)
-    assert "\n" not in message and "is full" in message and "MiB free" in message
+    assert "\n" not in message and "is full" in message and "iB free" in message
     assert "needs at least" in message and "the last published generation stays" in message
     assert caught.value.exit_code not in (0, 1, 2)
     assert live_generation(small_index) == before and len(Index(small_index).documents()) == 5

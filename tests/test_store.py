@@ -554,3 +554,48 @@ def test_sqlite_disk_full_is_recognised() -> None:
     assert _is_disk_full(sqlite3.OperationalError("database or disk is full"))
     assert not _is_disk_full(sqlite3.OperationalError("no such table: x"))
     assert not _is_disk_full(OSError(13, "Permission denied"))
+
+
+def test_the_cli_gives_a_full_disk_its_own_exit_code(
+    small_index: Path, small_corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from typer.testing import CliRunner
+
+    from embeddings import writer
+    from qa.cli import app
+
+    def full(index: object, path: Path) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(writer, "_write_faiss", full)
+    (small_corpus / "new.txt").write_text("Een nieuw document over sluizen.")
+    chunking = ["--max-tokens", "24", "--overlap-tokens", "6"]
+    result = CliRunner().invoke(
+        app,
+        [
+            "index",
+            str(small_corpus),
+            "--index",
+            str(small_index),
+            "--embedder",
+            "fake:64",
+            *chunking,
+        ],
+    )
+    assert result.exit_code == 3, result.output
+    assert result.stderr.count("\n") == 1 and "is full" in result.stderr
+
+
+# -- eval ------------------------------------------------------------------------------------
+def test_eval_builds_a_beir_sets_index_at_the_index_given(tmp_path: Path) -> None:
+    from eval.runner import run_eval
+    from qa.settings import Settings
+
+    tiny = Path(__file__).parent / "data" / "tiny-beir"
+    settings = Settings(index=tmp_path / "X", embedder="fake:64")
+    run_eval(tiny, settings, ["bm25"], index_dir=tmp_path / "X")
+    assert (tmp_path / "X" / "CURRENT").is_file()
+    assert not (tmp_path / "eval").exists()  # not X/../eval/NAME/index
+    assert all("/X/eval-docs/tiny-beir/" in d.source for d in Index(tmp_path / "X").documents())

@@ -1,5 +1,6 @@
 """Progress of an indexing run on stderr: a tqdm bar on a terminal, else a line every few
 seconds (files done of total, chunks, rate, ETA), so logs of long runs show where they are.
+Off a terminal the bar still runs, unseen, for Gradio's `track_tqdm` (the UI's progress).
 
 It only reports; it does not time or decide anything else.
 """
@@ -15,6 +16,16 @@ def _duration(seconds: float) -> str:
     seconds = int(seconds)
     hours, rest = divmod(seconds, 3600)
     return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
+
+
+class _Nowhere:
+    """A stream for a bar nobody sees (Gradio's `track_tqdm` still follows it)."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+    def flush(self) -> None:
+        pass
 
 
 class Progress:
@@ -36,10 +47,17 @@ class Progress:
         self.started = self._last = time.monotonic()
         self.lines = 0
         self._bar: Any = None
-        if self.enabled and self.stream.isatty():
+        self.lines_wanted = self.enabled and not self.stream.isatty()
+        if self.enabled:
             from tqdm import tqdm
 
-            self._bar = tqdm(total=files, unit="file", desc="indexing", dynamic_ncols=True)
+            self._bar = tqdm(
+                total=files,
+                unit="file",
+                desc="indexing",
+                dynamic_ncols=True,
+                file=_Nowhere() if self.lines_wanted else self.stream,
+            )
 
     def update(self, files: int = 0, nbytes: int = 0, chunks: int = 0) -> None:
         self.done_files += files
@@ -50,6 +68,7 @@ class Progress:
         if self._bar is not None:
             self._bar.update(files)
             self._bar.set_postfix(chunks=self.chunks, refresh=False)
+        if not self.lines_wanted:
             return
         now = time.monotonic()
         if now - self._last >= self.every:
@@ -75,6 +94,6 @@ class Progress:
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()
-        elif self.lines:  # a long run: its last line too
+        if self.lines:  # a long run: its last line too
             self.stream.write(self.line() + "\n")
             self.stream.flush()

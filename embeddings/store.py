@@ -320,6 +320,9 @@ class Index:
         return np.asarray(self.faiss.reconstruct_batch(np.asarray(rows, dtype=np.int64)))
 
 
-from embeddings.writer import IndexWriter  # noqa: E402  (the writer builds on this module)
+def __getattr__(name: str) -> Any:
+    if name == "IndexWriter":  # still importable from here; it lives in `embeddings.writer`
+        from embeddings.writer import IndexWriter
 
-__all__ += ["IndexWriter"]
+        return IndexWriter
+    raise AttributeError(f"module 'embeddings.store' has no attribute {name!r}")

@@ -144,34 +144,36 @@ def index_paths(
             batching.progress_seconds,
         )  # fmt: skip
         run = _Run(writer, model, report, meter, batch_size, batching, embedder_spec)
-        run.dirty = bool(report.removed)
-        content_owner = {doc_id: src for src, (doc_id, _, _) in known.items()}
-        for path, source, stat in todo.files:
-            old = known.get(source)
-            try:
-                doc = load_document(path, source=source, max_bytes=max_file_bytes)
-            except SkipFile as exc:
-                report.skipped.append((str(path), str(exc)))
-                meter.update(files=1, nbytes=stat.st_size)
-                continue
-            if old and old[0] == doc.doc_id:
-                writer.touch(source, stat.st_size, stat.st_mtime)
-                report.unchanged += 1
-                meter.update(files=1, nbytes=stat.st_size)
-                continue
-            owner = content_owner.get(doc.doc_id)
-            if owner and owner != source and owner in known and Path(owner).exists():
-                report.skipped.append((str(path), f"same content as {owner}"))
-                meter.update(files=1, nbytes=stat.st_size)
-                continue
-            content_owner[doc.doc_id] = source
-            chunks = chunk_document(
-                doc, model().count_tokens, chunking.max_tokens, chunking.overlap_tokens
-            )
-            run.add(doc, stat, chunks)
-            (report.updated if old else report.added).append(source)
-        run.flush()
-        meter.close()
+        try:
+            run.dirty = bool(report.removed)
+            content_owner = {doc_id: src for src, (doc_id, _, _) in known.items()}
+            for path, source, stat in todo.files:
+                old = known.get(source)
+                try:
+                    doc = load_document(path, source=source, max_bytes=max_file_bytes)
+                except SkipFile as exc:
+                    report.skipped.append((str(path), str(exc)))
+                    meter.update(files=1, nbytes=stat.st_size)
+                    continue
+                if old and old[0] == doc.doc_id:
+                    writer.touch(source, stat.st_size, stat.st_mtime)
+                    report.unchanged += 1
+                    meter.update(files=1, nbytes=stat.st_size)
+                    continue
+                owner = content_owner.get(doc.doc_id)
+                if owner and owner != source and owner in known and Path(owner).exists():
+                    report.skipped.append((str(path), f"same content as {owner}"))
+                    meter.update(files=1, nbytes=stat.st_size)
+                    continue
+                content_owner[doc.doc_id] = source
+                chunks = chunk_document(
+                    doc, model().count_tokens, chunking.max_tokens, chunking.overlap_tokens
+                )
+                run.add(doc, stat, chunks)
+                (report.updated if old else report.added).append(source)
+            run.flush()
+        finally:
+            meter.close()
         report.documents, report.chunks = writer.counts()
         if run.dirty or (fresh and writer.published == 0):
             writer.commit(dim=run.dim(), extra={"embedder_spec": embedder_spec})

@@ -92,8 +92,9 @@ class Progress:
         )
 
     def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
+        bar, self._bar = self._bar, None  # freed now, not by a later garbage collection
+        if bar is not None:
+            bar.close()
         if self.lines:  # a long run: its last line too
             self.stream.write(self.line() + "\n")
             self.stream.flush()

@@ -12,7 +12,6 @@ decide what to index (see `indexer`).
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import logging
 import os
@@ -27,7 +26,8 @@ from typing import Any
 import numpy as np
 
 from embeddings import ann
-from embeddings.errors import DiskFull, IndexCorrupt, IndexLocked, IndexMismatch, IndexNotFound
+from embeddings.diskspace import disk_full, is_disk_full, tree_size
+from embeddings.errors import IndexCorrupt, IndexLocked, IndexMismatch, IndexNotFound
 from embeddings.lexical import LexicalIndex, TermCounts
 from embeddings.manifest import FORMAT_VERSION, MANIFEST, file_entries, seal
 from embeddings.store import (
@@ -66,41 +66,6 @@ def _fsync_tree(folder: Path) -> None:
         elif path.is_dir():
             _fsync_dir(path)
     _fsync_dir(folder)
-
-
-def _is_disk_full(exc: BaseException) -> bool:
-    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return True
-    if isinstance(exc, sqlite3.OperationalError):
-        return getattr(exc, "sqlite_errorcode", None) == 13 or "disk is full" in str(exc)
-    return isinstance(exc, RuntimeError) and "No space left" in str(exc)
-
-
-def _mount_of(path: Path) -> tuple[str, str]:
-    """(mount point, device) of the file system holding `path`."""
-    point = Path(os.path.realpath(path))
-    while not os.path.ismount(point) and point != point.parent:
-        point = point.parent
-    device = "?"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/mounts").read_text().splitlines():
-            parts = line.split()
-            if len(parts) > 1 and parts[1] == str(point):
-                device = parts[0]
-    return str(point), device
-
-
-def _size(n: float) -> str:
-    for unit, scale in (("GiB", 2**30), ("MiB", 2**20)):
-        if n >= scale:
-            return f"{n / scale:,.1f} {unit}"
-    return f"{n / 2**10:,.0f} KiB"
-
-
-def _tree_size(folder: Path | None) -> int:
-    if folder is None or not folder.is_dir():
-        return 0
-    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
 def _write_faiss(index: Any, path: Path) -> None:
@@ -226,25 +191,14 @@ class IndexWriter:
         try:
             yield
         except (OSError, sqlite3.OperationalError, RuntimeError) as exc:
-            if not _is_disk_full(exc):
+            if not is_disk_full(exc):
                 raise
             vectors = self.faiss.ntotal * self.faiss.d * 4 if self.faiss is not None else 0
-            lexical = _tree_size(self.previous / LEXICAL) if self.previous is not None else 0
+            lexical = tree_size(self.previous / LEXICAL) if self.previous is not None else 0
             # about the size of the new generation: a copy of the last, or what this one holds
-            need = max(_tree_size(self.previous), _tree_size(self.path) + vectors + lexical)
+            need = max(tree_size(self.previous), tree_size(self.path) + vectors + lexical)
             self._discard()  # the unfinished copy, so the free space is what the disk has
-            free = shutil.disk_usage(self.root).free
-            point, device = _mount_of(self.root)
-            state = (
-                "the last published generation stays live"
-                if self.previous is not None
-                else "nothing was published"
-            )
-            raise DiskFull(
-                f"The disk holding {self.root} is full ({device} at {point}, {_size(free)} "
-                f"free); the new generation needs at least {_size(need)}. Free some space "
-                f"or use --index on another disk; {state}."
-            ) from exc
+            raise disk_full(self.root, need, published=self.previous is not None) from exc
 
     # -- reading the copy ---------------------------------------------------------------
     @property

@@ -549,11 +549,11 @@ def test_a_full_disk_is_one_line_and_keeps_the_previous_generation(
 def test_sqlite_disk_full_is_recognised() -> None:
     import sqlite3
 
-    from embeddings.writer import _is_disk_full
+    from embeddings.diskspace import is_disk_full
 
-    assert _is_disk_full(sqlite3.OperationalError("database or disk is full"))
-    assert not _is_disk_full(sqlite3.OperationalError("no such table: x"))
-    assert not _is_disk_full(OSError(13, "Permission denied"))
+    assert is_disk_full(sqlite3.OperationalError("database or disk is full"))
+    assert not is_disk_full(sqlite3.OperationalError("no such table: x"))
+    assert not is_disk_full(OSError(13, "Permission denied"))
 
 
 def test_the_cli_gives_a_full_disk_its_own_exit_code(

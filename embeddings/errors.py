@@ -30,6 +30,13 @@ class IndexLocked(CiteqaError):
     """Another process is writing the index."""
 
 
+class DiskFull(CiteqaError):
+    """The disk holding the index has no room for the new generation; the previous one is
+    kept. Its own exit code, because 1 means "files skipped" and 2 any other error."""
+
+    exit_code = 3
+
+
 class BadInput(CiteqaError):
     """A file, question or setting that citeqa cannot use."""
 

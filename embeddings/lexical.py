@@ -1,11 +1,13 @@
-"""The BM25 side of an index (bm25s), stored in each generation as npy + json, no pickle.
+"""The BM25 side of an index, stored in each generation as .npy + .json, no pickle.
 
 Terms are analysed once per chunk at indexing time. Each generation keeps, next to bm25s's
 score matrix, the term counts of every chunk (`TermCounts`), so the next generation drops the
 removed chunks, appends the new ones and recomputes the scores with a few vectorised passes:
 an update costs seconds at a million chunks instead of re-tokenising every chunk. The score
-matrix is the one bm25s builds (Lucene's BM25; checked against bm25s in the tests), and
-bm25s scores queries and persists it.
+matrix is the one bm25s builds (Lucene's BM25; checked against bm25s in the tests); a query
+is scored the way bm25s scores it. Loading checks every array (dtype, shape, pointers, ids in
+range) before any computation sees it. This module reads and writes files; checksums are the
+store's.
 """
 
 from __future__ import annotations
@@ -84,6 +86,8 @@ class TermCounts:
         return TermCounts(rows, indptr, terms, tf, vocab)
 
     def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        np.save(folder / "rows.npy", self.rows, allow_pickle=False)
         np.save(folder / "counts_indptr.npy", self.indptr, allow_pickle=False)
         np.save(folder / "counts_terms.npy", self.terms, allow_pickle=False)
         np.save(folder / "counts_tf.npy", self.tf, allow_pickle=False)
@@ -91,16 +95,21 @@ class TermCounts:
 
     @classmethod
     def load(cls, folder: Path) -> TermCounts | None:
-        """The counts saved in `folder`, or None when it has none (an older generation)."""
+        """The counts saved in `folder`, checked (ValueError when damaged); None when it has
+        none at all."""
         if not all((folder / name).is_file() for name in _COUNT_FILES):
             return None
-        return cls(
-            rows=np.load(folder / "rows.npy", allow_pickle=False),
-            indptr=np.load(folder / "counts_indptr.npy", allow_pickle=False),
-            terms=np.load(folder / "counts_terms.npy", allow_pickle=False),
-            tf=np.load(folder / "counts_tf.npy", allow_pickle=False),
-            vocab=json.loads((folder / "counts_vocab.json").read_text(encoding="utf-8")),
-        )
+        rows = _rows(folder)
+        indptr = _array(folder / "counts_indptr.npy", np.int64)
+        terms = _array(folder / "counts_terms.npy", np.int32)
+        tf = _array(folder / "counts_tf.npy", np.uint16)
+        vocab = _vocab(folder / "counts_vocab.json")
+        _check_pointers(indptr, len(rows), len(terms), "counts_indptr")
+        if len(tf) != len(terms):
+            raise ValueError("counts_tf and counts_terms differ in length")
+        if len(terms) and (int(terms.min()) < 0 or int(terms.max()) >= len(vocab)):
+            raise ValueError("a term id in counts_terms is outside the vocabulary")
+        return cls(rows, indptr, terms, tf, vocab)
 
     def bm25_matrix(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """bm25s's term-major (CSC) score matrix: data, doc indices, indptr (Lucene BM25)."""
@@ -122,14 +131,59 @@ class TermCounts:
         )
 
 
-class LexicalIndex:
-    """BM25 scores of chunks (by FAISS row id) for a list of query terms."""
+def _array(path: Path, dtype: type, ndim: int = 1) -> np.ndarray:
+    """A .npy file of exactly this dtype and rank (no pickle), else ValueError."""
+    array = np.load(path, allow_pickle=False)
+    if array.dtype != np.dtype(dtype) or array.ndim != ndim:
+        raise ValueError(f"{path.name}: expected {np.dtype(dtype)} of rank {ndim}")
+    return array
 
-    def __init__(self, model: object | None, rows: np.ndarray) -> None:
-        self._model = model
+
+def _rows(folder: Path) -> np.ndarray:
+    rows = _array(folder / "rows.npy", np.int64)
+    if len(rows) and (int(rows[0]) < 0 or np.any(np.diff(rows) <= 0)):
+        raise ValueError("rows.npy: row ids must be ascending and unique")
+    return rows
+
+
+def _vocab(path: Path) -> list[str]:
+    vocab = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(vocab, list) or not all(isinstance(t, str) for t in vocab):
+        raise ValueError(f"{path.name}: expected a list of terms")
+    if len(set(vocab)) != len(vocab):
+        raise ValueError(f"{path.name}: a term appears twice")
+    return vocab
+
+
+def _check_pointers(indptr: np.ndarray, n: int, entries: int, name: str) -> None:
+    """A CSR/CSC pointer array: n + 1 entries from 0 up to `entries`, never decreasing."""
+    if len(indptr) != n + 1 or indptr[0] != 0 or indptr[-1] != entries:
+        raise ValueError(f"{name}: {len(indptr)} pointers do not fit {n} rows, {entries} entries")
+    if np.any(np.diff(indptr) < 0):
+        raise ValueError(f"{name}: pointers decrease")
+
+
+class LexicalIndex:
+    """BM25 scores of chunks (by FAISS row id) for a list of query terms.
+
+    Holds bm25s's term-major score matrix (CSC: for each term, the chunks it occurs in and
+    their score) and scores a query the way bm25s does: the sum of its terms' columns.
+    """
+
+    def __init__(
+        self,
+        rows: np.ndarray,
+        vocab: Sequence[str] = (),
+        matrix: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    ) -> None:
         self.rows = rows
-        vocab = getattr(model, "vocab_dict", None) or {}
-        self._vocab: dict[str, int] = {t: i for t, i in vocab.items() if t != ""}
+        self.vocab = list(vocab)
+        self._vocab: dict[str, int] = {t: i for i, t in enumerate(vocab) if t != ""}
+        empty = (np.zeros(0, np.float32), np.zeros(0, np.int32), np.zeros(1, np.int64))
+        self._data: np.ndarray
+        self._indices: np.ndarray
+        self._indptr: np.ndarray
+        self._data, self._indices, self._indptr = matrix or empty
 
     @classmethod
     def build(cls, rows: Sequence[int] | np.ndarray, terms: Sequence[str]) -> LexicalIndex:
@@ -137,49 +191,57 @@ class LexicalIndex:
 
     @classmethod
     def from_counts(cls, counts: TermCounts) -> LexicalIndex:
-        import bm25s
-
         if not len(counts.rows):
-            return cls(None, counts.rows)
-        data, indices, indptr = counts.bm25_matrix()
-        model = bm25s.BM25(k1=K1, b=B, method="lucene")
-        model.scores = {
-            "data": data,
-            "indices": indices,
-            "indptr": indptr,
-            "num_docs": len(counts.rows),
-        }
-        model.vocab_dict = {t: i for i, t in enumerate(counts.vocab)}
-        model.unique_token_ids_set = set(model.vocab_dict.values())
-        model.nonoccurrence_array = None  # Lucene's BM25 has none
-        return cls(model, counts.rows)
+            return cls(counts.rows)
+        return cls(counts.rows, counts.vocab, counts.bm25_matrix())
 
     def save(self, folder: Path) -> None:
+        """The score matrix, its rows and vocabulary (the same files as `TermCounts.save`)."""
         folder.mkdir(parents=True, exist_ok=True)
         np.save(folder / "rows.npy", self.rows, allow_pickle=False)
-        if self._model is not None:
-            self._model.save(str(folder), show_progress=False)  # type: ignore[attr-defined]
-        (folder / "lexical.json").write_text(
-            json.dumps({"k1": K1, "b": B, "empty": self._model is None})
-        )
+        (folder / "counts_vocab.json").write_text(json.dumps(self.vocab), encoding="utf-8")
+        np.save(folder / "bm25_data.npy", self._data, allow_pickle=False)
+        np.save(folder / "bm25_indices.npy", self._indices, allow_pickle=False)
+        np.save(folder / "bm25_indptr.npy", self._indptr, allow_pickle=False)
+        (folder / "lexical.json").write_text(json.dumps({"k1": K1, "b": B}), encoding="utf-8")
 
     @classmethod
     def load(cls, folder: Path) -> LexicalIndex:
-        import bm25s
-
-        meta = json.loads((folder / "lexical.json").read_text())
-        rows = np.load(folder / "rows.npy", allow_pickle=False)
-        if meta.get("empty"):
-            return cls(None, rows)
-        model = bm25s.BM25.load(str(folder), allow_pickle=False, mmap=False)
-        return cls(model, rows)
+        """Load and check every array before use: shapes, pointers, ids in range (ValueError
+        otherwise), so damaged files never reach an index computation."""
+        rows = _rows(folder)
+        vocab = _vocab(folder / "counts_vocab.json")
+        data = _array(folder / "bm25_data.npy", np.float32)
+        indices = _array(folder / "bm25_indices.npy", np.int32)
+        indptr = _array(folder / "bm25_indptr.npy", np.int64)
+        params = json.loads((folder / "lexical.json").read_text(encoding="utf-8"))
+        if not isinstance(params, dict) or set(params) != {"k1", "b"}:
+            raise ValueError("lexical.json: expected k1 and b")
+        if not len(rows):
+            if len(data) or len(indices):
+                raise ValueError("BM25 scores for an empty index")
+            return cls(rows)
+        _check_pointers(indptr, len(vocab), len(data), "bm25_indptr")
+        if len(indices) != len(data):
+            raise ValueError("bm25_indices and bm25_data differ in length")
+        if len(indices) and (int(indices.min()) < 0 or int(indices.max()) >= len(rows)):
+            raise ValueError("bm25_indices: a chunk index is out of range")
+        if not np.all(np.isfinite(data)):
+            raise ValueError("bm25_data: scores must be finite")
+        return cls(rows, vocab, (data, indices, indptr))
 
     def scores(self, terms: Sequence[str]) -> np.ndarray:
         """BM25 score of every chunk, aligned with `self.rows`."""
-        ids = [self._vocab[t] for t in terms if t in self._vocab]
-        if self._model is None or not ids:
-            return np.zeros(len(self.rows), dtype=np.float32)
-        return np.asarray(self._model.get_scores_from_ids(ids), dtype=np.float32)  # type: ignore[attr-defined]
+        n = len(self.rows)
+        scores = np.zeros(n, dtype=np.float32)
+        for t in terms:
+            i = self._vocab.get(t)
+            if i is not None:
+                start, end = self._indptr[i], self._indptr[i + 1]
+                scores += np.bincount(
+                    self._indices[start:end], weights=self._data[start:end], minlength=n
+                ).astype(np.float32)
+        return scores
 
     def top(
         self, scores: np.ndarray, k: int, allowed: np.ndarray | None = None

@@ -1,33 +1,33 @@
-"""The index on disk: a plain directory of generations, swapped atomically.
+"""The index on disk: a plain directory of generations, swapped atomically; loading one.
 
     INDEX_DIR/
       CURRENT              name of the live generation (replaced with os.replace)
       .lock                held by the one writer
-      gen-000003-1a2b/     a complete, immutable index:
-        manifest.json      format version, embedder, dimension, chunking, counts, checksums
+      .building-1a2b3c/    a generation being written (removed by the next writer)
+      gen-000003-1a2b3c/   a complete, immutable index:
+        manifest.json      format version, embedder, dimension, chunking, counts, calibration,
+                           size and sha256 of every other file, and its own checksum
         vectors.faiss      FAISS's own format; inner product on normalised vectors, int64 ids;
                            exact below 50k chunks, HNSW-SQ8 above (see `ann`)
         tombstones.npy     rows removed from an HNSW graph, skipped by searches
         chunks.sqlite      documents and chunks (text, offsets, language, BM25 terms)
+        bm25/              term counts and the BM25 score matrix (see `lexical`)
 
-A writer copies the live generation, changes the copy, and flips CURRENT; a crash at any
-moment leaves the previous generation live. Readers load one generation and never see a
-half-written one. Nothing here is pickled. This module stores and searches vectors; it does
-not decide what to index (see `indexer`).
+A writer (`embeddings.writer`) builds a generation under `.building-*`, renames it to
+`gen-*` once every file is written and fsynced, then flips CURRENT; so every `gen-*` folder
+is complete, and a crash at any moment leaves the previous generation live. Loading checks
+the manifest, every file's checksum, then every structure (SQLite tables, BM25 arrays, FAISS
+ids) before use: a damaged index is one `IndexCorrupt` line, never a crash. Nothing here is
+pickled. This module reads; it does not decide what to index (see `indexer`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import json
 import logging
-import os
-import secrets
-import shutil
+import re
 import sqlite3
 import threading
-import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,17 +36,42 @@ from typing import Any
 import numpy as np
 
 from embeddings import ann
-from embeddings.errors import IndexCorrupt, IndexLocked, IndexMismatch, IndexNotFound
-from embeddings.lexical import LexicalIndex, TermCounts
+from embeddings.errors import IndexCorrupt, IndexMismatch, IndexNotFound
+from embeddings.lexical import LexicalIndex
+from embeddings.manifest import (
+    FORMAT_VERSION,
+    MANIFEST,
+    read_manifest,
+    rebuild_hint,
+    verify_files,
+)
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+__all__ = ["FORMAT_VERSION", "MANIFEST", "Index", "live_generation", "read_manifest"]
+
 VECTORS = "vectors.faiss"
 DATABASE = "chunks.sqlite"
-MANIFEST = "manifest.json"
 LEXICAL = "bm25"
 TOMBSTONES = "tombstones.npy"
+BM25_FILES = tuple(
+    f"{LEXICAL}/{name}"
+    for name in (
+        "rows.npy", "counts_indptr.npy", "counts_terms.npy", "counts_tf.npy",
+        "counts_vocab.json", "bm25_data.npy", "bm25_indices.npy", "bm25_indptr.npy",
+        "lexical.json",
+    )
+)  # fmt: skip
+REQUIRED = (VECTORS, DATABASE, TOMBSTONES, *BM25_FILES)
+GENERATION = re.compile(r"gen-\d{6,}-[0-9a-f]{6}")
+# the columns every query here uses; an index without them is damaged
+_COLUMNS = {
+    "documents": {"source", "doc_id", "title", "lang", "text", "pages", "size", "mtime"},
+    "chunks": {
+        "id", "chunk_id", "doc_id", "source", "ordinal", "start_char", "end_char", "text",
+        "lang", "n_tokens", "text_hash", "terms",
+    },
+}  # fmt: skip
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -101,71 +126,57 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
 
 
-def _file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def complete_generations(root: Path) -> list[Path]:
+    """`gen-*` folders with a manifest, oldest first (every one a writer renamed into place)."""
+    found = [p for p in root.glob("gen-*") if GENERATION.fullmatch(p.name) and p.is_dir()]
+    return sorted(p for p in found if (p / MANIFEST).is_file())
 
 
 def live_generation(root: Path) -> Path:
+    """The generation CURRENT names. Without CURRENT (a first build killed between renaming
+    its generation and writing CURRENT) the newest complete generation; none is no index."""
     current = root / "CURRENT"
-    if not current.is_file():
-        if root.is_dir() and any(root.glob("gen-*")):
-            raise IndexCorrupt(f"{root}: CURRENT is missing. Rebuild: citeqa index PATH --rebuild")
+    try:
+        raw = current.read_bytes()
+    except FileNotFoundError:
+        found = complete_generations(root) if root.is_dir() else []
+        if found:
+            log.warning("%s: CURRENT is missing; using %s", root, found[-1].name)
+            return found[-1]
         raise IndexNotFound(
             f"No index at {root}. Build one first: citeqa index PATH [--index {root}]"
-        )
-    name = current.read_text(encoding="utf-8").strip()
-    if not name.startswith("gen-") or "/" in name or not (root / name).is_dir():
+        ) from None
+    except OSError as exc:
         raise IndexCorrupt(
-            f"{root}: CURRENT names a missing generation ({name!r}). "
-            "Rebuild: citeqa index PATH --rebuild"
+            f"{current} cannot be read ({exc.strerror}). {rebuild_hint(root)}"
+        ) from exc
+    try:
+        name = raw.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise IndexCorrupt(f"{current} is not UTF-8 text. {rebuild_hint(root)}") from None
+    if not GENERATION.fullmatch(name) or not (root / name).is_dir():
+        raise IndexCorrupt(
+            f"{root}: CURRENT names a missing generation ({name[:40]!r}). {rebuild_hint(root)}"
         )
     return root / name
 
 
-def read_manifest(generation: Path) -> dict[str, Any]:
-    try:
-        manifest = json.loads((generation / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise IndexCorrupt(
-            f"{generation}: manifest unreadable ({exc}). Rebuild: citeqa index PATH --rebuild"
-        ) from exc
-    version = manifest.get("format_version") if isinstance(manifest, dict) else None
-    if not isinstance(version, int):
-        raise IndexCorrupt(f"{generation}: manifest has no format_version. Rebuild the index.")
-    if version > FORMAT_VERSION:
-        raise IndexCorrupt(
-            f"This index has format version {version}, newer than this citeqa reads "
-            f"({FORMAT_VERSION}). Upgrade citeqa, or rebuild: citeqa index PATH --rebuild"
-        )
-    return manifest
+def load_tombstones(generation: Path, manifest: dict[str, Any]) -> np.ndarray:
+    """Removed rows still in an HNSW graph (checksummed with the rest of the generation)."""
+    rows = np.load(generation / TOMBSTONES, allow_pickle=False)
+    if rows.dtype != np.int64 or rows.ndim != 1 or len(rows) != manifest["tombstones"]:
+        raise ValueError(f"{TOMBSTONES}: expected {manifest['tombstones']} int64 rows")
+    if len(rows) and np.any(np.diff(rows) <= 0):
+        raise ValueError(f"{TOMBSTONES}: rows must be ascending and unique")
+    return rows
 
 
-def _load_tombstones(generation: Path, manifest: dict[str, Any]) -> np.ndarray:
-    """Removed rows still in an HNSW graph (none in older generations or flat indexes)."""
-    path = generation / TOMBSTONES
-    if not manifest.get("tombstones"):
-        return np.zeros(0, dtype=np.int64)
-    expected = manifest.get("files", {}).get(TOMBSTONES, {})
-    try:
-        ok = _file_digest(path) == expected.get("sha256")
-        rows = np.load(path, allow_pickle=False) if ok else None
-    except (OSError, ValueError):
-        rows = None
-    if rows is None or len(rows) != manifest["tombstones"]:
-        raise IndexCorrupt(f"{path} is damaged or missing. Rebuild: citeqa index PATH --rebuild")
-    return np.asarray(rows, dtype=np.int64)
+def check_tables(db: sqlite3.Connection) -> None:
+    """The tables and columns citeqa queries exist (ValueError otherwise)."""
+    for table, columns in _COLUMNS.items():
+        found = {r[1] for r in db.execute(f"PRAGMA table_info({table})")}
+        if not columns <= found:
+            raise ValueError(f"table {table} is missing or lacks columns")
 
 
 def check_embedder(manifest: dict[str, Any], embedder_id: str, root: Path) -> None:
@@ -182,57 +193,53 @@ class Index:
     """A read-only view of one generation: FAISS in memory, SQLite for text and metadata."""
 
     def __init__(self, root: Path, expect_embedder: str | None = None) -> None:
-        import faiss
-
         self.root = Path(root)
         self.generation = live_generation(self.root)
         self.manifest = read_manifest(self.generation)
         if expect_embedder is not None:
             check_embedder(self.manifest, expect_embedder, self.root)
-        vectors = self.generation / VECTORS
-        expected = self.manifest.get("files", {}).get(VECTORS, {})
-        try:
-            size = vectors.stat().st_size
-        except OSError as exc:
-            raise IndexCorrupt(
-                f"{vectors} is missing. Rebuild: citeqa index PATH --rebuild"
-            ) from exc
-        if size != expected.get("size") or _file_digest(vectors) != expected.get("sha256"):
-            raise IndexCorrupt(
-                f"{vectors} is damaged (size or checksum differs from the manifest). "
-                "Rebuild: citeqa index PATH --rebuild"
-            )
-        try:
-            self.faiss = faiss.read_index(str(vectors))
-        except RuntimeError as exc:
-            raise IndexCorrupt(f"{vectors} cannot be read ({exc}). Rebuild the index.") from exc
+        verify_files(self.generation, self.manifest, REQUIRED)
         self._db_lock = threading.Lock()
+        self.db: sqlite3.Connection | None = None
         try:
-            self.db = sqlite3.connect(
-                f"file:{self.generation / DATABASE}?mode=ro", uri=True, check_same_thread=False
-            )
-            self.db.execute("PRAGMA query_only = 1")
-            count = self.db.execute("SELECT count(*) FROM chunks").fetchone()[0]
-        except sqlite3.DatabaseError as exc:
+            self._load()
+        except (OSError, ValueError, RuntimeError, sqlite3.Error, MemoryError) as exc:
+            self.close()
+            what = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
             raise IndexCorrupt(
-                f"{self.generation / DATABASE} is not a readable SQLite file ({exc}). "
-                "Rebuild: citeqa index PATH --rebuild"
+                f"{self.generation} is damaged ({what}). {rebuild_hint(self.root)}"
             ) from exc
-        self.tombstones = _load_tombstones(self.generation, self.manifest)
+        except IndexCorrupt:
+            self.close()
+            raise
+
+    def _load(self) -> None:
+        """Read every part and check that they agree (their checksums are already verified)."""
+        import faiss
+
+        self.faiss = faiss.read_index(str(self.generation / VECTORS))
+        if not isinstance(self.faiss, faiss.IndexIDMap2) or self.faiss.d != self.manifest["dim"]:
+            raise ValueError(f"{VECTORS} is not a {self.manifest['dim']}-d index with row ids")
+        self.tombstones = load_tombstones(self.generation, self.manifest)
         self._skip = ann.excluding(self.tombstones)  # built once, used by every search
-        if count != self.faiss.ntotal - len(self.tombstones):
-            raise IndexCorrupt(
-                f"{self.root}: {count} chunks but {self.faiss.ntotal - len(self.tombstones)} "
-                "vectors. Rebuild the index."
+        self.db = sqlite3.connect(
+            f"file:{self.generation / DATABASE}?mode=ro", uri=True, check_same_thread=False
+        )
+        self.db.execute("PRAGMA query_only = 1")
+        check_tables(self.db)
+        rows = np.fromiter(
+            (r for (r,) in self.db.execute("SELECT id FROM chunks ORDER BY id")), np.int64
+        )
+        self.lexical = LexicalIndex.load(self.generation / LEXICAL)
+        ids = np.sort(faiss.vector_to_array(self.faiss.id_map).astype(np.int64))
+        live = ids[~np.isin(ids, self.tombstones)] if len(self.tombstones) else ids
+        if not (np.array_equal(rows, live) and np.array_equal(rows, self.lexical.rows)):
+            raise ValueError(
+                f"{len(rows)} chunks, {len(live)} vectors and {len(self.lexical.rows)} BM25 "
+                "rows do not match"
             )
-        try:
-            self.lexical = LexicalIndex.load(self.generation / LEXICAL)
-        except (OSError, ValueError, KeyError) as exc:
-            raise IndexCorrupt(
-                f"{self.generation / LEXICAL}: BM25 files unreadable ({exc}). Rebuild the index."
-            ) from exc
-        if len(self.lexical.rows) != count:
-            raise IndexCorrupt(f"{self.root}: BM25 and chunk counts differ. Rebuild the index.")
+        if len(rows) != self.manifest["chunks"]:
+            raise ValueError(f"{len(rows)} chunks, the manifest says {self.manifest['chunks']}")
 
     @property
     def embedder(self) -> str:
@@ -241,8 +248,15 @@ class Index:
     def __len__(self) -> int:
         return int(self.faiss.ntotal) - len(self.tombstones)
 
+    @property
+    def calibration(self) -> dict[str, Any] | None:
+        """The manifest's optional `calibration` object (plain JSON), kept across writes."""
+        value = self.manifest.get("calibration")
+        return value if isinstance(value, dict) else None
+
     def close(self) -> None:
-        self.db.close()
+        if self.db is not None:
+            self.db.close()
 
     def search(
         self, query: np.ndarray, k: int, allowed: np.ndarray | None = None
@@ -254,8 +268,15 @@ class Index:
         return ann.search(self.faiss, query, k, allowed, self._skip)
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self._db_lock:
-            return self.db.execute(sql, params).fetchall()
+        if self.db is None:
+            raise IndexCorrupt(f"{self.generation} is closed")
+        try:
+            with self._db_lock:
+                return self.db.execute(sql, params).fetchall()
+        except sqlite3.DatabaseError as exc:  # damage that loading did not reach
+            raise IndexCorrupt(
+                f"{self.generation / DATABASE} is damaged ({exc}). {rebuild_hint(self.root)}"
+            ) from exc
 
     def chunks(self, rows: Iterable[int]) -> dict[int, ChunkRecord]:
         rows = list(rows)
@@ -299,255 +320,9 @@ class Index:
         return np.asarray(self.faiss.reconstruct_batch(np.asarray(rows, dtype=np.int64)))
 
 
-class IndexWriter:
-    """Copy the live generation, change the copy, publish it with one atomic rename.
+def __getattr__(name: str) -> Any:
+    if name == "IndexWriter":  # still importable from here; it lives in `embeddings.writer`
+        from embeddings.writer import IndexWriter
 
-    Use as a context manager; leaving the block without `commit()` discards the copy.
-    """
-
-    def __init__(
-        self, root: Path, embedder_id: str, chunking: dict[str, Any], rebuild: bool = False
-    ) -> None:
-        from filelock import FileLock, Timeout
-
-        self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
-        self._lock = FileLock(str(self.root / ".lock"))
-        try:
-            self._lock.acquire(timeout=30)
-        except Timeout as exc:
-            raise IndexLocked(
-                f"Another citeqa process is writing {self.root}; try again when it is done."
-            ) from exc
-        self.embedder_id, self.chunking = embedder_id, chunking
-        self.previous: Path | None = None
-        self.created_at = time.time()
-        self.tombstones: set[int] = set()  # rows removed from an HNSW graph
-        self.max_row = 0  # the highest row id ever given out: ids are never reused
-        # BM25 changes since the previous generation, applied to its term counts at commit
-        self._removed: set[int] = set()
-        self._added: dict[int, str] = {}
-        with contextlib.suppress(IndexNotFound):
-            self.previous = live_generation(self.root)
-        if self.previous is not None and not rebuild:
-            manifest = read_manifest(self.previous)
-            check_embedder(manifest, embedder_id, self.root)
-            if manifest.get("chunking") != chunking:
-                raise IndexMismatch(
-                    f"The index at {self.root} was chunked with {manifest.get('chunking')}, "
-                    f"not {chunking}. Rebuild it: citeqa index PATH --index {self.root} --rebuild"
-                )
-            self.created_at = float(manifest.get("created_at", self.created_at))
-            self.tombstones = set(_load_tombstones(self.previous, manifest).tolist())
-            self.max_row = int(manifest.get("max_row", 0))
-        self._collect_garbage()
-        number = 1 + max((int(p.name.split("-")[1]) for p in self.root.glob("gen-*")), default=0)
-        self.path = self.root / f"gen-{number:06d}-{secrets.token_hex(3)}"
-        self.path.mkdir()
-        self.db = sqlite3.connect(self.path / DATABASE)
-        self.faiss: Any = None  # created on first add when the index is new
-        if self.previous is not None and not rebuild:
-            import faiss
-
-            source = sqlite3.connect(f"file:{self.previous / DATABASE}?mode=ro", uri=True)
-            source.backup(self.db)
-            source.close()
-            self.faiss = faiss.read_index(str(self.previous / VECTORS))
-        self._copied = self.previous is not None and not rebuild
-        self.db.executescript(SCHEMA)
-        self.committed = False
-
-    def __enter__(self) -> IndexWriter:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.db.close()
-        if not self.committed:
-            shutil.rmtree(self.path, ignore_errors=True)
-        self._lock.release()
-
-    def _collect_garbage(self) -> None:
-        """Remove generations that are neither live nor the one before (crash leftovers)."""
-        keep = {self.previous.name} if self.previous else set()
-        gens = sorted(self.root.glob("gen-*"))
-        if self.previous is not None:
-            older = [g for g in gens if g.name < self.previous.name]
-            keep |= {g.name for g in older[-1:]}
-        for gen in gens:
-            if gen.name not in keep:
-                shutil.rmtree(gen, ignore_errors=True)
-
-    # -- reading the copy ---------------------------------------------------------------
-    def known_sources(self) -> dict[str, tuple[str, int, float]]:
-        rows = self.db.execute("SELECT source, doc_id, size, mtime FROM documents")
-        return {s: (d, size, mtime) for s, d, size, mtime in rows}
-
-    def ensure_vectors(self, dim: int) -> None:
-        if self.faiss is None:
-            self.faiss = ann.new_flat(dim)
-        elif self.faiss.d != dim:
-            raise IndexMismatch(
-                f"Vectors of dimension {dim} cannot go into a {self.faiss.d}-d index"
-            )
-
-    def vectors_by_text_hash(self, hashes: Iterable[str]) -> dict[str, np.ndarray]:
-        out: dict[str, np.ndarray] = {}
-        if self.faiss is None:
-            return out
-        wanted = list(set(hashes))
-        for i in range(0, len(wanted), 500):
-            part = wanted[i : i + 500]
-            marks = ",".join("?" * len(part))
-            for row, h in self.db.execute(
-                f"SELECT id, text_hash FROM chunks WHERE text_hash IN ({marks})", part
-            ):
-                if h not in out:
-                    out[h] = self.faiss.reconstruct(int(row))
-        return out
-
-    # -- changing the copy --------------------------------------------------------------
-    def touch(self, source: str, size: int, mtime: float) -> None:
-        self.db.execute(
-            "UPDATE documents SET size = ?, mtime = ? WHERE source = ?", (size, mtime, source)
-        )
-
-    def remove(self, source: str) -> int:
-        rows = [r for (r,) in self.db.execute("SELECT id FROM chunks WHERE source = ?", (source,))]
-        self._removed.update(rows)
-        for row in rows:
-            self._added.pop(row, None)
-        if rows and self.faiss is not None:
-            ann.remove(self.faiss, np.asarray(rows, dtype=np.int64), self.tombstones)
-        self.db.execute("DELETE FROM chunks WHERE source = ?", (source,))
-        self.db.execute("DELETE FROM documents WHERE source = ?", (source,))
-        return len(rows)
-
-    def add(
-        self,
-        doc: Any,
-        size: int,
-        mtime: float,
-        chunks: Sequence[Any],
-        vectors: np.ndarray,
-        langs: Sequence[str],
-        terms: Sequence[str],
-    ) -> None:
-        """Insert one document with its chunks and their (normalised) vectors."""
-        self.remove(doc.source)
-        self.db.execute(
-            "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?)",
-            (
-                doc.source,
-                doc.doc_id,
-                doc.title,
-                doc.lang,
-                doc.text,
-                json.dumps(doc.pages),
-                size,
-                mtime,
-                time.time(),
-            ),
-        )
-        last = self.db.execute("SELECT max(id) FROM chunks").fetchone()[0] or 0
-        next_row = 1 + max(last, self.max_row)
-        rows = np.arange(next_row, next_row + len(chunks), dtype=np.int64)
-        self.max_row = max(self.max_row, next_row + len(chunks) - 1)
-        self.db.executemany(
-            "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-            [
-                (
-                    int(row),
-                    c.chunk_id,
-                    c.doc_id,
-                    doc.source,
-                    c.ordinal,
-                    c.start,
-                    c.end,
-                    c.text,
-                    lang,
-                    c.n_tokens,
-                    text_hash(c.text),
-                    term,
-                )
-                for row, c, lang, term in zip(rows, chunks, langs, terms, strict=True)
-            ],
-        )
-        self._added.update((int(row), term) for row, term in zip(rows, terms, strict=True))
-        if len(chunks):
-            self.ensure_vectors(int(vectors.shape[1]))
-            self.faiss.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), rows)
-
-    def counts(self) -> tuple[int, int]:
-        docs = self.db.execute("SELECT count(*) FROM documents").fetchone()[0]
-        chunks = self.db.execute("SELECT count(*) FROM chunks").fetchone()[0]
-        return int(docs), int(chunks)
-
-    def _term_counts(self, chunks: int) -> TermCounts:
-        """The previous generation's term counts with this write's changes applied; read
-        from SQLite instead when there are none (a rebuild, or an older generation)."""
-        base = None
-        if self.previous is not None and self._copied:
-            with contextlib.suppress(OSError, ValueError):
-                base = TermCounts.load(self.previous / LEXICAL)
-        if base is not None:
-            counts = base.updated(self._removed, list(self._added.items()))
-            if len(counts.rows) == chunks:
-                return counts
-            log.warning("BM25 term counts out of step with the chunks; re-reading them all")
-        rows_terms = self.db.execute("SELECT id, terms FROM chunks ORDER BY id").fetchall()
-        return TermCounts.from_terms([r for r, _ in rows_terms], [t for _, t in rows_terms])
-
-    def commit(self, dim: int, extra: dict[str, Any] | None = None) -> Path:
-        """Write FAISS and the manifest, fsync, and make this generation live."""
-        import faiss
-
-        self.ensure_vectors(dim)
-        self.db.commit()
-        docs, chunks = self.counts()
-        counts = self._term_counts(chunks)
-        lexical = self.path / LEXICAL
-        lexical.mkdir()
-        LexicalIndex.from_counts(counts).save(lexical)
-        counts.save(lexical)
-        rows = counts.rows
-        self.db.close()
-        self.faiss = ann.fit(self.faiss, rows, self.tombstones)
-        np.save(self.path / TOMBSTONES, np.asarray(sorted(self.tombstones), dtype=np.int64))
-        faiss.write_index(self.faiss, str(self.path / VECTORS))
-        manifest = {
-            "format_version": FORMAT_VERSION,
-            "embedder": self.embedder_id,
-            "dim": dim,
-            "metric": "inner_product",
-            "normalized": True,
-            "index_type": ann.index_type(self.faiss),
-            "tombstones": len(self.tombstones),
-            "max_row": self.max_row,
-            "chunking": self.chunking,
-            "documents": docs,
-            "chunks": chunks,
-            "created_at": self.created_at,
-            "updated_at": time.time(),
-            "files": {
-                name: {
-                    "size": (self.path / name).stat().st_size,
-                    "sha256": _file_digest(self.path / name),
-                }
-                for name in (VECTORS, TOMBSTONES)
-            },
-            **(extra or {}),
-        }
-        (self.path / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-        for path in self.path.rglob("*"):
-            if path.is_file():
-                with path.open("rb") as handle:
-                    os.fsync(handle.fileno())
-        _fsync_dir(self.path)
-        pointer = self.root / f"CURRENT.{secrets.token_hex(4)}.tmp"
-        pointer.write_text(self.path.name + "\n", encoding="utf-8")
-        with pointer.open("rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(pointer, self.root / "CURRENT")
-        _fsync_dir(self.root)
-        self.committed = True
-        return self.path
+        return IndexWriter
+    raise AttributeError(f"module 'embeddings.store' has no attribute {name!r}")

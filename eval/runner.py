@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from embeddings.embedders import load_embedder
-from embeddings.indexer import ChunkingSettings, index_paths
+from embeddings.indexer import Batching, ChunkingSettings, index_paths
 from eval.datasets import Dataset, load_dataset, write_beir_corpus
 from eval.retrieval import RetrievalEval, evaluate
 from qa.factory import embedder_spec, open_retriever
@@ -19,23 +19,30 @@ from qa.settings import Mode, Settings
 
 
 def prepare(
-    dataset: Dataset, settings: Settings, progress: bool = False
+    dataset: Dataset, settings: Settings, progress: bool = False, index_dir: Path | None = None
 ) -> tuple[Settings, dict[str, str]]:
-    """For a BEIR set: write and index its corpus; returns settings pointing at that index."""
+    """For a BEIR set: write and index its corpus; returns settings pointing at that index:
+    `index_dir` when given (`--index X`; its documents go in X/eval-docs/NAME), else one
+    next to the default index (.../eval/NAME/index)."""
     if dataset.fmt != "beir":
         return settings, {}
-    home = settings.index.parent / "eval" / dataset.name
-    doc_of_file = write_beir_corpus(dataset, home / "docs")
+    if index_dir is not None:
+        index, docs = index_dir, index_dir / "eval-docs" / dataset.name
+    else:
+        home = settings.index.parent / "eval" / dataset.name
+        index, docs = home / "index", home / "docs"
+    doc_of_file = write_beir_corpus(dataset, docs)
     spec = settings.embedder or "e5-small-q4"
     index_paths(
-        [home / "docs"],
-        home / "index",
+        [docs],
+        index,
         lambda: load_embedder(spec),
         spec,
         ChunkingSettings(settings.chunking.max_tokens, settings.chunking.overlap_tokens),
         progress=progress,
+        batching=Batching.of(settings.indexing),
     )
-    return settings.model_copy(update={"index": home / "index", "embedder": spec}), doc_of_file
+    return settings.model_copy(update={"index": index, "embedder": spec}), doc_of_file
 
 
 def run_eval(
@@ -44,9 +51,10 @@ def run_eval(
     modes: Sequence[Mode],
     progress: bool = False,
     retriever: Retriever | None = None,
+    index_dir: Path | None = None,
 ) -> tuple[Dataset, RetrievalEval, Retriever]:
     dataset = load_dataset(path)
-    settings, doc_of_file = prepare(dataset, settings, progress)
+    settings, doc_of_file = prepare(dataset, settings, progress, index_dir)
     if retriever is None:
         settings = settings.model_copy(update={"embedder": embedder_spec(settings)})
         retriever = open_retriever(settings)

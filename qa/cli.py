@@ -53,7 +53,7 @@ def _settings(index: Path | None = None, embedder: str | None = None, **nested: 
 
 def _fail(exc: Exception) -> None:
     typer.secho(f"citeqa: {exc}", err=True, fg=typer.colors.RED)
-    raise typer.Exit(2)
+    raise typer.Exit(getattr(exc, "exit_code", 2))  # DiskFull has its own
 
 
 @app.command()
@@ -72,7 +72,7 @@ def index(
 ) -> None:
     """Add new and changed files to the index; drop files that are gone from PATHS."""
     from embeddings.embedders import load_embedder
-    from embeddings.indexer import ChunkingSettings, index_paths
+    from embeddings.indexer import Batching, ChunkingSettings, index_paths
     from qa.factory import embedder_spec
 
     settings = _settings(
@@ -90,8 +90,9 @@ def index(
             spec,
             ChunkingSettings(settings.chunking.max_tokens, settings.chunking.overlap_tokens),
             rebuild=rebuild,
-            progress=not quiet and sys.stderr.isatty(),
+            progress=not quiet,
             max_file_bytes=settings.indexing.max_file_bytes,
+            batching=Batching.of(settings.indexing),
         )
     except CiteqaError as exc:
         _fail(exc)
@@ -291,7 +292,8 @@ def evaluate(
             dataset,
             settings,
             chosen,  # type: ignore[arg-type]
-            progress=sys.stderr.isatty(),
+            progress=True,
+            index_dir=index,
         )
         if answers and data.fmt == "qa":
             service = open_service(settings, retriever)

@@ -44,6 +44,19 @@ class IndexingConfig(BaseModel):
         "chunks/s on 2 cores. Raise it to index bigger files.",
     )
 
+    batch_chunks: int = Field(
+        5000,
+        ge=1,
+        description="A long run publishes what it has indexed after this many new chunks "
+        "(or batch_minutes), so a killed run loses at most one batch and the next resumes.",
+    )
+    batch_minutes: float = Field(
+        5.0, gt=0, description="...or after this many minutes, whichever comes first."
+    )
+    progress_seconds: float = Field(
+        5.0, gt=0, description="A progress line this often when stderr is not a terminal."
+    )
+
     @property
     def max_file_bytes(self) -> int:
         return self.max_file_mb * 2**20

@@ -111,7 +111,7 @@ def test_eval_cli_json_and_report(tmp_path: Path) -> None:
         ],
     )
     assert result.exit_code == 0, result.output
-    payload = json.loads(result.output)
+    payload = json.loads(result.stdout)  # progress lines go to stderr
     assert set(payload["modes"]) == {"dense", "bm25", "hybrid"}
     assert set(payload["modes"]["hybrid"]["latency_ms"]) == {"p50", "p95"}
     assert (

@@ -1,0 +1,100 @@
+"""Progress of an indexing run on stderr: a tqdm bar on a terminal, else a line every few
+seconds (files done of total, chunks, rate, ETA), so logs of long runs show where they are.
+Off a terminal the bar still runs, unseen, for Gradio's `track_tqdm` (the UI's progress).
+
+It only reports; it does not time or decide anything else.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any, TextIO
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
+
+
+class _Nowhere:
+    """A stream for a bar nobody sees (Gradio's `track_tqdm` still follows it)."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+class Progress:
+    """Counts files, bytes and chunks against the files and bytes to read."""
+
+    def __init__(
+        self,
+        files: int,
+        nbytes: int,
+        enabled: bool = True,
+        every: float = 5.0,
+        stream: TextIO | None = None,
+    ) -> None:
+        self.files, self.nbytes = files, max(nbytes, 1)
+        self.done_files = self.done_bytes = self.chunks = 0
+        self.every = every
+        self.stream = stream or sys.stderr
+        self.enabled = enabled and files > 0
+        self.started = self._last = time.monotonic()
+        self.lines = 0
+        self._bar: Any = None
+        self.lines_wanted = self.enabled and not self.stream.isatty()
+        if self.enabled:
+            from tqdm import tqdm
+
+            self._bar = tqdm(
+                total=files,
+                unit="file",
+                desc="indexing",
+                dynamic_ncols=True,
+                file=_Nowhere() if self.lines_wanted else self.stream,
+            )
+
+    def update(self, files: int = 0, nbytes: int = 0, chunks: int = 0) -> None:
+        self.done_files += files
+        self.done_bytes += nbytes
+        self.chunks += chunks
+        if not self.enabled:
+            return
+        if self._bar is not None:
+            self._bar.update(files)
+            self._bar.set_postfix(chunks=self.chunks, refresh=False)
+        if not self.lines_wanted:
+            return
+        now = time.monotonic()
+        if now - self._last >= self.every:
+            self._last = now
+            self.lines += 1
+            self.stream.write(self.line(now) + "\n")
+            self.stream.flush()
+
+    def line(self, now: float | None = None) -> str:
+        elapsed = max((now or time.monotonic()) - self.started, 1e-9)
+        rate = self.chunks / elapsed
+        if self.done_bytes:
+            eta = _duration((self.nbytes - self.done_bytes) * elapsed / self.done_bytes)
+        else:
+            eta = "?"
+        return (
+            f"indexing: {self.done_files:,}/{self.files:,} files "
+            f"({100 * self.done_bytes / self.nbytes:.0f} % of {self.nbytes / 1e6:,.1f} MB), "
+            f"{self.chunks:,} chunks embedded, {rate:.1f} chunks/s, "
+            f"{_duration(elapsed)} elapsed, ETA {eta}"
+        )
+
+    def close(self) -> None:
+        bar, self._bar = self._bar, None  # freed now, not by a later garbage collection
+        if bar is not None:
+            bar.close()
+        if self.lines:  # a long run: its last line too
+            self.stream.write(self.line() + "\n")
+            self.stream.flush()

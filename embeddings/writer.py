@@ -1,0 +1,455 @@
+"""Writing an index: copy the live generation, change the copy, publish it atomically.
+
+A writer holds `.lock`, checks and copies the live generation into `.building-*`, applies
+changes, and publishes: every file written and fsynced, checksums in the manifest, the folder
+renamed to `gen-*`, then CURRENT replaced. It may publish several times (batches of a long
+run); each publish keeps the generation before it, for readers still using it, and removes
+older ones, so two generations stay on disk. A full disk is `DiskFull` (one line, the disk
+and the space needed) and leaves the last published generation live. This module does not
+decide what to index (see `indexer`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import secrets
+import shutil
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from embeddings import ann
+from embeddings.diskspace import disk_full, is_disk_full, tree_size
+from embeddings.errors import IndexCorrupt, IndexLocked, IndexMismatch, IndexNotFound
+from embeddings.lexical import LexicalIndex, TermCounts
+from embeddings.manifest import FORMAT_VERSION, MANIFEST, file_entries, seal
+from embeddings.store import (
+    DATABASE,
+    GENERATION,
+    LEXICAL,
+    SCHEMA,
+    TOMBSTONES,
+    VECTORS,
+    Index,
+    check_embedder,
+    complete_generations,
+    live_generation,
+    text_hash,
+)
+
+log = logging.getLogger(__name__)
+
+BUILDING = ".building-"
+LOCK_TIMEOUT = 30.0  # seconds a second writer waits for the first
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_tree(folder: Path) -> None:
+    for path in folder.rglob("*"):
+        if path.is_file():
+            with path.open("rb") as handle:
+                os.fsync(handle.fileno())
+        elif path.is_dir():
+            _fsync_dir(path)
+    _fsync_dir(folder)
+
+
+def _write_faiss(index: Any, path: Path) -> None:
+    """FAISS's format through a Python file, so a full disk raises OSError (ENOSPC) here
+    instead of leaving a short file behind a C `fwrite`."""
+    import faiss
+
+    with path.open("wb") as handle:
+        faiss.write_index(index, faiss.PyCallbackIOWriter(handle.write))  # type: ignore[attr-defined]
+
+
+class IndexWriter:
+    """Copy the live generation, change the copy, publish it with one atomic rename.
+
+    Use as a context manager; what was not published when the block ends is discarded.
+    `calibration` (plain JSON, or None) is kept from the previous generation; set it to change.
+    """
+
+    def __init__(
+        self, root: Path, embedder_id: str, chunking: dict[str, Any], rebuild: bool = False
+    ) -> None:
+        from filelock import FileLock, Timeout
+
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._lock = FileLock(str(self.root / ".lock"))
+        try:
+            self._lock.acquire(timeout=LOCK_TIMEOUT)
+        except Timeout as exc:
+            raise IndexLocked(
+                f"Another citeqa process is writing {self.root}; try again when it is done."
+            ) from exc
+        self.path = self.root / f"{BUILDING}{secrets.token_hex(3)}"
+        self.db: sqlite3.Connection | None = None
+        self.faiss: Any = None  # created on first add when the index is new
+        self.previous: Path | None = None  # the generation last published (live)
+        try:
+            with self._disk_space():
+                self._open(embedder_id, chunking, rebuild)
+        except BaseException:
+            self._discard()
+            self._lock.release()
+            raise
+
+    def _open(self, embedder_id: str, chunking: dict[str, Any], rebuild: bool) -> None:
+        self.embedder_id, self.chunking = embedder_id, chunking
+        self.created_at = time.time()
+        self.tombstones: set[int] = set()  # rows removed from an HNSW graph
+        self.max_row = 0  # the highest row id ever given out: ids are never reused
+        self.calibration: dict[str, Any] | None = None
+        self.published = 0
+        # BM25 changes since `_base` (the last published term counts), applied on publish
+        self._base: TermCounts | None = None
+        self._removed: set[int] = set()
+        self._added: dict[int, str] = {}
+        try:
+            self.previous = live_generation(self.root)
+        except IndexNotFound:
+            pass
+        except IndexCorrupt:
+            if not rebuild:
+                raise
+        self._collect_garbage()
+        self.path.mkdir()
+        self.db = sqlite3.connect(self.path / DATABASE)
+        if self.previous is not None and not rebuild:
+            live = Index(self.root)  # checks every file and structure before anything is used
+            try:
+                check_embedder(live.manifest, embedder_id, self.root)
+                if live.manifest["chunking"] != chunking:
+                    raise IndexMismatch(
+                        f"The index at {self.root} was chunked with {live.manifest['chunking']}"
+                        f", not {chunking}. Rebuild it: "
+                        f"citeqa index PATH --index {self.root} --rebuild"
+                    )
+                self.previous = live.generation
+                self.created_at = float(live.manifest["created_at"])
+                self.tombstones = set(live.tombstones.tolist())
+                self.max_row = int(live.manifest["max_row"])
+                self.calibration = live.calibration
+                if live.db is not None:
+                    live.db.backup(self.db)
+                self.faiss = live.faiss
+                self._base = TermCounts.load(live.generation / LEXICAL)
+            except ValueError as exc:  # term counts that do not check out
+                raise IndexCorrupt(f"{live.generation}: {exc}. Rebuild the index.") from exc
+            finally:
+                live.close()
+        self.db.executescript(SCHEMA)
+        self.committed = False
+
+    def __enter__(self) -> IndexWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._discard()
+        self._lock.release()
+
+    def _discard(self) -> None:
+        if self.db is not None:
+            self.db.close()
+            self.db = None
+        shutil.rmtree(self.path, ignore_errors=True)
+
+    def _collect_garbage(self) -> None:
+        """Remove what no reader can be using: unfinished `.building-*` folders (we hold the
+        lock, so their writers are dead) and generations other than the live one and the one
+        published before it."""
+        for stale in self.root.glob(f"{BUILDING}*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        keep = {self.previous.name} if self.previous else set()
+        gens = [g for g in self.root.glob("gen-*") if g.is_dir()]
+        if self.previous is not None:
+            older = sorted(g for g in complete_generations(self.root) if g < self.previous)
+            keep |= {g.name for g in older[-1:]}
+        for gen in gens:
+            if gen.name not in keep:
+                shutil.rmtree(gen, ignore_errors=True)
+
+    @contextlib.contextmanager
+    def _disk_space(self) -> Iterator[None]:
+        """Turn a full disk, wherever the write hit it, into one `DiskFull` line."""
+        try:
+            yield
+        except (OSError, sqlite3.OperationalError, RuntimeError) as exc:
+            if not is_disk_full(exc):
+                raise
+            vectors = self.faiss.ntotal * self.faiss.d * 4 if self.faiss is not None else 0
+            lexical = tree_size(self.previous / LEXICAL) if self.previous is not None else 0
+            # about the size of the new generation: a copy of the last, or what this one holds
+            need = max(tree_size(self.previous), tree_size(self.path) + vectors + lexical)
+            self._discard()  # the unfinished copy, so the free space is what the disk has
+            raise disk_full(self.root, need, published=self.previous is not None) from exc
+
+    # -- reading the copy ---------------------------------------------------------------
+    @property
+    def _db(self) -> sqlite3.Connection:
+        if self.db is None:
+            raise RuntimeError("this writer is closed")
+        return self.db
+
+    def known_sources(self) -> dict[str, tuple[str, int, float]]:
+        rows = self._db.execute("SELECT source, doc_id, size, mtime FROM documents")
+        return {s: (d, size, mtime) for s, d, size, mtime in rows}
+
+    def ensure_vectors(self, dim: int) -> None:
+        if self.faiss is None:
+            self.faiss = ann.new_flat(dim)
+        elif self.faiss.d != dim:
+            raise IndexMismatch(
+                f"Vectors of dimension {dim} cannot go into a {self.faiss.d}-d index"
+            )
+
+    def vectors_by_text_hash(self, hashes: Iterable[str]) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        if self.faiss is None:
+            return out
+        wanted = list(set(hashes))
+        for i in range(0, len(wanted), 500):
+            part = wanted[i : i + 500]
+            marks = ",".join("?" * len(part))
+            for row, h in self._db.execute(
+                f"SELECT id, text_hash FROM chunks WHERE text_hash IN ({marks})", part
+            ):
+                if h not in out:
+                    out[h] = self.faiss.reconstruct(int(row))
+        return out
+
+    def counts(self) -> tuple[int, int]:
+        docs = self._db.execute("SELECT count(*) FROM documents").fetchone()[0]
+        chunks = self._db.execute("SELECT count(*) FROM chunks").fetchone()[0]
+        return int(docs), int(chunks)
+
+    # -- changing the copy --------------------------------------------------------------
+    def touch(self, source: str, size: int, mtime: float) -> None:
+        with self._disk_space():
+            self._db.execute(
+                "UPDATE documents SET size = ?, mtime = ? WHERE source = ?", (size, mtime, source)
+            )
+
+    def remove(self, source: str) -> int:
+        with self._disk_space():
+            rows = [
+                r for (r,) in self._db.execute("SELECT id FROM chunks WHERE source = ?", (source,))
+            ]
+            self._removed.update(rows)
+            for row in rows:
+                self._added.pop(row, None)
+            if rows and self.faiss is not None:
+                ann.remove(self.faiss, np.asarray(rows, dtype=np.int64), self.tombstones)
+            self._db.execute("DELETE FROM chunks WHERE source = ?", (source,))
+            self._db.execute("DELETE FROM documents WHERE source = ?", (source,))
+            return len(rows)
+
+    def add(
+        self,
+        doc: Any,
+        size: int,
+        mtime: float,
+        chunks: Sequence[Any],
+        vectors: np.ndarray,
+        langs: Sequence[str],
+        terms: Sequence[str],
+    ) -> None:
+        """Insert one document with its chunks and their (normalised) vectors."""
+        self.remove(doc.source)
+        with self._disk_space():
+            self._add(doc, size, mtime, chunks, vectors, langs, terms)
+
+    def _add(
+        self,
+        doc: Any,
+        size: int,
+        mtime: float,
+        chunks: Sequence[Any],
+        vectors: np.ndarray,
+        langs: Sequence[str],
+        terms: Sequence[str],
+    ) -> None:
+        db = self._db
+        db.execute(
+            "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?)",
+            (
+                doc.source,
+                doc.doc_id,
+                doc.title,
+                doc.lang,
+                doc.text,
+                json.dumps(doc.pages),
+                size,
+                mtime,
+                time.time(),
+            ),
+        )
+        last = db.execute("SELECT max(id) FROM chunks").fetchone()[0] or 0
+        next_row = 1 + max(last, self.max_row)
+        rows = np.arange(next_row, next_row + len(chunks), dtype=np.int64)
+        self.max_row = max(self.max_row, next_row + len(chunks) - 1)
+        db.executemany(
+            "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            [
+                (
+                    int(row),
+                    c.chunk_id,
+                    c.doc_id,
+                    doc.source,
+                    c.ordinal,
+                    c.start,
+                    c.end,
+                    c.text,
+                    lang,
+                    c.n_tokens,
+                    text_hash(c.text),
+                    term,
+                )
+                for row, c, lang, term in zip(rows, chunks, langs, terms, strict=True)
+            ],
+        )
+        self._added.update((int(row), term) for row, term in zip(rows, terms, strict=True))
+        if len(chunks):
+            self.ensure_vectors(int(vectors.shape[1]))
+            self.faiss.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), rows)
+
+    def _term_counts(self, chunks: int) -> TermCounts:
+        """The last published term counts with the changes since applied; read from SQLite
+        instead when there are none (a rebuild's first publish)."""
+        if self._base is not None:
+            counts = self._base.updated(self._removed, list(self._added.items()))
+            if len(counts.rows) == chunks:
+                return counts
+            log.warning("BM25 term counts out of step with the chunks; re-reading them all")
+        rows_terms = self._db.execute("SELECT id, terms FROM chunks ORDER BY id").fetchall()
+        return TermCounts.from_terms([r for r, _ in rows_terms], [t for _, t in rows_terms])
+
+    # -- publishing -----------------------------------------------------------------------
+    def commit(
+        self,
+        dim: int,
+        extra: dict[str, Any] | None = None,
+        calibration: dict[str, Any] | None = None,
+    ) -> Path:
+        """Publish the copy as the live generation and end this writer's changes."""
+        path = self.publish(dim, extra, calibration, final=True)
+        self.committed = True
+        return path
+
+    def publish(
+        self,
+        dim: int,
+        extra: dict[str, Any] | None = None,
+        calibration: dict[str, Any] | None = None,
+        final: bool = False,
+    ) -> Path:
+        """Make what was written so far the live generation. Unless `final`, the writer goes
+        on from there (a batch of a long run): it copies the database once more."""
+        if calibration is not None:
+            if not isinstance(calibration, dict):
+                raise TypeError("calibration is a dict of plain JSON values")
+            json.dumps(calibration, allow_nan=False)  # plain JSON only: raises otherwise
+            self.calibration = calibration
+        with self._disk_space():
+            return self._publish(dim, extra or {}, final)
+
+    def _publish(self, dim: int, extra: dict[str, Any], final: bool) -> Path:
+        self.ensure_vectors(dim)
+        db = self._db
+        db.commit()
+        docs, chunks = self.counts()
+        counts = self._term_counts(chunks)
+        self.faiss = ann.fit(self.faiss, counts.rows, self.tombstones)
+        if final:
+            db.close()
+            self.db = None
+            stage = self.path
+        else:
+            stage = self.root / f"{BUILDING}{secrets.token_hex(3)}"
+            stage.mkdir()
+            snapshot = sqlite3.connect(stage / DATABASE)
+            try:
+                db.backup(snapshot)
+            finally:
+                snapshot.close()
+        try:
+            generation = self._write(stage, counts, dim, docs, chunks, extra)
+        except BaseException:
+            if stage != self.path:
+                shutil.rmtree(stage, ignore_errors=True)
+            raise
+        self._base, self._removed, self._added = counts, set(), {}
+        old, self.previous = self.previous, generation
+        self.published += 1
+        keep = {generation.name} | ({old.name} if old is not None else set())
+        for gen in self.root.glob("gen-*"):  # two generations stay: this one and the last
+            if gen.name not in keep and gen.is_dir():
+                shutil.rmtree(gen, ignore_errors=True)
+        return generation
+
+    def _write(
+        self, stage: Path, counts: TermCounts, dim: int, docs: int, chunks: int, extra: dict
+    ) -> Path:
+        lexical = stage / LEXICAL
+        LexicalIndex.from_counts(counts).save(lexical)
+        counts.save(lexical)
+        np.save(stage / TOMBSTONES, np.asarray(sorted(self.tombstones), dtype=np.int64))
+        _write_faiss(self.faiss, stage / VECTORS)
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "embedder": self.embedder_id,
+            "dim": dim,
+            "metric": "inner_product",
+            "normalized": True,
+            "index_type": ann.index_type(self.faiss),
+            "tombstones": len(self.tombstones),
+            "max_row": self.max_row,
+            "chunking": self.chunking,
+            "documents": docs,
+            "chunks": chunks,
+            "created_at": self.created_at,
+            "updated_at": time.time(),
+            **extra,
+            "files": file_entries(stage),
+        }
+        if self.calibration is not None:
+            manifest["calibration"] = self.calibration
+        (stage / MANIFEST).write_text(json.dumps(seal(manifest), indent=2), encoding="utf-8")
+        _fsync_tree(stage)
+        number = 1 + max(
+            (
+                int(p.name.split("-")[1])
+                for p in self.root.glob("gen-*")
+                if GENERATION.fullmatch(p.name)
+            ),
+            default=0,
+        )
+        generation = self.root / f"gen-{number:06d}-{secrets.token_hex(3)}"
+        os.rename(stage, generation)
+        _fsync_dir(self.root)
+        pointer = self.root / f"CURRENT.{secrets.token_hex(4)}.tmp"
+        try:
+            pointer.write_text(generation.name + "\n", encoding="utf-8")
+            with pointer.open("rb") as handle:
+                os.fsync(handle.fileno())
+            os.replace(pointer, self.root / "CURRENT")
+        finally:
+            pointer.unlink(missing_ok=True)
+        _fsync_dir(self.root)
+        return generation

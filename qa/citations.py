@@ -41,6 +41,7 @@ class Citation:
     supported: bool
     passage: str
     passage_start: int
+    spans: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -78,12 +78,10 @@ CSS = """
 .citeqa-related li p { margin: 2px 0; color: #374151; }
 .citeqa-error { color: #b91c1c; margin: 0; }
 .citeqa-scroll { overflow-x: auto; max-width: 100%; }
-#question { min-width: min(100%, 320px) !important; }
 #ask-row { flex-wrap: wrap; }
 @media (max-width: 560px) {
-  #ask-row > * { min-width: 0 !important; }
-  #question { flex: 1 1 100% !important; }
-  #documents-table { overflow-x: auto; }
+  /* the question gets a line of its own; the buttons share the next one */
+  #ask-row > *:has(#question), #ask-row > #question { flex: 1 1 100% !important; }
 }
 """
 # No document or model text is rendered as an image or link, and this keeps it so even if
@@ -239,34 +237,28 @@ def create_app(service: QAService, embedder_spec: str, _data_dir: Path | None = 
     def respond(
         message: str, saved: Any, mode: str, k: float, lang: str
     ) -> Iterator[tuple[Any, ...]]:
+        """Outputs: chat, saved turns, debugger, question box, Ask. While answering, the box
+        and Ask are disabled (Enter cannot start a second answer); Stop and Clear free them."""
         turns = load_turns(saved)
         question = (message or "").strip()
-        busy, idle, keep = (
-            gr.update(interactive=False),
-            gr.update(interactive=True),
-            gr.update(),
-        )
+        keep, idle = gr.update(), gr.update(interactive=True)
         if not question:
-            yield render_conversation(turns), keep, keep, keep, idle
+            yield render_conversation(turns), keep, keep, idle, idle
             return
+        busy_box, busy = gr.update(value="", interactive=False), gr.update(interactive=False)
         try:
             events = service.stream(question, history_of(turns), **_options(mode, k, lang))
             for state in stream_to_chat(question, events):
                 if state.view is None:
                     pending = render_pending(question, state.status, state.text)
-                    yield render_conversation(turns, pending), keep, keep, "", busy
+                    yield render_conversation(turns, pending), keep, keep, busy_box, busy
                 else:
                     turns = [*turns, state.view][-MAX_TURNS:]
-                    yield (
-                        render_conversation(turns),
-                        turns,
-                        render_hits(state.hits or []),
-                        keep,
-                        idle,
-                    )
+                    hits = render_hits(state.hits or [])
+                    yield render_conversation(turns), turns, hits, idle, idle
         except CiteqaError as exc:
             turns = [*turns, error_view(question, str(exc))][-MAX_TURNS:]
-            yield render_conversation(turns), turns, keep, keep, idle
+            yield render_conversation(turns), turns, keep, idle, idle
 
     def restore(saved: Any) -> tuple[Any, ...]:
         docs = documents()
@@ -277,10 +269,17 @@ def create_app(service: QAService, embedder_spec: str, _data_dir: Path | None = 
         )
 
     def stopped(saved: Any) -> tuple[Any, ...]:
-        return render_conversation(load_turns(saved)), gr.update(interactive=True)
+        idle = gr.update(interactive=True)
+        return render_conversation(load_turns(saved)), idle, idle
 
     def cleared() -> tuple[Any, ...]:
-        return [], render_conversation([]), "", "", gr.update(interactive=True)
+        return (
+            [],
+            render_conversation([]),
+            "",
+            gr.update(value="", interactive=True),
+            gr.update(interactive=True),
+        )
 
     def add_ui(payload: Any) -> tuple[Any, ...]:
         if not payload:
@@ -409,12 +408,12 @@ def create_app(service: QAService, embedder_spec: str, _data_dir: Path | None = 
             respond,
             [box, saved, mode, k, lang],
             [chat, saved, passages, box, send],
-            trigger_mode="once",
+            trigger_mode="multiple",  # "once" ignores every Ask after a Stop (Gradio 6.31)
             show_progress="hidden",
             **chats,
             **private,
         )
-        stop.click(stopped, [saved], [chat, send], cancels=[asking], queue=False, **private)
+        stop.click(stopped, [saved], [chat, send, box], cancels=[asking], queue=False, **private)
         clear.click(
             cleared,
             None,

@@ -110,7 +110,8 @@ def ask(page: Any, question: str, answers_before: int) -> str:
 def upload(page: Any, *paths: Path) -> str:
     page.get_by_role("tab", name="Documents").click()
     page.locator("#upload input[type=file]").set_input_files([str(p) for p in paths])
-    page.locator("#upload").get_by_text(paths[-1].name).first.wait_for(timeout=60_000)
+    for path in paths:  # the picker shows each name as stem and suffix
+        page.locator("#upload").get_by_text(path.stem, exact=True).wait_for(timeout=60_000)
     page.locator("#add").click()
     status = page.locator("#upload-status")
     status.get_by_text("passages embedded").wait_for(timeout=120_000)
@@ -244,10 +245,11 @@ def test_ask_is_disabled_while_answering_and_stop_leaves_a_clean_state(
         timeout=60_000
     )
     assert page.locator("#ask").is_disabled()
+    assert page.locator("#question textarea").is_disabled()  # Enter cannot ask either
     page.locator("#stop").click()
     page.locator("#chat .citeqa-empty").wait_for(timeout=30_000)
     assert page.locator("#chat .citeqa-pending").count() == 0
-    assert page.locator("#ask").is_enabled()
+    assert page.locator("#ask").is_enabled() and page.locator("#question textarea").is_enabled()
     # a failing LLM is a message, and the app keeps running
     page.locator("#question textarea").fill(RED_CROSS)
     page.locator("#ask").click()

@@ -192,7 +192,8 @@ def create_app(service: QAService, embedder_spec: str, _data_dir: Path | None = 
     argument, a data folder, is no longer used: sibling indexes must not share uploads)."""
     from gradio.utils import get_upload_folder
 
-    demo = gr.Blocks(title="citeqa")
+    # files uploaded but never added (a page left mid-way) leave Gradio's folder within hours
+    demo = gr.Blocks(title="citeqa", delete_cache=(3600, 3600))
 
     def uploaded_here(path: Path) -> bool:
         # only files Gradio's /upload route wrote in this server's run, in its upload folder
@@ -216,7 +217,7 @@ def create_app(service: QAService, embedder_spec: str, _data_dir: Path | None = 
             answer = service.ask(question or "", _history_pairs(history), **_options(mode, k, lang))
         except CiteqaError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
-        return render_answer(answer_view(question, answer)), answer.as_json()
+        return render_answer(answer_view(question, answer, backend.page_of)), answer.as_json()
 
     def api_upload(files: Any) -> tuple[str, list[dict[str, Any]]]:
         try:
@@ -248,7 +249,7 @@ def create_app(service: QAService, embedder_spec: str, _data_dir: Path | None = 
         busy_box, busy = gr.update(value="", interactive=False), gr.update(interactive=False)
         try:
             events = service.stream(question, history_of(turns), **_options(mode, k, lang))
-            for state in stream_to_chat(question, events):
+            for state in stream_to_chat(question, events, backend.page_of):
                 if state.view is None:
                     pending = render_pending(question, state.status, state.text)
                     yield render_conversation(turns, pending), keep, keep, busy_box, busy
@@ -298,12 +299,14 @@ def create_app(service: QAService, embedder_spec: str, _data_dir: Path | None = 
         )
 
     def confirm_ui(source: str | None) -> tuple[Any, ...]:
+        hidden = gr.update(visible=False)
         if not source:
-            return _as_html("Pick a document to remove first."), gr.update(visible=False)
-        names = dict((v, label) for label, v in _document_choices(documents()))
+            return _as_html("Pick a document to remove first."), "", hidden
+        names = {v: label for label, v in _document_choices(documents())}
         if source not in names:
-            return _as_html("That document is no longer in the index."), gr.update(visible=False)
+            return _as_html("That document is no longer in the index."), "", hidden
         return (
+            "",
             f"<p>Remove <b>{html.escape(names[source])}</b> from the index? Its passages are "
             "deleted, and an uploaded file is deleted too.</p>",
             gr.update(visible=True),
@@ -426,7 +429,7 @@ def create_app(service: QAService, embedder_spec: str, _data_dir: Path | None = 
         add_button.click(
             add_ui, [files], [status, table, choice, files], preprocess=False, **writes, **private
         )
-        drop.click(confirm_ui, [choice], [confirm_text, confirm], queue=False, **private)
+        drop.click(confirm_ui, [choice], [status, confirm_text, confirm], queue=False, **private)
         no.click(lambda: gr.update(visible=False), None, [confirm], queue=False, **private)
         yes.click(remove_ui, [choice], [status, table, choice, confirm], **writes, **private)
 

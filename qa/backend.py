@@ -9,6 +9,7 @@ other's files.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import re
@@ -153,6 +154,21 @@ class Backend:
             }
             for d in self.index.documents()
         ]
+
+    def page_of(self, source: str, offset: int) -> int | None:
+        """The page a document offset falls on, for paged formats (PDF); None otherwise."""
+        # the store keeps pages per document but has no public reader for them yet
+        rows = self.index._query("SELECT pages FROM documents WHERE source = ?", (source,))
+        try:
+            pages = json.loads(rows[0][0]) if rows else []
+        except (TypeError, ValueError):
+            return None
+        page = None
+        for start, number in pages:
+            if start > offset:
+                break
+            page = number
+        return page if isinstance(page, int) else None
 
     def _check(self, upload: Upload) -> str:
         """The stored name of an acceptable upload; raises BadInput with the reason otherwise."""

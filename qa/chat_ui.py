@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,9 +31,13 @@ View = dict[str, Any]  # one turn: question, answer text, citations... (see `ans
 # --- views: plain data, safe to keep in the browser and to re-render ---------------------
 
 
-def citation_view(c: Citation) -> View:
+PageOf = Callable[[str, int], "int | None"]  # (source, offset) -> page number
+
+
+def citation_view(c: Citation, page_of: PageOf | None = None) -> View:
     spans = getattr(c, "spans", ()) or ((c.start, c.end),)
     return {
+        "page": page_of(c.source, c.start) if page_of else None,
         "n": c.n,
         "source": c.source,
         "title": c.title,
@@ -48,13 +52,13 @@ def citation_view(c: Citation) -> View:
     }
 
 
-def answer_view(question: str, answer: Answer) -> View:
+def answer_view(question: str, answer: Answer, page_of: PageOf | None = None) -> View:
     related = answer.as_json().get("related") or []
     return {
         "question": question,
         "text": answer.text,
         "abstained": answer.abstained,
-        "citations": [citation_view(c) for c in answer.citations],
+        "citations": [citation_view(c, page_of) for c in answer.citations],
         "unsupported": [c.text for c in answer.claims if c.markers and not c.supported],
         "related": [
             {
@@ -114,6 +118,7 @@ def load_turns(value: Any) -> list[View]:
                     "end": _int(c.get("end")),
                     "supported": c.get("supported") is True,
                     "passage_start": _int(c.get("passage_start")),
+                    "page": _int(c.get("page"), -1) if c.get("page") is not None else None,
                     "spans": spans,
                 }
             )
@@ -184,6 +189,8 @@ def render_citation(c: View, anchor: str) -> str:
     name = display_name(c["title"], c["source"])
     file = Path(c["source"]).name
     meta = [file] if file != name and not name.endswith(f"({file})") else []
+    if c.get("page") is not None and c["page"] >= 0:
+        meta.append(f"page {c['page']}")
     meta += [c["lang"], f"characters {c['start']}–{c['end']}"]
     if not c["supported"]:
         meta.append("⚠️ not supported")
@@ -319,7 +326,9 @@ class ChatState:
     hits: list[Hit] | None = None
 
 
-def stream_to_chat(question: str, events: Iterable[Event]) -> Iterator[ChatState]:
+def stream_to_chat(
+    question: str, events: Iterable[Event], page_of: PageOf | None = None
+) -> Iterator[ChatState]:
     """Translate `QAService.stream` events into chat states (first: searching)."""
     yield ChatState(SEARCHING)
     text = ""
@@ -335,7 +344,7 @@ def stream_to_chat(question: str, events: Iterable[Event]) -> Iterator[ChatState
             yield ChatState(
                 "",
                 event.answer.text,
-                answer_view(question, event.answer),
+                answer_view(question, event.answer, page_of),
                 event.answer.hits or hits,
             )
 

@@ -31,7 +31,7 @@ from qa.chat_ui import (
 from qa.citations import Citation, CitationChecker, Claim
 from qa.retrieval import Retriever
 from qa.service import Answer, Delta, Done, QAService, Retrieved
-from tests.helpers import free_port
+from tests.helpers import free_port, write_pdf
 
 XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 REMOTE = "![beacon](http://198.51.100.7/beacon.png?leak=1) see [site](https://example.org/x)"
@@ -270,6 +270,25 @@ def test_upload_and_remove_through_the_backend(
     assert "Removed" in backend.remove(str(stored.resolve()))
     assert not stored.exists()
     assert all(d["file"] != "molen.txt" for d in backend.documents())
+
+
+def test_sources_show_the_page_of_a_pdf_quote(
+    small_index: Path, fake_embedder: FakeEmbedder, tmp_path: Path
+) -> None:
+    service = service_for(small_index, fake_embedder)
+    backend = Backend(service, "fake:64")
+    pdf = write_pdf(
+        tmp_path / "rapport.pdf", ["Inleiding van het rapport.", "De dijk is 9 meter hoog."]
+    )
+    assert backend.add_files([pdf]).added == ["rapport.pdf"]
+    source = next(d["source"] for d in backend.documents() if d["file"] == "rapport.pdf")
+    text = service.current_retriever().index.document_text(source) or ""
+    assert backend.page_of(source, text.index("De dijk")) == 2
+    assert backend.page_of(source, 0) == 1
+    assert backend.page_of("/not/indexed.txt", 0) is None
+    c = citation(text, "De dijk is 9 meter hoog.", source=source)
+    view = answer_view("q", answer("De dijk is 9 meter hoog. [1]", [c]), lambda s, o: 2)
+    assert "page 2" in render_answer(view) and load_turns([view])[0]["citations"][0]["page"] == 2
 
 
 def test_sibling_indexes_do_not_share_uploads(

@@ -59,11 +59,12 @@ CSS = """
 .citeqa-q { margin-left: auto; max-width: 85%; width: fit-content; background: #eff6ff;
   border-radius: 12px; padding: 6px 12px; }
 .citeqa-q p, .citeqa-text { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; }
-.citeqa-a { position: relative; margin-top: 8px; max-width: 100%; background: #f9fafb;
-  border: 1px solid #e5e7eb; border-radius: 12px; padding: 8px 12px 28px; }
+.citeqa-a { margin-top: 8px; max-width: 100%; background: #f9fafb;
+  border: 1px solid #e5e7eb; border-radius: 12px; padding: 8px 12px; }
 .citeqa-state { color: #2563eb; font-style: italic; margin: 0 0 4px; }
-.citeqa-copy { position: absolute; right: 8px; bottom: 4px; font-size: 0.8em; color: #374151;
-  background: none; border: 1px solid #d1d5db; border-radius: 6px; padding: 0 6px; }
+#chat button.citeqa-copy { display: block; margin: 6px 0 0 auto; font-size: 0.8em;
+  font-weight: normal; color: #374151; background: none; border: 1px solid #d1d5db;
+  border-radius: 6px; padding: 0 8px; min-width: 0; box-shadow: none; }
 .citeqa-marker { font-weight: 600; text-decoration: none; color: #2563eb; cursor: pointer; }
 .citeqa-marker:hover, .citeqa-marker:focus { text-decoration: underline; }
 .citeqa-sources, .citeqa-related { margin-top: 8px; }

@@ -434,9 +434,12 @@ def test_the_upload_api_refuses_server_paths_and_other_indexes_files(
     api: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small_index: Path
 ) -> None:
     import gradio_client.client
+    from gradio_client.exceptions import AppError
 
     # a client on another machine sends paths as they are; this one would upload its own copy
-    monkeypatch.setattr(gradio_client.client.Endpoint, "_upload_file", lambda self, f, i: f)
+    monkeypatch.setattr(
+        gradio_client.client.Endpoint, "_upload_file", lambda self, f, data_index: f
+    )
     secret = tmp_path / "secret.md"
     secret.write_text("Het geheime wachtwoord is zwaardvis.")
     sibling = small_index.parent / "sibling" / "uploads" / "theirs.txt"
@@ -454,11 +457,33 @@ def test_the_upload_api_refuses_server_paths_and_other_indexes_files(
         payload = [{"path": path, "orig_name": "x.md", "meta": {"_type": "gradio.FileData"}}]
         try:
             message, _ = api.predict(payload, api_name="/upload")
-        except Exception as exc:  # Gradio's own check refuses first: an app error
+        except AppError as exc:  # Gradio's own check refuses first
             message = str(exc)
         assert not message.startswith("Added 1"), path
-    assert api.predict(api_name="/documents") == before
+    # a file planted in Gradio's upload folder passes Gradio's check, not ours: it was never
+    # uploaded through the page
+    from gradio.utils import get_upload_folder
+
+    planted = Path(get_upload_folder()) / "citeqa-test" / "planted.txt"
+    planted.parent.mkdir(parents=True, exist_ok=True)
+    planted.write_text("Geplant in de uploadmap: het wachtwoord is zwaardvis.")
+    payload = [{"path": str(planted), "orig_name": "x.txt", "meta": {"_type": "gradio.FileData"}}]
+    message, docs = api.predict(payload, api_name="/upload")
+    assert message.endswith("refused x.txt: not a file uploaded through this page"), message
+    assert docs == before == api.predict(api_name="/documents")
     assert secret.is_file() and sibling.is_file()
+    assert not planted.exists()  # refused uploads leave the upload folder
+
+
+def test_api_errors_are_one_line_messages(api: Any) -> None:
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match="The question is empty"):
+        api.predict("  ", api_name="/ask")
+    with pytest.raises(AppError, match="fuzzy"):
+        api.predict("Wie?", [], "fuzzy", api_name="/ask")
+    with pytest.raises(AppError, match="history must be"):
+        api.predict("Wie?", "not a list", api_name="/ask")
 
 
 def test_create_app_builds_without_a_data_folder(

@@ -130,6 +130,21 @@ watch('value', () => {
 """
 
 
+class _Blocks(gr.Blocks):
+    """Blocks whose upload limit stays at MAX_UPLOAD_BYTES however they are served: launch()
+    and mount_gradio_app() both overwrite `max_file_size` (with "no limit" by default), and a
+    bigger file should be refused before it is written to Gradio's upload folder at all."""
+
+    @property
+    def max_file_size(self) -> int:
+        asked = getattr(self, "_max_file_size", None)
+        return MAX_UPLOAD_BYTES if asked is None else min(int(asked), MAX_UPLOAD_BYTES)
+
+    @max_file_size.setter
+    def max_file_size(self, value: int | None) -> None:
+        self._max_file_size = value
+
+
 def _as_html(message: str) -> str:
     """A status message as inert HTML: file names are the user's, so never markup."""
     return "<p>" + "<br>".join(html.escape(line) for line in message.splitlines()) + "</p>"
@@ -194,7 +209,7 @@ def create_app(service: QAService, embedder_spec: str, _data_dir: Path | None = 
     from gradio.utils import get_upload_folder
 
     # files uploaded but never added (a page left mid-way) leave Gradio's folder within hours
-    demo = gr.Blocks(title="citeqa", delete_cache=(3600, 3600))
+    demo = _Blocks(title="citeqa", delete_cache=(3600, 3600))
 
     def uploaded_here(path: Path) -> bool:
         # only files Gradio's /upload route wrote in this server's run, in its upload folder

@@ -16,7 +16,7 @@ from embeddings.errors import BadInput
 from embeddings.indexer import ChunkingSettings, index_paths
 from embeddings.store import Index
 from qa.answering import ExtractiveAnswerer
-from qa.backend import Backend, Upload, display_name, safe_upload_name
+from qa.backend import MAX_UPLOAD_BYTES, Backend, Upload, display_name, safe_upload_name
 from qa.chat_ui import (
     ANSWERING,
     SEARCHING,
@@ -473,6 +473,22 @@ def test_the_upload_api_refuses_server_paths_and_other_indexes_files(
     assert docs == before == api.predict(api_name="/documents")
     assert secret.is_file() and sibling.is_file()
     assert not planted.exists()  # refused uploads leave the upload folder
+
+
+def test_uploads_over_the_limit_are_refused_before_they_are_stored(
+    api: Any, tmp_path: Path
+) -> None:
+    import httpx
+    from gradio.utils import get_upload_folder
+
+    before = {p for p in Path(get_upload_folder()).rglob("*") if p.is_file()}
+    big = b"a" * (MAX_UPLOAD_BYTES + 1)
+    response = httpx.post(
+        api.src.rstrip("/") + "/gradio_api/upload", files={"files": ("big.txt", big)}
+    )
+    assert response.status_code == 413
+    after = {p for p in Path(get_upload_folder()).rglob("*") if p.is_file()}
+    assert not [p for p in after - before if p.name == "big.txt"]
 
 
 def test_api_errors_are_one_line_messages(api: Any) -> None:

@@ -271,7 +271,7 @@ def create_app(service: QAService, embedder_spec: str, _data_dir: Path | None = 
                     yield render_conversation(turns, pending), keep, keep, busy_box, busy
                 else:
                     turns = [*turns, state.view][-MAX_TURNS:]
-                    hits = render_hits(state.hits or [])
+                    hits = render_hits(state.hits or [], state.searched)
                     yield render_conversation(turns), turns, hits, idle, idle
         except CiteqaError as exc:
             turns = [*turns, error_view(question, str(exc))][-MAX_TURNS:]

@@ -290,10 +290,12 @@ def render_conversation(turns: Sequence[View], pending: str = "") -> str:
     return "".join(render_turn(t, i) for i, t in enumerate(turns)) + pending
 
 
-def render_hits(hits: list[Hit]) -> str:
-    """The retrieval debugger: every passage with its dense, BM25 and fused scores."""
+def render_hits(hits: list[Hit], searched: str = "") -> str:
+    """The retrieval debugger: what was searched for (a follow-up carries the question
+    before it), then every passage with its dense, BM25 and fused scores."""
+    query = f"<p class='citeqa-searched'>Searched for: <q>{e(searched)}</q></p>" if searched else ""
     if not hits:
-        return "<p>No passages retrieved.</p>"
+        return query + "<p>No passages retrieved.</p>"
 
     def num(value: float | None) -> str:
         return "–" if value is None else f"{value:.4f}"
@@ -305,7 +307,7 @@ def render_hits(hits: list[Hit]) -> str:
         for h in hits
     ]
     return (
-        "<div class='citeqa-scroll'><table><thead><tr><th>#</th><th>dense</th><th>BM25</th>"
+        query + "<div class='citeqa-scroll'><table><thead><tr><th>#</th><th>dense</th><th>BM25</th>"
         "<th>fused</th><th>source</th><th>lang</th><th>passage</th></tr></thead><tbody>"
         + "".join(rows)
         + "</tbody></table></div>"
@@ -324,6 +326,7 @@ class ChatState:
     text: str = ""
     view: View | None = None
     hits: list[Hit] | None = None
+    searched: str = ""  # the query retrieval ran (a follow-up's includes the turn before)
 
 
 def stream_to_chat(
@@ -331,12 +334,12 @@ def stream_to_chat(
 ) -> Iterator[ChatState]:
     """Translate `QAService.stream` events into chat states (first: searching)."""
     yield ChatState(SEARCHING)
-    text = ""
+    text, searched = "", ""
     hits: list[Hit] = []
     for event in events:
         if isinstance(event, Retrieved):
-            hits = event.hits
-            yield ChatState(ANSWERING, hits=hits)
+            hits, searched = event.hits, event.standalone
+            yield ChatState(ANSWERING, hits=hits, searched=searched)
         elif isinstance(event, Delta):
             text += event.text
             yield ChatState(ANSWERING, text)
@@ -346,6 +349,7 @@ def stream_to_chat(
                 event.answer.text,
                 answer_view(question, event.answer, page_of),
                 event.answer.hits or hits,
+                event.answer.standalone or searched,
             )
 
 

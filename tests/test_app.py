@@ -229,6 +229,7 @@ def test_stream_to_chat_shows_searching_then_answering_then_the_turn() -> None:
     assert [s.status for s in states] == [SEARCHING, ANSWERING, ANSWERING, ANSWERING, ""]
     assert states[3].text == "It rained on Monday. [1]"
     assert states[-1].view is not None and states[-1].view["question"] == "Did it rain?"
+    assert states[1].searched == "q" == states[-1].searched
 
 
 # --- upload names and the backend ---------------------------------------------------------

@@ -203,12 +203,16 @@ def test_clear_resets_the_conversation_and_a_reload_keeps_it(app_url: str, brows
     page.locator("#chat .citeqa-turn").first.wait_for(timeout=60_000)
     assert "3 miljoen euro" in page.locator("#chat").inner_text()  # kept across the reload
     assert "1,5 miljoen euro" in ask(page, "And to UNOPS?", 1)  # and still a conversation
+    page.get_by_text("All retrieved passages").click()
+    searched = page.locator("#passages .citeqa-searched")
+    assert RED_CROSS in searched.inner_text()  # the follow-up was read with its history
     page.locator("#clear").click()
     page.locator("#chat .citeqa-empty").wait_for()
-    # the history is gone too: the same follow-up no longer reads as one about the Red Cross
-    after = ask(page, "And to UNOPS?", 0)
+    assert page.locator("#passages .citeqa-searched").count() == 0
+    # the history is gone too: the same follow-up is searched for on its own now
+    ask(page, "And to UNOPS?", 0)
     assert page.locator("#chat .citeqa-turn").count() == 1
-    assert "Rode Kruis" not in after
+    assert searched.inner_text() == "Searched for: And to UNOPS?"
     page.reload()
     page.locator("#chat .citeqa-turn").first.wait_for(timeout=60_000)
     assert page.locator("#chat .citeqa-turn").count() == 1

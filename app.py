@@ -1,8 +1,10 @@
-"""The Gradio chat UI: a thin adapter over `qa.service`. `create_app(...)` builds it (tests
-call it), `__main__` serves it on 127.0.0.1:7860; never a public share link.
+"""The Gradio chat UI: the layout and a thin adapter over `qa.service` (answers),
+`qa.backend` (uploads, removals) and `qa.chat_ui` (what the chat shows). `create_app(...)`
+builds it; `serve()` below runs it on loopback by default, never with a share link.
 
-Everything shown from documents is HTML-escaped here, so a document cannot inject markup.
-Uploads land only in the data directory's `uploads/` folder, with checked names and types.
+Programs use four named endpoints: `ask`, `upload`, `remove` and `documents`; the UI's own
+events are not part of the API. Nothing from a document or a model is rendered as markup
+(see qa/chat_ui.py), and a Content-Security-Policy keeps the page from loading remote images.
 """
 
 from __future__ import annotations
@@ -10,9 +12,7 @@ from __future__ import annotations
 import argparse
 import html
 import logging
-import re
-import shutil
-import threading
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,23 +20,32 @@ from typing import Any
 import gradio as gr
 
 from embeddings.documents import SUPPORTED_SUFFIXES
-from embeddings.embedders import Embedder
 from embeddings.errors import BadInput, CiteqaError
-from embeddings.store import Index
-from qa.citations import Citation
-from qa.llm import LLMAnswerer, load_chat_model
-from qa.retrieval import Hit
-from qa.service import Answer, Delta, Done, QAService
+from qa.backend import MAX_UPLOAD_BYTES, Backend, Upload, UploadReport
+from qa.chat_ui import (
+    MAX_TURNS,
+    answer_view,
+    error_view,
+    history_of,
+    load_turns,
+    render_answer,
+    render_conversation,
+    render_hits,
+    render_pending,
+    stream_to_chat,
+)
+from qa.service import QAService
 
 log = logging.getLogger(__name__)
 
-MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 # Questions answered at once, over both ways of asking (button, Enter). Gradio's default is 1
 # per event listener, which would make the 20th user wait for 19 answers. Extractive answers
 # are CPU-bound, so on 2 cores more at once only interleaves them (each streams as it goes);
 # LLM answers wait on the server, where concurrency pays. Index changes run one at a time.
 # Gradio's thread pool (launch's max_threads, 40) is larger than this.
 CHAT_CONCURRENCY = 20
+MODES = ["hybrid", "dense", "bm25"]
+LANGS = ["any", "nl", "en"]
 EXAMPLES = [
     "Which Israeli ministers did the Dutch government declare persona non grata?",
     "How much extra money does the Netherlands give to the Dutch Red Cross?",
@@ -44,304 +53,421 @@ EXAMPLES = [
     "Hoeveel gijzelaars zouden aanvankelijk worden vrijgelaten?",
 ]
 CSS = """
-.citeqa-source { border-left: 3px solid #2563eb; padding: 4px 10px; margin: 6px 0; }
-.citeqa-source mark { background: #fde68a; padding: 0 2px; }
+#chat { min-height: 200px; }
+.citeqa-empty { color: #6b7280; padding: 24px 8px; }
+.citeqa-turn { margin: 12px 0; }
+.citeqa-q { margin-left: auto; max-width: 85%; width: fit-content; background: #eff6ff;
+  border-radius: 12px; padding: 6px 12px; }
+.citeqa-q p, .citeqa-text { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; }
+.citeqa-a { margin-top: 8px; max-width: 100%; background: #f9fafb;
+  border: 1px solid #e5e7eb; border-radius: 12px; padding: 8px 12px; }
+.citeqa-state { color: #2563eb; font-style: italic; margin: 0 0 4px; }
+#chat button.citeqa-copy { display: block; margin: 6px 0 0 auto; font-size: 0.8em;
+  font-weight: normal; color: #374151; background: none; border: 1px solid #d1d5db;
+  border-radius: 6px; padding: 0 8px; min-width: 0; box-shadow: none; }
+.citeqa-marker { font-weight: 600; text-decoration: none; color: #2563eb; cursor: pointer; }
+.citeqa-marker:hover, .citeqa-marker:focus { text-decoration: underline; }
+.citeqa-sources, .citeqa-related { margin-top: 8px; }
+.citeqa-source { border-left: 3px solid #2563eb; padding: 2px 10px; margin: 6px 0; }
+.citeqa-source:target, .citeqa-source.citeqa-flash { background: #eff6ff; }
+.citeqa-source summary { cursor: pointer; overflow-wrap: anywhere; }
+.citeqa-source mark, .citeqa-passage mark { background: #fde68a; padding: 0 2px; }
+.citeqa-source blockquote { margin: 4px 0 4px 8px; }
+.citeqa-passage p { margin: 2px 0; white-space: pre-wrap; overflow-wrap: anywhere; }
 .citeqa-unsupported { text-decoration: underline wavy #dc2626; }
-.citeqa-meta { color: #6b7280; font-size: 0.85em; }
+.citeqa-meta { color: #6b7280; font-size: 0.85em; overflow-wrap: anywhere; }
+.citeqa-related li p { margin: 2px 0; color: #374151; }
+.citeqa-error { color: #b91c1c; margin: 0; }
+.citeqa-scroll { overflow-x: auto; max-width: 100%; }
+#ask-row { flex-wrap: wrap; }
+@media (max-width: 560px) {
+  /* the question gets a line of its own; the buttons share the next one */
+  #ask-row > *:has(#question), #ask-row > #question { flex: 1 1 100% !important; }
+}
+"""
+# No document or model text is rendered as an image or link, and this keeps it so even if
+# some markup got through: images, media and fetches only from this server.
+CSP = (
+    "img-src 'self' data: blob:; media-src 'self' data: blob:; connect-src 'self'; "
+    "font-src 'self' data:; object-src 'none'; frame-src 'none'; form-action 'self'"
+)
+HEAD = f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n<style>{CSS}</style>'
+# [n] opens and shows its source; Copy puts the answer as plain text on the clipboard.
+CHAT_JS = """
+element.addEventListener('click', (event) => {
+  const marker = event.target.closest('a.citeqa-marker');
+  if (marker) {
+    event.preventDefault();
+    const source = element.querySelector('[id="' + marker.dataset.source + '"]');
+    if (!source) return;
+    element.querySelectorAll('.citeqa-flash').forEach((s) => s.classList.remove('citeqa-flash'));
+    source.open = true;
+    source.classList.add('citeqa-flash');
+    source.scrollIntoView({block: 'nearest'});
+    source.querySelector('summary').focus();
+    return;
+  }
+  const copy = event.target.closest('button.citeqa-copy');
+  if (copy) {
+    const text = copy.closest('.citeqa-a').dataset.plain;
+    const done = () => {
+      copy.textContent = 'Copied';
+      setTimeout(() => copy.textContent = 'Copy', 1500);
+    };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(done);
+    } else {
+      const area = document.createElement('textarea');
+      area.value = text; document.body.appendChild(area); area.select();
+      document.execCommand('copy'); area.remove(); done();
+    }
+  }
+});
+watch('value', () => {
+  const pending = element.querySelector('.citeqa-pending');
+  if (pending) pending.scrollIntoView({block: 'nearest'});
+});
 """
 
 
-# --- rendering (pure functions, unit-tested) ----------------------------------------------
-
-
-def render_answer(answer: Answer) -> str:
-    """The answer with its [n] markers, unsupported sentences marked, then the cited sources."""
-    if answer.abstained and not answer.citations:
-        return html.escape(answer.text)
-    text = html.escape(answer.text)
-    for claim in answer.claims:
-        if claim.markers and not claim.supported:
-            sentence = html.escape(claim.text.rstrip(".!?"))
-            text = text.replace(
-                sentence,
-                f'<span class="citeqa-unsupported" title="not '
-                f'supported by the cited passage">{sentence}</span> ⚠️',
-                1,
-            )
-    sources = "".join(render_citation(c) for c in answer.citations)
-    return f"{text}\n\n<div class='citeqa-sources'><b>Sources</b>{sources}</div>"
-
-
-def render_citation(c: Citation) -> str:
-    local_start, local_end = c.start - c.passage_start, c.end - c.passage_start
-    before = html.escape(c.passage[:local_start])
-    quote = html.escape(c.passage[local_start:local_end])
-    after = html.escape(c.passage[local_end:])
-    status = "" if c.supported else " · ⚠️ not supported"
-    return (
-        f"<div class='citeqa-source'><b>[{c.n}] {html.escape(c.title)}</b>"
-        f"<div class='citeqa-meta'>{html.escape(Path(c.source).name)} · {c.lang} · "
-        f"characters {c.start}–{c.end}{status}</div>"
-        f"<blockquote><mark>{quote}</mark></blockquote>"
-        f"<details><summary>whole passage</summary>{before}<mark>{quote}</mark>{after}"
-        f"</details></div>"
-    )
-
-
-def render_hits(hits: list[Hit]) -> str:
-    """The retrieval debugger: every passage with its dense, BM25 and fused scores."""
-    if not hits:
-        return "<p>No passages retrieved.</p>"
-    rows = []
-    for h in hits:
-
-        def num(value: float | None) -> str:
-            return "–" if value is None else f"{value:.4f}"
-
-        rows.append(
-            f"<tr><td>{h.rank}</td><td>{num(h.dense)}</td><td>{num(h.bm25)}</td>"
-            f"<td>{num(h.fused)}</td><td>{html.escape(Path(h.chunk.source).name)}</td>"
-            f"<td>{h.chunk.lang}</td><td>{html.escape(h.chunk.text[:400])}</td></tr>"
-        )
-    return (
-        "<table><thead><tr><th>#</th><th>dense</th><th>BM25</th><th>fused</th>"
-        "<th>source</th><th>lang</th><th>passage</th></tr></thead><tbody>"
-        + "".join(rows)
-        + "</tbody></table>"
-    )
-
-
-def safe_upload_name(name: str) -> str:
-    """A plain file name for an upload; refuses paths, hidden names and unknown types."""
-    base = Path(name.replace("\\", "/")).name
-    if not base or base in (".", "..") or base.startswith("."):
-        raise BadInput(f"Refused file name {name!r}.")
-    cleaned = re.sub(r"[^\w.\- ]", "_", base)[:120]
-    if Path(cleaned).suffix.lower() not in SUPPORTED_SUFFIXES:
-        raise BadInput(f"{base}: only {', '.join(SUPPORTED_SUFFIXES)} files can be added.")
-    return cleaned
-
-
-# --- the app -------------------------------------------------------------------------------
-
-
-class Backend:
-    """What the UI calls: the shared service, and index changes that swap in a new index."""
-
-    def __init__(self, service: QAService, embedder_spec: str, data_dir: Path) -> None:
-        self.service = service
-        self.embedder_spec = embedder_spec
-        self.uploads = data_dir / "uploads"
-        self._write_lock = threading.Lock()
+class _Blocks(gr.Blocks):
+    """Blocks whose upload limit stays at MAX_UPLOAD_BYTES however they are served: launch()
+    and mount_gradio_app() both overwrite `max_file_size` (with "no limit" by default), and a
+    bigger file should be refused before it is written to Gradio's upload folder at all."""
 
     @property
-    def index(self) -> Index:
-        return self.service.current_retriever().index
+    def max_file_size(self) -> int:
+        asked = getattr(self, "_max_file_size", None)
+        return MAX_UPLOAD_BYTES if asked is None else min(int(asked), MAX_UPLOAD_BYTES)
 
-    @property
-    def embedder(self) -> Embedder:
-        return self.service.retriever.embedder
-
-    def reload(self) -> None:
-        """Load the generation this process just wrote; questions in flight keep theirs."""
-        self.service.current_retriever(wait=True)
-
-    def documents(self) -> list[list[Any]]:
-        return [
-            [Path(d.source).name, d.title[:80], d.lang, d.chunks, d.source]
-            for d in self.index.documents()
-        ]
-
-    def add_files(self, paths: list[str], progress: bool = True) -> str:
-        from embeddings.indexer import ChunkingSettings, index_paths
-
-        self.uploads.mkdir(parents=True, exist_ok=True)
-        for path in paths:
-            source = Path(path)
-            name = safe_upload_name(source.name)
-            if source.stat().st_size > MAX_UPLOAD_BYTES:
-                raise BadInput(f"{name} is larger than {MAX_UPLOAD_BYTES // 2**20} MiB.")
-            target = (self.uploads / name).resolve()
-            if target.parent != self.uploads.resolve():
-                raise BadInput(f"Refused file name {name!r}.")
-            shutil.copyfile(source, target)
-        chunking = self.index.manifest["chunking"]
-        with self._write_lock:
-            report = index_paths(
-                [self.uploads],
-                self.index.root,
-                lambda: self.embedder,
-                self.embedder_spec,
-                ChunkingSettings(chunking["max_tokens"], chunking["overlap_tokens"]),
-                progress=progress,
-            )
-            self.reload()
-        skipped = "".join(f"\nskipped {Path(p).name}: {why}" for p, why in report.skipped)
-        return (
-            f"Added {len(report.added)}, updated {len(report.updated)}; "
-            f"{report.chunks_embedded} passages embedded.{skipped}"
-        )
-
-    def remove(self, source: str) -> str:
-        from embeddings.indexer import remove_sources
-
-        with self._write_lock:
-            removed = remove_sources(self.index.root, [source])
-            self.reload()
-        path = Path(source)
-        if removed and path.parent.resolve() == self.uploads.resolve() and path.is_file():
-            path.unlink()  # an upload is gone for good; a folder's file would come back
-        return f"Removed {Path(source).name}." if removed else "That document is not indexed."
+    @max_file_size.setter
+    def max_file_size(self, value: int | None) -> None:
+        self._max_file_size = value
 
 
-def create_app(service: QAService, embedder_spec: str, data_dir: Path) -> gr.Blocks:
-    backend = Backend(service, embedder_spec, data_dir)
+def _as_html(message: str) -> str:
+    """A status message as inert HTML: file names are the user's, so never markup."""
+    return "<p>" + "<br>".join(html.escape(line) for line in message.splitlines()) + "</p>"
+
+
+def _document_choices(docs: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """Remove's choices: what people recognise (name and file), the source as the value."""
+    labels = []
+    for d in docs:
+        label = d["name"] if d["file"] in d["name"] else f"{d['name']} — {d['file']}"
+        labels.append((label, str(d["source"])))
+    return labels
+
+
+def _document_rows(docs: list[dict[str, Any]]) -> list[list[Any]]:
+    return [[d["name"], d["file"], d["lang"], d["passages"]] for d in docs]
+
+
+def _history_pairs(value: Any) -> list[tuple[str, str]]:
+    """The API's `history`: earlier [question, answer] pairs."""
+    if value in (None, "", []):
+        return []
+    if not isinstance(value, list) or not all(
+        isinstance(t, list | tuple) and len(t) == 2 and all(isinstance(x, str) for x in t)
+        for t in value
+    ):
+        raise BadInput("history must be a list of [question, answer] pairs of strings.")
+    return [(t[0], t[1]) for t in value][-MAX_TURNS:]
+
+
+def _options(mode: Any, k: Any, lang: Any) -> dict[str, Any]:
+    if mode not in MODES:
+        raise BadInput(f"mode must be one of {', '.join(MODES)}.")
+    if lang not in LANGS:
+        raise BadInput(f"lang must be one of {', '.join(LANGS)}.")
+    try:
+        top = int(k)
+    except (TypeError, ValueError):
+        raise BadInput("k must be a whole number from 1 to 50.") from None
+    if not 1 <= top <= 50:
+        raise BadInput("k must be a whole number from 1 to 50.")
+    return {"k": top, "mode": mode, "lang": None if lang == "any" else lang}
+
+
+def _file_payload(payload: Any) -> list[Upload]:
+    """Gradio's raw file data (the endpoint skips preprocessing so the original name survives:
+    Gradio's own copy of `a<b.txt` is `ab.txt`). Only `path` and `orig_name` are read."""
+    items = payload if isinstance(payload, list) else [payload] if payload else []
+    uploads = []
+    for item in items:
+        path = item.get("path") if isinstance(item, dict) else item
+        if not isinstance(path, str) or not path:
+            raise BadInput("files must be uploaded files.")
+        name = item.get("orig_name") if isinstance(item, dict) else None
+        uploads.append(Upload(Path(path), name if isinstance(name, str) and name else path))
+    return uploads
+
+
+def create_app(service: QAService, embedder_spec: str, _data_dir: Path | None = None) -> gr.Blocks:
+    """The chat UI over `service`. Uploads go to the index's own `<index>/uploads/` (the third
+    argument, a data folder, is no longer used: sibling indexes must not share uploads)."""
+    from gradio.utils import get_upload_folder
+
+    # files uploaded but never added (a page left mid-way) leave Gradio's folder within hours
+    demo = _Blocks(title="citeqa", delete_cache=(3600, 3600))
+
+    def uploaded_here(path: Path) -> bool:
+        # only files Gradio's /upload route wrote in this server's run, in its upload folder
+        real = os.path.realpath(path)
+        return any(os.path.realpath(p) == real for p in list(demo.upload_file_set))
+
+    backend = Backend(service, embedder_spec, Path(get_upload_folder()), uploaded_here)
+
+    def documents() -> list[dict[str, Any]]:
+        return backend.documents()
+
+    def add(payload: Any) -> UploadReport:
+        return backend.add_files(_file_payload(payload))
+
+    # --- API endpoints (public) -------------------------------------------------------------
+
+    def api_ask(
+        question: str, history: Any, mode: str, k: float, lang: str
+    ) -> tuple[str, dict[str, Any]]:
+        try:
+            answer = service.ask(question or "", _history_pairs(history), **_options(mode, k, lang))
+        except CiteqaError as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
+        return render_answer(answer_view(question, answer, backend.page_of)), answer.as_json()
+
+    def api_upload(files: Any) -> tuple[str, list[dict[str, Any]]]:
+        try:
+            message = add(files).message
+        except CiteqaError as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
+        return message, documents()
+
+    def api_remove(source: str) -> tuple[str, list[dict[str, Any]]]:
+        try:
+            message = backend.remove(source or "")
+        except CiteqaError as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
+        return message, documents()
+
+    # --- UI events (private) ----------------------------------------------------------------
 
     def respond(
-        message: str,
-        chat: list[dict[str, Any]],
-        history: list[list[str]],
-        mode: str,
-        k: int,
-        answerer_name: str,
-        llm_url: str,
-        llm_model: str,
-        lang: str,
+        message: str, saved: Any, mode: str, k: float, lang: str
     ) -> Iterator[tuple[Any, ...]]:
-        message = (message or "").strip()
-        if not message:
-            yield chat, history, gr.update(), ""
+        """Outputs: chat, saved turns, debugger, question box, Ask. While answering, the box
+        and Ask are disabled (Enter cannot start a second answer); Stop and Clear free them."""
+        turns = load_turns(saved)
+        question = (message or "").strip()
+        keep, idle = gr.update(), gr.update(interactive=True)
+        if not question:
+            yield render_conversation(turns), keep, keep, idle, idle
             return
-        chat = [
-            *chat,
-            {"role": "user", "content": html.escape(message)},
-            {"role": "assistant", "content": "…"},
-        ]
-        yield chat, history, gr.update(), ""
+        busy_box, busy = gr.update(value="", interactive=False), gr.update(interactive=False)
         try:
-            answerer = None
-            if answerer_name == "llm":
-                model = load_chat_model(f"openai:{llm_model or 'local'}", llm_url or None)
-                answerer = LLMAnswerer(model, llm_url or None)
-            text = ""
-            for event in service.stream(
-                message,
-                [(t[0], t[1]) for t in history],
-                k=int(k),
-                mode=mode,  # type: ignore[arg-type]
-                lang=None if lang == "any" else lang,
-                answerer=answerer,
-            ):
-                if isinstance(event, Delta):
-                    text += event.text
-                    chat[-1] = {"role": "assistant", "content": html.escape(text) + " ▌"}
-                    yield chat, history, gr.update(), ""
-                elif isinstance(event, Done):
-                    chat[-1] = {"role": "assistant", "content": render_answer(event.answer)}
-                    history = [*history, [message, event.answer.text]]
-                    yield chat, history, render_hits(event.answer.hits), ""
+            events = service.stream(question, history_of(turns), **_options(mode, k, lang))
+            for state in stream_to_chat(question, events, backend.page_of):
+                if state.view is None:
+                    pending = render_pending(question, state.status, state.text)
+                    yield render_conversation(turns, pending), keep, keep, busy_box, busy
+                else:
+                    turns = [*turns, state.view][-MAX_TURNS:]
+                    hits = render_hits(state.hits or [], state.searched)
+                    yield render_conversation(turns), turns, hits, idle, idle
         except CiteqaError as exc:
-            chat[-1] = {"role": "assistant", "content": f"⚠️ {html.escape(str(exc))}"}
-            yield chat, history, gr.update(), ""
+            turns = [*turns, error_view(question, str(exc))][-MAX_TURNS:]
+            yield render_conversation(turns), turns, keep, idle, idle
 
-    def upload(
-        files: list[Any] | None,
-        progress: gr.Progress = gr.Progress(track_tqdm=True),  # noqa: B008 (Gradio injects it)
-    ) -> tuple[str, Any, Any]:
-        if not files:
-            return "Choose one or more files first.", gr.update(), gr.update()
-        try:
-            paths = [f if isinstance(f, str) else f.name for f in files]
-            message = backend.add_files(paths)
-        except CiteqaError as exc:
-            message = f"⚠️ {exc}"
-        docs = backend.documents()
-        return message, docs, gr.update(choices=[d[4] for d in docs])
-
-    def remove(source: str | None) -> tuple[str, Any, Any]:
-        if not source:
-            return "Pick a document to remove.", gr.update(), gr.update()
-        try:
-            message = backend.remove(source)
-        except CiteqaError as exc:
-            message = f"⚠️ {exc}"
-        docs = backend.documents()
-        return message, docs, gr.update(choices=[d[4] for d in docs], value=None)
-
-    with gr.Blocks(title="citeqa") as demo:
-        gr.Markdown(
-            "## citeqa — answers with checked citations\nAsk in Dutch or English; "
-            "every claim points at the passage it comes from."
+    def restore(saved: Any) -> tuple[Any, ...]:
+        docs = documents()
+        return (
+            render_conversation(load_turns(saved)),
+            _document_rows(docs),
+            gr.update(choices=_document_choices(docs), value=None),
         )
-        history = gr.State([])
+
+    def stopped(saved: Any) -> tuple[Any, ...]:
+        idle = gr.update(interactive=True)
+        return render_conversation(load_turns(saved)), idle, idle
+
+    def cleared() -> tuple[Any, ...]:
+        return (
+            [],
+            render_conversation([]),
+            "",
+            gr.update(value="", interactive=True),
+            gr.update(interactive=True),
+        )
+
+    def add_ui(payload: Any) -> tuple[Any, ...]:
+        if not payload:
+            message = "Choose one or more files first."
+        else:
+            try:
+                message = add(payload).message
+            except CiteqaError as exc:
+                message = f"⚠️ {exc}"
+        docs = documents()
+        return (
+            _as_html(message),
+            _document_rows(docs),
+            gr.update(choices=_document_choices(docs), value=None),
+            None,
+        )
+
+    def confirm_ui(source: str | None) -> tuple[Any, ...]:
+        hidden = gr.update(visible=False)
+        if not source:
+            return _as_html("Pick a document to remove first."), "", hidden
+        names = {v: label for label, v in _document_choices(documents())}
+        if source not in names:
+            return _as_html("That document is no longer in the index."), "", hidden
+        return (
+            "",
+            f"<p>Remove <b>{html.escape(names[source])}</b> from the index? Its passages are "
+            "deleted, and an uploaded file is deleted too.</p>",
+            gr.update(visible=True),
+        )
+
+    def remove_ui(source: str | None) -> tuple[Any, ...]:
+        message = "Pick a document to remove first."
+        if source:
+            try:
+                message = backend.remove(source)
+            except CiteqaError as exc:
+                message = f"⚠️ {exc}"
+        docs = documents()
+        return (
+            _as_html(message),
+            _document_rows(docs),
+            gr.update(choices=_document_choices(docs), value=None),
+            gr.update(visible=False),
+        )
+
+    with demo:
+        gr.HTML(
+            "<h2 style='margin:0'>citeqa — answers with checked citations</h2>",
+            head=HEAD,
+            js_on_load=None,
+        )
+        saved = gr.BrowserState([], storage_key="citeqa-conversation")
         with gr.Tab("Chat"):
-            chatbot = gr.Chatbot(
-                label="Conversation",
-                height=520,
+            chat = gr.HTML(
+                render_conversation([]),
                 elem_id="chat",
-                sanitize_html=True,
-                feedback_options=None,
+                js_on_load=CHAT_JS,
+                container=True,
+                padding=True,
             )
-            with gr.Row():
+            with gr.Row(elem_id="ask-row", equal_height=True):
                 box = gr.Textbox(
                     placeholder="Ask a question…",
                     show_label=False,
                     scale=8,
+                    min_width=240,
                     elem_id="question",
                     max_length=2000,
+                    lines=1,
                 )
-                send = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
-                stop = gr.Button("Stop", scale=1, elem_id="stop")
+                send = gr.Button("Ask", variant="primary", scale=1, min_width=70, elem_id="ask")
+                stop = gr.Button("Stop", scale=1, min_width=70, elem_id="stop")
+                clear = gr.Button("Clear", scale=1, min_width=70, elem_id="clear")
             gr.Examples(EXAMPLES, inputs=box)
-            with gr.Accordion("Settings", open=False, elem_id="settings"):
-                with gr.Row():
-                    mode = gr.Radio(["hybrid", "dense", "bm25"], value="hybrid", label="Search")
-                    k = gr.Slider(1, 10, value=5, step=1, label="Passages (top-k)")
-                    lang = gr.Dropdown(["any", "nl", "en"], value="any", label="Language")
-                with gr.Row():
-                    answerer = gr.Radio(
-                        ["extractive", "llm"],
-                        value="extractive",
-                        label="Answerer",
-                        elem_id="answerer",
-                    )
-                    llm_url = gr.Textbox(
-                        label="LLM base URL (OpenAI-compatible)",
-                        placeholder="http://127.0.0.1:8080/v1",
-                        elem_id="llm-url",
-                    )
-                    llm_model = gr.Textbox(label="LLM model", value="local")
+            with gr.Accordion("Settings", open=False, elem_id="settings"), gr.Row():
+                mode = gr.Radio(MODES, value="hybrid", label="Search")
+                k = gr.Slider(1, 10, value=5, step=1, label="Passages (top-k)")
+                lang = gr.Dropdown(LANGS, value="any", label="Language")
             with gr.Accordion("All retrieved passages (retrieval debugger)", open=False):
-                passages = gr.HTML(elem_id="passages")
+                passages = gr.HTML(elem_id="passages", js_on_load=None)
         with gr.Tab("Documents"):
             files = gr.File(
-                label="Add documents (txt, md, html, pdf, docx; 20 MiB each)",
+                label=f"Add documents ({', '.join(s.lstrip('.') for s in SUPPORTED_SUFFIXES)}; "
+                f"{MAX_UPLOAD_BYTES // 2**20} MiB each)",
                 file_count="multiple",
                 file_types=list(SUPPORTED_SUFFIXES),
                 elem_id="upload",
             )
-            add = gr.Button("Add to index", variant="primary", elem_id="add")
-            status = gr.Markdown(elem_id="upload-status")
+            add_button = gr.Button("Add to index", variant="primary", elem_id="add")
+            status = gr.HTML(elem_id="upload-status", js_on_load=None)
             table = gr.Dataframe(
-                headers=["file", "title", "lang", "passages", "source"],
-                value=backend.documents,
+                headers=["document", "file", "lang", "passages"],
                 interactive=False,
+                wrap=True,
+                elem_id="documents-table",
             )
-            with gr.Row():
-                choice = gr.Dropdown(
-                    choices=[d[4] for d in backend.documents()], label="Document", scale=4
-                )
-                drop = gr.Button("Remove from index", variant="stop", scale=1)
+            choice = gr.Dropdown(
+                choices=[], value=None, label="Document to remove", elem_id="remove-choice"
+            )
+            drop = gr.Button("Remove…", variant="stop", elem_id="remove")
+            with gr.Group(visible=False, elem_id="confirm") as confirm:
+                confirm_text = gr.HTML(elem_id="confirm-text", js_on_load=None)
+                with gr.Row():
+                    yes = gr.Button("Yes, remove it", variant="stop", elem_id="confirm-yes")
+                    no = gr.Button("Cancel", elem_id="confirm-no")
+        # The API's own inputs and outputs: never shown, named for gradio_client.
+        with gr.Column(visible=False):
+            api_question = gr.Textbox(label="question")
+            api_history = gr.JSON([], label="history")
+            api_mode = gr.Dropdown(MODES, value="hybrid", label="mode")
+            api_k = gr.Number(5, precision=0, label="k")
+            api_lang = gr.Dropdown(LANGS, value="any", label="lang")
+            api_html = gr.HTML(label="answer_html", js_on_load=None)
+            api_answer = gr.JSON(label="answer")
+            api_files = gr.File(file_count="multiple", label="files")
+            api_source = gr.Textbox(label="source")
+            api_message = gr.Textbox(label="message")
+            api_documents = gr.JSON(label="documents")
+            api_trigger = gr.Button()
 
-        inputs = [box, chatbot, history, mode, k, answerer, llm_url, llm_model, lang]
-        outputs = [chatbot, history, passages, box]
+        private: dict[str, Any] = {"api_visibility": "private"}
         chats: dict[str, Any] = {"concurrency_id": "chat", "concurrency_limit": CHAT_CONCURRENCY}
-        ask_event = send.click(respond, inputs, outputs, **chats)
-        enter_event = box.submit(respond, inputs, outputs, **chats)
-        stop.click(None, None, None, cancels=[ask_event, enter_event])
         writes: dict[str, Any] = {"concurrency_id": "index", "concurrency_limit": 1}
-        add.click(upload, [files], [status, table, choice], **writes)
-        drop.click(remove, [choice], [status, table, choice], **writes)
+
+        asking = gr.on(
+            [send.click, box.submit],
+            respond,
+            [box, saved, mode, k, lang],
+            [chat, saved, passages, box, send],
+            trigger_mode="multiple",  # "once" ignores every Ask after a Stop (Gradio 6.31)
+            show_progress="hidden",
+            **chats,
+            **private,
+        )
+        stop.click(stopped, [saved], [chat, send, box], cancels=[asking], queue=False, **private)
+        clear.click(
+            cleared,
+            None,
+            [saved, chat, passages, box, send],
+            cancels=[asking],
+            queue=False,
+            **private,
+        )
+        demo.load(restore, [saved], [chat, table, choice], **private)
+        add_button.click(
+            add_ui, [files], [status, table, choice, files], preprocess=False, **writes, **private
+        )
+        drop.click(confirm_ui, [choice], [status, confirm_text, confirm], queue=False, **private)
+        no.click(lambda: gr.update(visible=False), None, [confirm], queue=False, **private)
+        yes.click(remove_ui, [choice], [status, table, choice, confirm], **writes, **private)
+
+        api_trigger.click(
+            api_ask,
+            [api_question, api_history, api_mode, api_k, api_lang],
+            [api_html, api_answer],
+            api_name="ask",
+            **chats,
+        )
+        api_trigger.click(
+            api_upload,
+            [api_files],
+            [api_message, api_documents],
+            api_name="upload",
+            preprocess=False,
+            **writes,
+        )
+        api_trigger.click(
+            api_remove, [api_source], [api_message, api_documents], api_name="remove", **writes
+        )
+        api_trigger.click(documents, None, [api_documents], api_name="documents")
     return demo
 
 

@@ -41,6 +41,8 @@ class Citation:
     supported: bool
     passage: str
     passage_start: int
+    spans: tuple[tuple[int, int], ...] = ()  # document offsets of every quoted sentence of
+    # this passage in the answer; empty means just (start, end).
 
 
 @dataclass(frozen=True)

@@ -1,62 +1,238 @@
-"""The UI's pure parts: rendering is inert HTML, upload names cannot escape, the app builds."""
+"""The UI without a browser: inert rendering, readable names, the upload backend's checks, the
+event-to-chat translation, and the named API driven with gradio_client on loopback."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from app import Backend, create_app, render_answer, render_citation, safe_upload_name
+from app import create_app
+from embeddings.embedders import FakeEmbedder
 from embeddings.errors import BadInput
+from embeddings.indexer import ChunkingSettings, index_paths
 from embeddings.store import Index
 from qa.answering import ExtractiveAnswerer
+from qa.backend import MAX_UPLOAD_BYTES, Backend, Upload, display_name, safe_upload_name
+from qa.chat_ui import (
+    ANSWERING,
+    SEARCHING,
+    answer_view,
+    history_of,
+    load_turns,
+    plain_text,
+    render_answer,
+    render_conversation,
+    stream_to_chat,
+)
 from qa.citations import Citation, CitationChecker, Claim
 from qa.retrieval import Retriever
-from qa.service import Answer, QAService
+from qa.service import Answer, Delta, Done, QAService, Retrieved
+from tests.helpers import free_port, write_pdf
 
 XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+REMOTE = "![beacon](http://198.51.100.7/beacon.png?leak=1) see [site](https://example.org/x)"
 
 
-def citation(passage: str, quote_start: int, quote_end: int, supported: bool = True) -> Citation:
+def citation(
+    passage: str,
+    quote: str,
+    supported: bool = True,
+    n: int = 1,
+    spans: tuple[tuple[int, int], ...] = (),
+    title: str = "Title <b>",
+    source: str = "/data/doc.txt",
+) -> Citation:
+    start = passage.index(quote)
     return Citation(
-        1,
+        n,
         "d",
-        "/data/doc.txt",
-        "Title <b>",
+        source,
+        title,
         "c",
         "nl",
-        passage[quote_start:quote_end],
-        1000 + quote_start,
-        1000 + quote_end,
+        quote,
+        1000 + start,
+        1000 + start + len(quote),
         supported,
         passage,
         1000,
+        spans,
     )
+
+
+def answer(text: str, citations: list[Citation], claims: list[Claim] | None = None) -> Answer:
+    return Answer("q", "q", "en", text, not citations, citations, claims or [])
+
+
+def service_for(index: Path, embedder: FakeEmbedder) -> QAService:
+    retriever = Retriever(Index(index), embedder)
+    return QAService(retriever, ExtractiveAnswerer(embedder), CitationChecker(embedder))
+
+
+# --- rendering ------------------------------------------------------------------------------
 
 
 def test_citation_highlights_the_quote_and_escapes_document_html() -> None:
     passage = f"Intro {XSS}. Nederland geeft 3 miljoen euro. Slot."
-    start = passage.index("Nederland")
-    html = render_citation(citation(passage, start, passage.index(" Slot")))
+    c = citation(passage, "Nederland geeft 3 miljoen euro.")
+    html = render_answer(answer_view("q", answer("Het is 3 miljoen euro. [1]", [c])))
     assert "<mark>Nederland geeft 3 miljoen euro.</mark>" in html
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert "<img" not in html and "Title &lt;b&gt;" in html
-    assert "<details><summary>whole passage</summary>" in html
+
+
+def test_every_quoted_sentence_is_highlighted() -> None:
+    passage = "Eerste zin. Tweede zin hier. Derde zin daar. Slot."
+    second, third = passage.index("Tweede"), passage.index("Derde")
+    spans = ((1000 + second, 1000 + second + 16), (1000 + third, 1000 + third + 15))
+    c = citation(passage, "Tweede zin hier.", spans=spans)
+    html = render_answer(answer_view("q", answer("Twee zinnen. [1]", [c])))
+    assert "<mark>Tweede zin hier.</mark>" in html and "<mark>Derde zin daar.</mark>" in html
+    assert "<mark>Eerste" not in html and "<mark>Slot" not in html
+
+
+def test_markers_link_to_their_source_and_unknown_markers_stay_text() -> None:
+    c = citation("It rained on Monday.", "It rained on Monday.", n=1)
+    html = render_answer(answer_view("q", answer("It rained. [1] It was cold. [2]", [c])), "t0")
+    assert "<a class='citeqa-marker' href='#t0-s1' data-source='t0-s1'" in html
+    assert "id='t0-s1'" in html
+    assert " [2]" in html and "href='#t0-s2'" not in html  # no source 2: plain text
 
 
 def test_unsupported_sentences_are_marked() -> None:
-    answer = Answer(
+    view = answer_view(
         "q",
-        "q",
-        "en",
-        "It is 40 degrees. [1]",
-        False,
-        [citation("It was 12 degrees.", 0, 18, supported=False)],
-        [Claim("It is 40 degrees.", (1,), False)],
+        answer(
+            "It is 40 degrees. [1]",
+            [citation("It was 12 degrees.", "It was 12 degrees.", supported=False)],
+            [Claim("It is 40 degrees.", (1,), False)],
+        ),
     )
-    html = render_answer(answer)
-    assert 'class="citeqa-unsupported"' in html and "⚠️" in html
-    assert "[1]" in html and "not supported" in html
+    html = render_answer(view)
+    assert "class='citeqa-unsupported'" in html and "not supported" in html
+
+
+def test_related_passages_of_an_abstention_are_not_sources(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    abstained = answer("I cannot answer that from the documents.", [])
+    related = [{"source": "/d/004_95cba6cae27483a5.txt", "title": "Kamer", "text": "Iets anders."}]
+    monkeypatch.setattr(Answer, "as_json", lambda self: {"related": related})
+    html = render_answer(answer_view("q", abstained))
+    assert "Related passages" in html and "Iets anders." in html
+    assert "Sources" not in html and "citeqa-source" not in html
+
+
+def test_remote_images_and_links_from_documents_and_models_stay_text() -> None:
+    passage = f"Kop. {REMOTE}. Einde."
+    c = citation(passage, "Einde.", title=REMOTE)
+    view = answer_view("q", answer(f"{REMOTE} <img src='http://198.51.100.7/a.png'> [1]", [c]))
+    tags = _tags(render_conversation([view]))
+    assert {t for t, _ in tags} <= {
+        "div",
+        "p",
+        "a",
+        "b",
+        "span",
+        "mark",
+        "details",
+        "summary",
+        "blockquote",
+        "button",
+    }
+    for _, attrs in tags:
+        assert "src" not in attrs and "style" not in attrs
+        assert attrs.get("href", "#").startswith("#")
+
+
+def _tags(html: str) -> list[tuple[str, dict[str, str]]]:
+    """Every start tag with its attributes, as a browser's parser would see them."""
+    from html.parser import HTMLParser
+
+    found: list[tuple[str, dict[str, str]]] = []
+
+    class Collect(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            found.append((tag, {k: v or "" for k, v in attrs}))
+
+    Collect().feed(html)
+    return found
+
+
+def _attributes(html: str, name: str) -> list[str]:
+    return [attrs[name] for _, attrs in _tags(html) if name in attrs]
+
+
+def test_copy_text_and_aria_labels_hold_no_markup() -> None:
+    c = citation(f"A {XSS} passage. The quote.", "The quote.")
+    view = answer_view("What <b>now</b>?", answer("The quote. [1]", [c]))
+    text = plain_text(view)
+    assert text.startswith("The quote. [1]") and "Sources:" in text and "<mark>" not in text
+    html = render_conversation([view])
+    labels = _attributes(html, "aria-label")
+    # the label is the text itself (the question's "<b>" is what was typed), never our markup
+    assert labels[:2] == ["Question: What <b>now</b>?", f"Answer: {text}"]
+    assert _attributes(html, "data-plain") == [text]
+
+
+def test_stored_turns_round_trip_and_hostile_values_are_dropped() -> None:
+    c = citation("It rained on Monday.", "It rained on Monday.")
+    view = answer_view("Did it rain?", answer("It rained on Monday. [1]", [c]))
+    assert load_turns([view]) == [view]
+    hostile: list[Any] = [
+        "text",
+        {"question": 3},
+        {"question": "q", "citations": [{"n": "1", "spans": [[0, "x"]]}, 7], "error": 5},
+    ]
+    turns = load_turns(hostile)
+    assert len(turns) == 1 and turns[0]["citations"][0]["n"] == 0
+    assert load_turns({"not": "a list"}) == []
+    assert history_of([view]) == [("Did it rain?", "It rained on Monday. [1]")]
+
+
+@pytest.mark.parametrize(
+    ("title", "source", "shown"),
+    [
+        ("Weather report", "/d/en_weather.md", "Weather report"),
+        (
+            "De Israëlische premier Benjamin Netanyahu heeft verklaard dat zijn land openstaat…",
+            "/d/netanyahu.txt",
+            "netanyahu.txt",
+        ),
+        (
+            "It rained in Amsterdam on Monday and the temperature was twelve degrees.",
+            "/d/report.txt",
+            "report.txt",
+        ),
+        ("Kamerstukken", "/d/004_95cba6cae27483a5.txt", "Kamerstukken"),
+    ],
+)
+def test_readable_source_names(title: str, source: str, shown: str) -> None:
+    assert display_name(title, source) == shown
+
+
+def test_a_hash_file_name_with_a_sentence_title_shows_both() -> None:
+    name = display_name(
+        "Nu de Verenigde Staten de druk hebben opgevoerd, lijkt een staakt-het-vuren dichterbij…",
+        "/c/001_680d72be5adecebd.txt",
+    )
+    assert name.startswith("Nu de Verenigde Staten") and name.endswith("(001_680d72be5adecebd.txt)")
+
+
+def test_stream_to_chat_shows_searching_then_answering_then_the_turn() -> None:
+    c = citation("It rained on Monday.", "It rained on Monday.")
+    done = answer("It rained on Monday. [1]", [c])
+    events = [Retrieved("q", "q", []), Delta("It rained"), Delta(" on Monday. [1]"), Done(done)]
+    states = list(stream_to_chat("Did it rain?", events))
+    assert [s.status for s in states] == [SEARCHING, ANSWERING, ANSWERING, ANSWERING, ""]
+    assert states[3].text == "It rained on Monday. [1]"
+    assert states[-1].view is not None and states[-1].view["question"] == "Did it rain?"
+    assert states[1].searched == "q" == states[-1].searched
+
+
+# --- upload names and the backend ---------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -73,37 +249,262 @@ def test_bad_upload_names_are_refused(name: str) -> None:
         safe_upload_name(name)
 
 
+def test_names_that_clean_to_the_same_name_stay_apart() -> None:
+    assert safe_upload_name("a<b.txt") != safe_upload_name("a>b.txt")
+    assert safe_upload_name("plain name.txt") == "plain name.txt"
+
+
 def test_upload_and_remove_through_the_backend(
-    small_index: Path, fake_embedder, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
-    retriever = Retriever(Index(small_index), fake_embedder)
-    service = QAService(
-        retriever, ExtractiveAnswerer(fake_embedder), CitationChecker(fake_embedder)
-    )
-    backend = Backend(service, "fake:64", tmp_path / "data")
+    small_index: Path, fake_embedder: FakeEmbedder, tmp_path: Path
+) -> None:
+    service = service_for(small_index, fake_embedder)
+    backend = Backend(service, "fake:64")
     upload = tmp_path / "incoming" / "molen.txt"
     upload.parent.mkdir()
     upload.write_text("De molen van Kinderdijk werd in 1740 gebouwd door de waterschappen.")
-    message = backend.add_files([str(upload)], progress=False)
-    assert "Added 1" in message
-    stored = tmp_path / "data" / "uploads" / "molen.txt"
-    assert stored.is_file()
-    assert any(row[0] == "molen.txt" for row in backend.documents())
-    answer = service.ask("Wanneer werd de molen van Kinderdijk gebouwd?")
-    assert "1740" in answer.text
+    report = backend.add_files([upload])
+    assert report.added == ["molen.txt"] and not report.refused
+    stored = small_index / "uploads" / "molen.txt"  # the index's own folder
+    assert stored.is_file() and upload.is_file()  # no inbox: the original is left alone
+    assert any(d["file"] == "molen.txt" for d in backend.documents())
+    assert "1740" in service.ask("Wanneer werd de molen van Kinderdijk gebouwd?").text
     assert "Removed" in backend.remove(str(stored.resolve()))
     assert not stored.exists()
-    assert all(row[0] != "molen.txt" for row in backend.documents())
-    big = tmp_path / "incoming" / "big.txt"
-    big.write_bytes(b"a" * (21 * 1024 * 1024))
-    with pytest.raises(BadInput, match="larger"):
-        backend.add_files([str(big)], progress=False)
+    assert all(d["file"] != "molen.txt" for d in backend.documents())
 
 
-def test_create_app_builds(small_index: Path, fake_embedder, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    retriever = Retriever(Index(small_index), fake_embedder)
-    service = QAService(
-        retriever, ExtractiveAnswerer(fake_embedder), CitationChecker(fake_embedder)
+def test_sources_show_the_page_of_a_pdf_quote(
+    small_index: Path, fake_embedder: FakeEmbedder, tmp_path: Path
+) -> None:
+    service = service_for(small_index, fake_embedder)
+    backend = Backend(service, "fake:64")
+    pdf = write_pdf(
+        tmp_path / "rapport.pdf", ["Inleiding van het rapport.", "De dijk is 9 meter hoog."]
     )
-    demo = create_app(service, "fake:64", tmp_path)
-    assert demo is not None
+    assert backend.add_files([pdf]).added == ["rapport.pdf"]
+    source = next(d["source"] for d in backend.documents() if d["file"] == "rapport.pdf")
+    text = service.current_retriever().index.document_text(source) or ""
+    assert backend.page_of(source, text.index("De dijk")) == 2
+    assert backend.page_of(source, 0) == 1
+    assert backend.page_of("/not/indexed.txt", 0) is None
+    c = citation(text, "De dijk is 9 meter hoog.", source=source)
+    view = answer_view("q", answer("De dijk is 9 meter hoog. [1]", [c]), lambda s, o: 2)
+    assert "page 2" in render_answer(view) and load_turns([view])[0]["citations"][0]["page"] == 2
+
+
+def test_sibling_indexes_do_not_share_uploads(
+    small_corpus: Path, fake_embedder: FakeEmbedder, tmp_path: Path
+) -> None:
+    parent = tmp_path / "indexes"
+    roots = [parent / "one", parent / "two"]
+    for root in roots:
+        index_paths(
+            [small_corpus],
+            root,
+            lambda: fake_embedder,
+            "fake:64",
+            ChunkingSettings(24, 6),
+            progress=False,
+        )
+    one, two = (Backend(service_for(r, fake_embedder), "fake:64") for r in roots)
+    note = tmp_path / "note.txt"
+    note.write_text("Alleen index een kent de windmolen van Zaandam uit 1720.")
+    one.add_files([note])
+    assert any(d["file"] == "note.txt" for d in one.documents())
+    assert all(d["file"] != "note.txt" for d in two.documents())
+    assert not (parent / "uploads").exists() and not (roots[1] / "uploads").exists()
+    two.remove(str(roots[0] / "uploads" / "note.txt"))  # not two's document: nothing happens
+    assert (roots[0] / "uploads" / "note.txt").is_file()
+
+
+def test_a_batch_with_a_refused_file_indexes_the_others_now(
+    small_index: Path, fake_embedder: FakeEmbedder, tmp_path: Path
+) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    good = inbox / "brug.txt"
+    good.write_text("De brug van Zwolle werd in 1850 gebouwd.")
+    bad = inbox / "tool.exe"
+    bad.write_bytes(b"MZ")
+    big = inbox / "big.txt"
+    big.write_bytes(b"a" * (21 * 1024 * 1024))
+    backend = Backend(service_for(small_index, fake_embedder), "fake:64", inbox)
+    report = backend.add_files([bad, good, big])
+    assert report.added == ["brug.txt"]
+    assert [name for name, _ in report.refused] == ["tool.exe", "big.txt"]
+    assert "larger than 20 MiB" in report.message and "refused tool.exe" in report.message
+    assert any(d["file"] == "brug.txt" for d in backend.documents())  # indexed now
+    assert list(inbox.iterdir()) == []  # refused and consumed uploads leave the upload folder
+
+
+def test_only_files_from_the_upload_folder_are_accepted(
+    small_index: Path, fake_embedder: FakeEmbedder, tmp_path: Path
+) -> None:
+    inbox = tmp_path / "inbox"
+    (inbox / "x").mkdir(parents=True)
+    secret = tmp_path / "secret.md"
+    secret.write_text("Het geheime wachtwoord is zwaardvis.")
+    (inbox / "x" / "link.md").symlink_to(secret)
+    other = tmp_path / "other-index" / "uploads" / "theirs.txt"
+    other.parent.mkdir(parents=True)
+    other.write_text("Een document van een andere index.")
+    backend = Backend(service_for(small_index, fake_embedder), "fake:64", inbox)
+    relative = os.path.relpath(secret, Path.cwd())
+    tries = [
+        secret,
+        Path(relative),
+        inbox / "x" / ".." / ".." / "secret.md",
+        inbox / "x" / "link.md",
+        other,
+    ]
+    report = backend.add_files([Upload(p, "ok.md") for p in tries])
+    assert not report.added and len(report.refused) == len(tries)
+    assert secret.is_file() and other.is_file()  # nothing outside the upload folder deleted
+    assert all("zwaardvis" not in d["title"] for d in backend.documents())
+    # and the web layer's own check: a file in the folder that it did not receive
+    stray = inbox / "stray.txt"
+    stray.write_text("Niet via de pagina geupload.")
+    strict = Backend(backend.service, "fake:64", inbox, uploaded=lambda path: False)
+    assert strict.add_files([stray]).refused == [
+        ("stray.txt", "not a file uploaded through this page")
+    ]
+
+
+# --- the named API, through gradio_client, on loopback ---------------------------------------
+
+
+@pytest.fixture
+def api(small_index: Path, fake_embedder: FakeEmbedder) -> Iterator[Any]:
+    from gradio_client import Client
+
+    demo = create_app(service_for(small_index, fake_embedder), "fake:64")
+    demo.queue()
+    _, url, _ = demo.launch(prevent_thread_lock=True, server_port=free_port(), quiet=True)
+    try:
+        yield Client(url, verbose=False)
+    finally:
+        demo.close()
+
+
+def test_the_api_has_four_named_endpoints_with_named_outputs(api: Any) -> None:
+    info = api.view_api(return_format="dict", print_info=False)
+    endpoints = info["named_endpoints"]
+    assert sorted(endpoints) == ["/ask", "/documents", "/remove", "/upload"]
+    assert not info["unnamed_endpoints"]
+    ask = endpoints["/ask"]
+    assert [p["parameter_name"] for p in ask["parameters"]] == [
+        "question",
+        "history",
+        "mode",
+        "k",
+        "lang",
+    ]
+    assert all(p["parameter_has_default"] for p in ask["parameters"][1:])
+    assert [r["label"] for r in ask["returns"]] == ["answer_html", "answer"]
+    assert [r["label"] for r in endpoints["/upload"]["returns"]] == ["message", "documents"]
+    assert "llm" not in str(info).lower()
+
+
+def test_ask_returns_html_beside_the_structured_answer(api: Any) -> None:
+    html, answer = api.predict("Hoeveel geeft Nederland aan het Rode Kruis?", api_name="/ask")
+    assert "3 miljoen euro" in answer["answer"] and answer["citations"][0]["n"] == 1
+    assert "citeqa-source" in html and "3 miljoen euro" in html
+    follow = api.predict(
+        "En hoeveel was dat?",
+        [["Hoeveel geeft Nederland aan het Rode Kruis?", answer["answer"]]],
+        api_name="/ask",
+    )[1]
+    assert follow["question"] == "En hoeveel was dat?"
+
+
+def test_upload_remove_and_documents_through_the_api(api: Any, tmp_path: Path) -> None:
+    from gradio_client import handle_file
+
+    note = tmp_path / "molen.txt"
+    note.write_text("De molen van Kinderdijk werd in 1740 gebouwd door de waterschappen.")
+    message, docs = api.predict([handle_file(str(note))], api_name="/upload")
+    assert message.startswith("Added 1") and any(d["file"] == "molen.txt" for d in docs)
+    source = next(d["source"] for d in docs if d["file"] == "molen.txt")
+    assert "/uploads/" in source
+    assert api.predict(api_name="/documents") == docs
+    message, docs = api.predict(source, api_name="/remove")
+    assert message == "Removed molen.txt." and all(d["file"] != "molen.txt" for d in docs)
+
+
+def test_the_upload_api_refuses_server_paths_and_other_indexes_files(
+    api: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small_index: Path
+) -> None:
+    import gradio_client.client
+    from gradio_client.exceptions import AppError
+
+    # a client on another machine sends paths as they are; this one would upload its own copy
+    monkeypatch.setattr(
+        gradio_client.client.Endpoint, "_upload_file", lambda self, f, data_index: f
+    )
+    secret = tmp_path / "secret.md"
+    secret.write_text("Het geheime wachtwoord is zwaardvis.")
+    sibling = small_index.parent / "sibling" / "uploads" / "theirs.txt"
+    sibling.parent.mkdir(parents=True)
+    sibling.write_text("Een document van een andere index.")
+    before = api.predict(api_name="/documents")
+    relative = os.path.relpath(secret, Path.cwd())
+    for path in [
+        str(secret),
+        relative,
+        f"../../../../../..{secret}",
+        str(sibling),
+        "/etc/hostname",
+    ]:
+        payload = [{"path": path, "orig_name": "x.md", "meta": {"_type": "gradio.FileData"}}]
+        try:
+            message, _ = api.predict(payload, api_name="/upload")
+        except AppError as exc:  # Gradio's own check refuses first
+            message = str(exc)
+        assert not message.startswith("Added 1"), path
+    # a file planted in Gradio's upload folder passes Gradio's check, not ours: it was never
+    # uploaded through the page
+    from gradio.utils import get_upload_folder
+
+    planted = Path(get_upload_folder()) / "citeqa-test" / "planted.txt"
+    planted.parent.mkdir(parents=True, exist_ok=True)
+    planted.write_text("Geplant in de uploadmap: het wachtwoord is zwaardvis.")
+    payload = [{"path": str(planted), "orig_name": "x.txt", "meta": {"_type": "gradio.FileData"}}]
+    message, docs = api.predict(payload, api_name="/upload")
+    assert message.endswith("refused x.txt: not a file uploaded through this page"), message
+    assert docs == before == api.predict(api_name="/documents")
+    assert secret.is_file() and sibling.is_file()
+    assert not planted.exists()  # refused uploads leave the upload folder
+
+
+def test_uploads_over_the_limit_are_refused_before_they_are_stored(
+    api: Any, tmp_path: Path
+) -> None:
+    import httpx
+    from gradio.utils import get_upload_folder
+
+    before = {p for p in Path(get_upload_folder()).rglob("*") if p.is_file()}
+    big = b"a" * (MAX_UPLOAD_BYTES + 1)
+    response = httpx.post(
+        api.src.rstrip("/") + "/gradio_api/upload", files={"files": ("big.txt", big)}
+    )
+    assert response.status_code == 413
+    after = {p for p in Path(get_upload_folder()).rglob("*") if p.is_file()}
+    assert not [p for p in after - before if p.name == "big.txt"]
+
+
+def test_api_errors_are_one_line_messages(api: Any) -> None:
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match="The question is empty"):
+        api.predict("  ", api_name="/ask")
+    with pytest.raises(AppError, match="fuzzy"):
+        api.predict("Wie?", [], "fuzzy", api_name="/ask")
+    with pytest.raises(AppError, match="history must be"):
+        api.predict("Wie?", "not a list", api_name="/ask")
+
+
+def test_create_app_builds_without_a_data_folder(
+    small_index: Path, fake_embedder: FakeEmbedder
+) -> None:
+    demo = create_app(service_for(small_index, fake_embedder), "fake:64", small_index.parent)
+    assert demo is not None  # the third argument (the old data folder) is accepted, unused

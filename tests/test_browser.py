@@ -1,12 +1,15 @@
 """The chat UI in a real browser: Debian's chromium driven by Playwright, headless, against
-`app.py` on a free loopback port, on the bundled corpus indexed with the real embedder."""
+`create_app` served on a free loopback port, on the bundled corpus indexed with the real
+embedder. One test per promise the UI makes (issue 12's list, issue 15's remote content)."""
 
 from __future__ import annotations
 
 import shutil
+import socket
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,22 +19,55 @@ from tests.helpers import free_port, running_server
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "tests" / "artifacts"
+RED_CROSS = "How much extra money does the Netherlands give to the Dutch Red Cross?"
+# The UI as `serve()` builds it, without the CLI around it (flags are C1's to change).
+SERVER = """
+import sys
+from pathlib import Path
+import app
+from qa.factory import embedder_spec, open_service
+from qa.settings import Settings
+settings = Settings(index=Path(sys.argv[1]))
+spec = embedder_spec(settings)
+service = open_service(settings.model_copy(update={"embedder": spec}))
+demo = app.create_app(service, spec)
+demo.queue().launch(server_name="127.0.0.1", server_port=int(sys.argv[2]), share=False)
+"""
 
 
-@pytest.fixture(scope="module")
-def app_url(e5_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    data = tmp_path_factory.mktemp("ui")
-    index = data / "index"
+def serve_copy(e5_index: Path, folder: Path, env: dict[str, str] | None = None) -> Iterator[str]:
+    index = folder / "index"
     shutil.copytree(e5_index, index)  # uploads change it; other tests keep theirs
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
-    command = [sys.executable, "app.py", "--index", str(index), "--port", str(port)]
-    with running_server(command, url, data / "app.log", cwd=ROOT):
+    settings = [f"{k}={v}" for k, v in (env or {}).items()]
+    command = ["env", *settings, sys.executable, "-c", SERVER, str(index), str(port)]
+    with running_server(command, url, folder / "app.log", cwd=ROOT):
         yield url
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
+def app_url(e5_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from serve_copy(e5_index, tmp_path_factory.mktemp("ui"))
+
+
+@pytest.fixture(scope="module")
+def hanging_llm_url(e5_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The UI over an LLM server that accepts connections and never answers."""
+    with socket.socket() as sink:
+        sink.bind(("127.0.0.1", 0))
+        sink.listen(16)
+        env = {
+            "CITEQA_ANSWER__ANSWERER": "llm",
+            "CITEQA_ANSWER__LLM": "openai:local",
+            "CITEQA_ANSWER__LLM_BASE_URL": f"http://127.0.0.1:{sink.getsockname()[1]}/v1",
+            "CITEQA_ANSWER__LLM_TIMEOUT": "2",
+        }
+        yield from serve_copy(e5_index, tmp_path_factory.mktemp("llm"), env)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
         pytest.fail("chromium is missing: apt-get install -y chromium (make test does this)")
     from playwright.sync_api import sync_playwright
@@ -53,68 +89,242 @@ def browser() -> Iterator[object]:
         instance.close()
 
 
-def ask(page, question: str, answers_before: int) -> str:  # type: ignore[no-untyped-def]
+def open_page(browser: Any, url: str, width: int = 1280, **options: Any) -> Any:
+    page = browser.new_page(viewport={"width": width, "height": 1000}, **options)
+    page.goto(url)
+    page.locator("#chat .citeqa-empty, #chat .citeqa-turn").first.wait_for(timeout=60_000)
+    return page
+
+
+def ask(page: Any, question: str, answers_before: int) -> str:
     page.locator("#question textarea").fill(question)
     page.locator("#ask").click()
     page.wait_for_function(
-        f"document.querySelectorAll('#chat .citeqa-sources').length > {answers_before}",
+        f"document.querySelectorAll('#chat .citeqa-turn:not(.citeqa-pending)').length > "
+        f"{answers_before} && !document.querySelector('#chat .citeqa-pending')",
         timeout=120_000,
     )
-    return str(page.locator("#chat .message").all_inner_texts()[-1])
+    return str(page.locator("#chat .citeqa-turn .citeqa-a").last.inner_text())
 
 
-def test_chat_cites_follows_up_and_reads_an_upload(app_url: str, browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    page = browser.new_page(viewport={"width": 1280, "height": 1200})
-    page.goto(app_url)
+def upload(page: Any, *paths: Path) -> str:
+    page.get_by_role("tab", name="Documents").click()
+    page.locator("#upload input[type=file]").set_input_files([str(p) for p in paths])
+    for path in paths:  # the picker shows each name as stem and suffix
+        page.locator("#upload").get_by_text(path.stem, exact=True).wait_for(timeout=60_000)
+    page.locator("#add").click()
+    status = page.locator("#upload-status")
+    status.get_by_text("passages embedded").wait_for(timeout=120_000)
+    return str(status.inner_text())
+
+
+def test_chat_cites_opens_sources_follows_up_and_reads_an_upload(
+    app_url: str, browser: Any, tmp_path: Path
+) -> None:
+    page = open_page(browser, app_url)
     # an English question about a Dutch document
-    first = ask(page, "How much extra money does the Netherlands give to the Dutch Red Cross?", 0)
-    assert "3 miljoen euro" in first and "[1]" in first
-    sources = page.locator("#chat .citeqa-source").last
-    assert "004_95cba6cae27483a5.txt" in sources.inner_text()
-    assert "3 miljoen euro" in sources.locator("mark").first.inner_text()
-    # a follow-up that only makes sense with the history
-    second = ask(page, "And to UNOPS?", 1)
-    assert "1,5 miljoen euro" in second
+    first = ask(page, RED_CROSS, 0)
+    assert "3 miljoen euro" in first
+    turn = page.locator("#chat .citeqa-turn").last
+    markers = turn.locator("a.citeqa-marker")
+    numbers = [int(t.strip("[]")) for t in markers.all_inner_texts()]
+    assert numbers and sorted(set(numbers)) == list(range(1, max(numbers) + 1))  # 1..n as cited
+    sources = turn.locator("details.citeqa-source")
+    assert sources.count() == max(numbers)
+    # readable names: the parliament page's title, never only its hash file name
+    names = sources.locator("summary b").all_inner_texts()
+    assert all(not n.split("] ", 1)[1].startswith("00") for n in names), names
+    # clicking [1] opens source 1 and shows its highlighted quote
+    assert not sources.first.evaluate("d => d.open")
+    markers.first.click()
+    assert sources.first.evaluate("d => d.open")
+    assert "3 miljoen euro" in sources.first.locator("blockquote mark").first.inner_text()
+    assert sources.first.locator(".citeqa-passage mark").count() >= 1
+    # a follow-up that only makes sense with the history (what it says is the service's call)
+    assert "UNOPS" in ask(page, "And to UNOPS?", 1)
     # the retrieval debugger lists the passages with their scores
     page.get_by_text("All retrieved passages").click()
     assert "BM25" in page.locator("#passages").inner_text()
     # upload a file, then ask about it
     note = tmp_path / "molen.txt"
     note.write_text("De molen van Kinderdijk werd in 1740 gebouwd door de waterschappen.\n")
-    page.get_by_role("tab", name="Documents").click()
-    page.locator("#upload input[type=file]").set_input_files(str(note))
-    page.locator("#add").click()
-    page.locator("#upload-status").get_by_text("Added 1").wait_for(timeout=120_000)
+    assert "Added 1" in upload(page, note)
     page.get_by_role("tab", name="Chat").click()
     third = ask(page, "When was the Kinderdijk windmill built?", 2)
     assert "1740" in third and "molen.txt" in third
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "screenshot.png"), full_page=True)
     page.close()
 
 
-def test_two_tabs_are_independent(app_url: str, browser) -> None:  # type: ignore[no-untyped-def]
-    one, two = browser.new_page(), browser.new_page()
-    one.goto(app_url)
-    two.goto(app_url)
+def test_documents_remove_asks_first_and_lists_stay_fresh(
+    app_url: str, browser: Any, tmp_path: Path
+) -> None:
+    page = open_page(browser, app_url)
+    page.get_by_role("tab", name="Documents").click()
+    choice = page.locator("#remove-choice input")
+    assert choice.input_value() == ""  # nothing preselected
+    page.locator("#remove").click()
+    page.locator("#upload-status").get_by_text("Pick a document").wait_for()
+    assert not page.locator("#confirm-yes").is_visible()
+    # two names that Gradio's own copy would both call ab.txt
+    one, two = tmp_path / "a<b.txt", tmp_path / "a>b.txt"
+    one.write_text("De sluis van Lith werd in 1936 geopend.\n")
+    two.write_text("Het gemaal van Lemmer werd in 1920 geopend.\n")
+    assert "Added 2" in upload(page, one, two)
+    assert page.locator("#upload").get_by_text("a<b", exact=True).count() == 0  # picker cleared
+    assert page.locator("#documents-table").inner_text().count("a_b-") == 2
+    # a second page, opened now, lists the uploads from the start
+    other = open_page(browser, app_url)
+    other.get_by_role("tab", name="Documents").click()
+    other.locator("#remove-choice input").click()
+    assert other.get_by_role("option").filter(has_text="a_b-").count() == 2
+    other.close()
+    # remove one: pick, confirm, gone from the table and the choices
+    choice.click()
+    page.get_by_role("option").filter(has_text="Lith").click()
+    page.locator("#remove").click()
+    page.locator("#confirm-text").get_by_text("Remove").wait_for()
+    assert "De sluis van Lith" in page.locator("#confirm-text").inner_text()
+    assert page.locator("#documents-table").inner_text().count("a_b-") == 2  # not yet
+    page.locator("#confirm-yes").click()
+    page.locator("#upload-status").get_by_text("Removed").wait_for(timeout=60_000)
+    assert not page.locator("#confirm-yes").is_visible()
+    assert choice.input_value() == ""
+    assert page.locator("#documents-table").inner_text().count("a_b-") == 1
+    choice.click()
+    assert page.get_by_role("option").filter(has_text="a_b-").count() == 1
+    assert page.get_by_role("option").filter(has_text="Lith").count() == 0
+    page.close()
+
+
+def test_clear_resets_the_conversation_and_a_reload_keeps_it(app_url: str, browser: Any) -> None:
+    page = open_page(browser, app_url)
+    ask(page, RED_CROSS, 0)
+    page.reload()
+    page.locator("#chat .citeqa-turn").first.wait_for(timeout=60_000)
+    assert "3 miljoen euro" in page.locator("#chat").inner_text()  # kept across the reload
+    assert "UNOPS" in ask(page, "And to UNOPS?", 1)  # and still a conversation:
+    page.get_by_text("All retrieved passages").click()
+    searched = page.locator("#passages .citeqa-searched")
+    assert searched.inner_text() != "Searched for: And to UNOPS?"  # read with its history
+    page.locator("#clear").click()
+    page.locator("#chat .citeqa-empty").wait_for()
+    assert page.locator("#passages .citeqa-searched").count() == 0
+    # the history is gone too: the same follow-up is searched for on its own now
+    ask(page, "And to UNOPS?", 0)
+    assert page.locator("#chat .citeqa-turn").count() == 1
+    assert searched.inner_text() == "Searched for: And to UNOPS?"
+    page.reload()
+    page.locator("#chat .citeqa-turn").first.wait_for(timeout=60_000)
+    assert page.locator("#chat .citeqa-turn").count() == 1
+    page.close()
+
+
+def test_copy_gives_plain_text_and_labels_hold_no_markup(app_url: str, browser: Any) -> None:
+    context = browser.new_context(permissions=["clipboard-read", "clipboard-write"])
+    page = context.new_page()
+    page.goto(app_url)
+    page.locator("#chat .citeqa-empty").wait_for(timeout=60_000)
+    ask(page, RED_CROSS, 0)
+    answer = page.locator("#chat .citeqa-a").last
+    label = answer.get_attribute("aria-label")
+    assert label.startswith("Answer: ") and "3 miljoen euro" in label
+    assert "<" not in label and "class=" not in label
+    answer.locator("button.citeqa-copy").click()
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert "3 miljoen euro" in copied and "Sources:" in copied
+    assert "<" not in copied and "class=" not in copied
+    context.close()
+
+
+def test_ask_is_disabled_while_answering_and_stop_leaves_a_clean_state(
+    hanging_llm_url: str, browser: Any
+) -> None:
+    page = open_page(browser, hanging_llm_url)
+    page.locator("#question textarea").fill(RED_CROSS)
+    page.locator("#ask").click()
+    page.locator("#chat .citeqa-pending .citeqa-state").get_by_text("Answering").wait_for(
+        timeout=60_000
+    )
+    assert page.locator("#ask").is_disabled()
+    assert page.locator("#question textarea").is_disabled()  # Enter cannot ask either
+    page.locator("#stop").click()
+    page.locator("#chat .citeqa-empty").wait_for(timeout=30_000)
+    assert page.locator("#chat .citeqa-pending").count() == 0
+    assert page.locator("#ask").is_enabled() and page.locator("#question textarea").is_enabled()
+    # a failing LLM is a message, and the app keeps running
+    page.locator("#question textarea").fill(RED_CROSS)
+    page.locator("#ask").click()
+    page.locator("#chat .citeqa-pending .citeqa-state").get_by_text("Searching").or_(
+        page.locator("#chat .citeqa-pending .citeqa-state").get_by_text("Answering")
+    ).first.wait_for(timeout=60_000)
+    page.locator("#chat .citeqa-error").wait_for(timeout=120_000)
+    assert "failed" in page.locator("#chat .citeqa-error").inner_text()
+    assert page.locator("#ask").is_enabled()
+    page.close()
+
+
+def test_two_tabs_are_independent(app_url: str, browser: Any) -> None:
+    one, two = open_page(browser, app_url), open_page(browser, app_url)
     ask(one, "Which Israeli ministers did the Dutch government declare persona non grata?", 0)
     ask(two, "Wat zei John Kirby over een herbezetting van Gaza?", 0)
-    assert one.locator("#chat .citeqa-sources").count() == 1
-    assert two.locator("#chat .citeqa-sources").count() == 1
+    assert one.locator("#chat .citeqa-turn").count() == 1
+    assert two.locator("#chat .citeqa-turn").count() == 1
     assert "Smotrich" in one.locator("#chat").inner_text()
     assert "Smotrich" not in two.locator("#chat").inner_text()
+    one.close()
+    two.close()
 
 
-def test_a_failing_llm_is_a_message_and_the_app_keeps_running(app_url: str, browser) -> None:  # type: ignore[no-untyped-def]
-    page = browser.new_page()
+def test_the_layout_works_at_400_px(app_url: str, browser: Any) -> None:
+    page = open_page(browser, app_url, width=400)
+    ask(page, RED_CROSS, 0)
+    assert page.locator("#question textarea").bounding_box()["width"] >= 300
+    assert page.locator("#ask").bounding_box()["x"] + 40 <= 400
+    page.get_by_text("All retrieved passages").click()
+    overflow = "document.scrollingElement.scrollWidth - document.scrollingElement.clientWidth"
+    assert page.evaluate(overflow) <= 1
+    page.get_by_role("tab", name="Documents").click()
+    assert page.locator("#remove-choice").bounding_box()["width"] >= 300
+    assert page.evaluate(overflow) <= 1
+    page.close()
+
+
+def test_documents_cannot_make_the_browser_fetch_anything(
+    app_url: str, browser: Any, tmp_path: Path
+) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    origin = app_url.rstrip("/")
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
     page.goto(app_url)
-    page.locator("#settings").get_by_text("Settings").first.click()
-    page.locator("#answerer").get_by_text("llm", exact=True).click()
-    page.locator("#llm-url textarea, #llm-url input").first.fill("http://127.0.0.1:9/v1")
-    page.locator("#question textarea").fill("How much goes to the Red Cross?")
-    page.locator("#ask").click()
-    page.locator("#chat").get_by_text("failed").wait_for(timeout=60_000)
-    page.locator("#answerer").get_by_text("extractive", exact=True).click()
-    assert "3 miljoen euro" in ask(
-        page, "How much extra money does the Netherlands give to the Dutch Red Cross?", 0
+    page.locator("#chat .citeqa-empty").wait_for(timeout=60_000)
+    note = tmp_path / "beacon.md"
+    note.write_text(
+        "# ![logo](http://198.51.100.7/title.png)\n\n"
+        "De vuurtoren van Texel werd in 1864 gebouwd. "
+        "![beacon](http://198.51.100.7/beacon.png?leak=texel) "
+        "[lees meer](https://example.org/texel) <img src='http://198.51.100.7/raw.png'>\n"
     )
+    upload(page, note)
+    page.get_by_role("tab", name="Chat").click()
+    text = ask(page, "Wanneer werd de vuurtoren van Texel gebouwd?", 0)
+    assert "1864" in text
+    for source in page.locator("#chat details.citeqa-source").all():
+        source.locator("summary").click()
+    page.wait_for_timeout(500)
+    assert page.locator("#chat img").count() == 0
+    assert page.locator("#chat a[href^='http']").count() == 0
+    outside = [u for u in requests if not u.startswith((origin, "data:", "blob:"))]
+    assert outside == []
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.close()
+
+
+def test_screenshot(app_url: str, browser: Any) -> None:
+    """docs/screenshot.png comes from here: a real answer with its sources (copied by hand)."""
+    page = open_page(browser, app_url, width=1100)
+    ask(page, RED_CROSS, 0)
+    page.locator("#chat a.citeqa-marker").first.click()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "screenshot.png"), full_page=True)
+    page.close()

@@ -1,0 +1,367 @@
+"""From the service's events to what the chat shows: a plain, JSON-able view of each turn
+(kept in the browser between reloads) and the inert HTML rendered from it.
+
+Everything from documents, questions and model output is HTML-escaped here, and nothing is
+rendered as a link or image except our own in-page [n] anchors, so a document cannot make
+the browser fetch anything. No Gradio here (app.py adapts this to components).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from qa.backend import display_name
+from qa.citations import Citation
+from qa.retrieval import Hit
+from qa.service import Answer, Delta, Done, Event, Retrieved
+
+MAX_TURNS = 30  # kept in the browser; older turns drop off (and out of the follow-up context)
+SEARCHING = "Searching the documents…"
+ANSWERING = "Answering…"
+_MARKER = re.compile(r"\[(\d{1,3})\]")
+
+View = dict[str, Any]  # one turn: question, answer text, citations... (see `answer_view`)
+
+
+# --- views: plain data, safe to keep in the browser and to re-render ---------------------
+
+
+PageOf = Callable[[str, int], "int | None"]  # (source, offset) -> page number
+
+
+def citation_view(c: Citation, page_of: PageOf | None = None) -> View:
+    spans = getattr(c, "spans", ()) or ((c.start, c.end),)
+    return {
+        "page": page_of(c.source, c.start) if page_of else None,
+        "n": c.n,
+        "source": c.source,
+        "title": c.title,
+        "lang": c.lang,
+        "quote": c.quote,
+        "start": c.start,
+        "end": c.end,
+        "supported": c.supported,
+        "passage": c.passage,
+        "passage_start": c.passage_start,
+        "spans": [[int(s), int(e)] for s, e in spans],
+    }
+
+
+def answer_view(question: str, answer: Answer, page_of: PageOf | None = None) -> View:
+    related = answer.as_json().get("related") or []
+    return {
+        "question": question,
+        "text": answer.text,
+        "abstained": answer.abstained,
+        "citations": [citation_view(c, page_of) for c in answer.citations],
+        "unsupported": [c.text for c in answer.claims if c.markers and not c.supported],
+        "related": [
+            {
+                "source": str(r.get("source", "")),
+                "title": str(r.get("title", "")),
+                "text": str(r.get("text", "")),
+            }
+            for r in related
+            if isinstance(r, dict)
+        ],
+        "error": None,
+    }
+
+
+def error_view(question: str, message: str) -> View:
+    return {
+        "question": question,
+        "text": "",
+        "abstained": True,
+        "citations": [],
+        "unsupported": [],
+        "related": [],
+        "error": message,
+    }
+
+
+def _int(value: Any, default: int = 0) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def load_turns(value: Any) -> list[View]:
+    """Turns as stored in the browser, checked: anything malformed is dropped, not trusted."""
+    if not isinstance(value, list):
+        return []
+    turns = []
+    for t in value[-MAX_TURNS:]:
+        if not isinstance(t, dict) or not _str(t.get("question")):
+            continue
+        citations = []
+        for c in t.get("citations") or []:
+            if not isinstance(c, dict):
+                continue
+            spans = [
+                [_int(s[0]), _int(s[1])]
+                for s in c.get("spans") or []
+                if isinstance(s, list) and len(s) == 2
+            ]
+            citations.append(
+                {
+                    "n": _int(c.get("n")),
+                    **{k: _str(c.get(k)) for k in ("source", "title", "lang", "quote", "passage")},
+                    "start": _int(c.get("start")),
+                    "end": _int(c.get("end")),
+                    "supported": c.get("supported") is True,
+                    "passage_start": _int(c.get("passage_start")),
+                    "page": _int(c.get("page"), -1) if c.get("page") is not None else None,
+                    "spans": spans,
+                }
+            )
+        turns.append(
+            {
+                "question": _str(t.get("question")),
+                "text": _str(t.get("text")),
+                "abstained": t.get("abstained") is True,
+                "citations": citations,
+                "unsupported": [_str(u) for u in t.get("unsupported") or [] if _str(u)],
+                "related": [
+                    {k: _str(r.get(k)) for k in ("source", "title", "text")}
+                    for r in t.get("related") or []
+                    if isinstance(r, dict)
+                ],
+                "error": _str(t.get("error")) or None,
+            }
+        )
+    return turns
+
+
+def history_of(turns: Sequence[View]) -> list[tuple[str, str]]:
+    """The (question, answer) pairs a follow-up is read against; failed turns are left out."""
+    return [(t["question"], t["text"]) for t in turns if not t.get("error") and t["text"]]
+
+
+def plain_text(view: View) -> str:
+    """What "copy" puts on the clipboard: the answer, then its sources, no markup."""
+    if view.get("error"):
+        return str(view["error"])
+    lines = [view["text"]]
+    if view["citations"]:
+        lines.append("")
+        lines.append("Sources:")
+        lines += [
+            f'[{c["n"]}] {display_name(c["title"], c["source"])}: "{c["quote"].strip()}"'
+            for c in view["citations"]
+        ]
+    return "\n".join(lines)
+
+
+# --- HTML ---------------------------------------------------------------------------------
+
+
+def e(text: Any) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _marked(passage: str, spans: Iterable[tuple[int, int]]) -> str:
+    """The passage, escaped, with every span (local offsets) in <mark>."""
+    out, at = [], 0
+    for s, t in sorted((max(0, s), min(len(passage), t)) for s, t in spans):
+        if t <= at:
+            continue
+        s = max(s, at)
+        out += [e(passage[at:s]), f"<mark>{e(passage[s:t])}</mark>"]
+        at = t
+    out.append(e(passage[at:]))
+    return "".join(out)
+
+
+def render_citation(c: View, anchor: str) -> str:
+    base = c["passage_start"]
+    spans = [(s - base, t - base) for s, t in (c["spans"] or [[c["start"], c["end"]]])]
+    quotes = " … ".join(
+        f"<mark>{e(c['passage'][max(0, s) : max(0, t)])}</mark>" for s, t in sorted(spans)
+    )
+    name = display_name(c["title"], c["source"])
+    file = Path(c["source"]).name
+    meta = [file] if file != name and not name.endswith(f"({file})") else []
+    if c.get("page") is not None and c["page"] >= 0:
+        meta.append(f"page {c['page']}")
+    meta += [c["lang"], f"characters {c['start']}–{c['end']}"]
+    if not c["supported"]:
+        meta.append("⚠️ not supported")
+    return (
+        f"<details class='citeqa-source' id='{anchor}'>"
+        f"<summary><b>[{c['n']}] {e(name)}</b> "
+        f"<span class='citeqa-meta'>{e(' · '.join(meta))}</span></summary>"
+        f"<blockquote>{quotes}</blockquote>"
+        f"<div class='citeqa-passage'><span class='citeqa-meta'>whole passage</span>"
+        f"<p>{_marked(c['passage'], spans)}</p></div></details>"
+    )
+
+
+def render_answer_text(view: View, anchor: str) -> str:
+    """The answer, escaped; unsupported sentences marked; [n] markers link to their source."""
+    text = e(view["text"])
+    for sentence in view["unsupported"]:
+        s = e(sentence.rstrip(".!?"))
+        if s:
+            text = text.replace(
+                s,
+                f"<span class='citeqa-unsupported' title='not supported by the cited passage'>"
+                f"{s}</span> ⚠️",
+                1,
+            )
+    cited = {c["n"] for c in view["citations"]}
+
+    def link(match: re.Match[str]) -> str:
+        n = int(match.group(1))
+        if n not in cited:
+            return match.group(0)
+        return (
+            f"<a class='citeqa-marker' href='#{anchor}-s{n}' data-source='{anchor}-s{n}' "
+            f"aria-label='source {n}'>[{n}]</a>"
+        )
+
+    return _MARKER.sub(link, text)
+
+
+def render_answer(view: View, anchor: str = "citeqa-a") -> str:
+    """One answer (no question): text, sources, related passages of an abstention."""
+    if view.get("error"):
+        return f"<p class='citeqa-error'>⚠️ {e(view['error'])}</p>"
+    parts = [f"<p class='citeqa-text'>{render_answer_text(view, anchor)}</p>"]
+    if view["citations"]:
+        sources = "".join(render_citation(c, f"{anchor}-s{c['n']}") for c in view["citations"])
+        parts.append(f"<div class='citeqa-sources'><b>Sources</b>{sources}</div>")
+    if view["related"]:
+        related = "".join(
+            f"<li><b>{e(display_name(r['title'], r['source']))}</b> "
+            f"<span class='citeqa-meta'>{e(Path(r['source']).name)}</span>"
+            f"<p>{e(r['text'][:400])}</p></li>"
+            for r in view["related"]
+        )
+        parts.append(
+            "<div class='citeqa-related'><b>Related passages</b> "
+            "<span class='citeqa-meta'>(not an answer: the closest text found)</span>"
+            f"<ul>{related}</ul></div>"
+        )
+    return "".join(parts)
+
+
+def _question(text: str) -> str:
+    return (
+        f"<div class='citeqa-q' role='article' aria-label='Question: {e(text)}'>"
+        f"<p>{e(text)}</p></div>"
+    )
+
+
+def render_turn(view: View, i: int) -> str:
+    anchor = f"citeqa-t{i}"
+    plain = plain_text(view)
+    return (
+        f"<div class='citeqa-turn' id='{anchor}'>{_question(view['question'])}"
+        f"<div class='citeqa-a' role='article' aria-label='Answer: {e(plain)}' "
+        f"data-plain='{e(plain)}'>{render_answer(view, anchor)}"
+        f"<button type='button' class='citeqa-copy' aria-label='Copy this answer as text'>"
+        f"Copy</button></div></div>"
+    )
+
+
+def render_pending(question: str, status: str, text: str = "") -> str:
+    partial = f"<p class='citeqa-text'>{e(text)}</p>" if text else ""
+    return (
+        f"<div class='citeqa-turn citeqa-pending'>{_question(question)}"
+        f"<div class='citeqa-a' aria-busy='true'><p class='citeqa-state' role='status' "
+        f"aria-live='polite'>{e(status)}</p>{partial}</div></div>"
+    )
+
+
+def render_conversation(turns: Sequence[View], pending: str = "") -> str:
+    if not turns and not pending:
+        return (
+            "<div class='citeqa-empty'>Ask a question in Dutch or English; every claim "
+            "points at the passage it comes from.</div>"
+        )
+    return "".join(render_turn(t, i) for i, t in enumerate(turns)) + pending
+
+
+def render_hits(hits: list[Hit], searched: str = "") -> str:
+    """The retrieval debugger: what was searched for (a follow-up carries the question
+    before it), then every passage with its dense, BM25 and fused scores."""
+    query = f"<p class='citeqa-searched'>Searched for: <q>{e(searched)}</q></p>" if searched else ""
+    if not hits:
+        return query + "<p>No passages retrieved.</p>"
+
+    def num(value: float | None) -> str:
+        return "–" if value is None else f"{value:.4f}"
+
+    rows = [
+        f"<tr><td>{h.rank}</td><td>{num(h.dense)}</td><td>{num(h.bm25)}</td>"
+        f"<td>{num(h.fused)}</td><td>{e(display_name(h.chunk.title, h.chunk.source))}</td>"
+        f"<td>{e(h.chunk.lang)}</td><td>{e(h.chunk.text[:400])}</td></tr>"
+        for h in hits
+    ]
+    return (
+        query + "<div class='citeqa-scroll'><table><thead><tr><th>#</th><th>dense</th><th>BM25</th>"
+        "<th>fused</th><th>source</th><th>lang</th><th>passage</th></tr></thead><tbody>"
+        + "".join(rows)
+        + "</tbody></table></div>"
+    )
+
+
+# --- events -> chat states ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChatState:
+    """What to show while a question is answered: a status line and the text so far, then the
+    finished turn (`view`) with the retrieved passages."""
+
+    status: str
+    text: str = ""
+    view: View | None = None
+    hits: list[Hit] | None = None
+    searched: str = ""  # the query retrieval ran (a follow-up's includes the turn before)
+
+
+def stream_to_chat(
+    question: str, events: Iterable[Event], page_of: PageOf | None = None
+) -> Iterator[ChatState]:
+    """Translate `QAService.stream` events into chat states (first: searching)."""
+    yield ChatState(SEARCHING)
+    text, searched = "", ""
+    hits: list[Hit] = []
+    for event in events:
+        if isinstance(event, Retrieved):
+            hits, searched = event.hits, event.standalone
+            yield ChatState(ANSWERING, hits=hits, searched=searched)
+        elif isinstance(event, Delta):
+            text += event.text
+            yield ChatState(ANSWERING, text)
+        elif isinstance(event, Done):
+            yield ChatState(
+                "",
+                event.answer.text,
+                answer_view(question, event.answer, page_of),
+                event.answer.hits or hits,
+                event.answer.standalone or searched,
+            )
+
+
+__all__ = [
+    "ChatState",
+    "answer_view",
+    "history_of",
+    "load_turns",
+    "plain_text",
+    "render_answer",
+    "render_conversation",
+    "render_hits",
+    "render_pending",
+    "stream_to_chat",
+]

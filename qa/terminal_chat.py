@@ -6,7 +6,8 @@ It talks to a `QAService` and prints; it does not know about the index or settin
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -124,7 +125,30 @@ def run_chat(
             if not chat.command(line):
                 break
             continue
-        chat.answer(line)
+        with _no_echo(input is None):
+            chat.answer(line)
+
+
+@contextmanager
+def _no_echo(enabled: bool) -> Iterator[None]:
+    """While an answer is written, keys typed ahead are not echoed by the terminal (an arrow
+    key would show as ^[[A); they wait, and the next prompt reads them. Ctrl-C still works."""
+    import sys
+
+    fd = sys.stdin.fileno() if enabled and sys.stdin.isatty() else None
+    if fd is None:
+        yield
+        return
+    import termios
+
+    saved = termios.tcgetattr(fd)
+    quiet = termios.tcgetattr(fd)
+    quiet[3] &= ~termios.ECHO
+    termios.tcsetattr(fd, termios.TCSANOW, quiet)
+    try:
+        yield
+    finally:
+        termios.tcsetattr(fd, termios.TCSANOW, saved)
 
 
 def _writer(session: Any) -> Callable[[str], None]:

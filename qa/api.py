@@ -125,7 +125,7 @@ def _bearer_check(api_key: str | None) -> Any:
 
 def create_api(service: QAService, api_key: str | None = None) -> FastAPI:
     """The API app; with `api_key`, every /v1 route wants `Authorization: Bearer <key>`."""
-    app = FastAPI(title="citeqa", docs_url=None, redoc_url=None, openapi_url="/v1/openapi.json")
+    app = FastAPI(title="citeqa", docs_url=None, redoc_url=None, openapi_url=None)
     auth = [Depends(_bearer_check(api_key))]
 
     @app.exception_handler(ApiError)

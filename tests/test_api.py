@@ -293,3 +293,30 @@ def test_real_embedder_answers_through_serve(e5_index: Path, tmp_path: Path) -> 
         last = chunks[-1].model_extra or {}
         assert "citations" in last and "abstained" in last
         json.dumps(last)  # plain JSON all the way
+
+
+class FailingLLM:
+    """Retrieves, then the configured LLM server fails (as qa.llm reports it)."""
+
+    def stream(self, question: str, history: object = (), k: object = None) -> Iterator[object]:
+        from embeddings.errors import LLMUnavailable
+        from qa.service import Retrieved
+
+        yield Retrieved(question, question, [])
+        raise LLMUnavailable("The LLM server at http://127.0.0.1:8080/v1 did not answer.")
+
+
+def test_llm_failure_is_502_or_an_error_event() -> None:
+    for base in _serve(api.create_api(FailingLLM())):  # type: ignore[arg-type]
+        client = openai.OpenAI(base_url=base, api_key="x", max_retries=0)
+        with pytest.raises(openai.APIStatusError) as failed:
+            client.chat.completions.create(
+                model="citeqa", messages=[{"role": "user", "content": "hi"}]
+            )
+        assert failed.value.status_code == 502 and "did not answer" in failed.value.message
+        body = {"model": "citeqa", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+        raw = httpx.post(f"{base}/chat/completions", json=body, timeout=30)
+        events = [e.removeprefix("data: ") for e in raw.text.split("\n\n") if e]
+        assert events[-1] == "[DONE]"
+        error = json.loads(events[-2])["error"]
+        assert "did not answer" in error["message"] and error["type"] == "api_error"

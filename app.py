@@ -374,16 +374,16 @@ def serve(
         service = open_service(settings.model_copy(update={"embedder": spec}))
         demo = create_app(service, spec, settings.index.parent)
         demo.queue(default_concurrency_limit=8)
-        server = gr.mount_gradio_app(
-            api.create_api(service, api_key), demo, path="", css=CSS, show_error=False
-        )
+        server = api.create_api(service, api_key)
+        api.add_mcp(server, service, api_key, host)  # before the UI takes every other path
+        server = gr.mount_gradio_app(server, demo, path="", css=CSS, show_error=False)
         warning = api.exposure_warning(host, api_key)
         if warning:
             print(f"\n{'!' * 78}\n{warning}\n{'!' * 78}\n", file=sys.stderr, flush=True)
         shown = f"[{host}]" if ":" in host else host
         print(
             f"citeqa: chat UI on http://{shown}:{port}/ , OpenAI-compatible API on "
-            f"http://{shown}:{port}/v1 (Ctrl-C stops)",
+            f"http://{shown}:{port}/v1 , MCP on http://{shown}:{port}/mcp (Ctrl-C stops)",
             file=sys.stderr,
             flush=True,
         )

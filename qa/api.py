@@ -110,14 +110,19 @@ def _status_of(exc: CiteqaError) -> tuple[int, str]:
     return 503, "api_error"  # index missing, locked or damaged: the server's, not the caller's
 
 
+def _key_ok(authorization: str, api_key: str | None) -> bool:
+    """Whether an Authorization header carries the key (always, when there is no key)."""
+    if api_key is None:
+        return True
+    scheme, _, token = authorization.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        token.strip().encode(), api_key.encode()
+    )
+
+
 def _bearer_check(api_key: str | None) -> Any:
     def check(request: Request) -> None:
-        if api_key is None:
-            return
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(
-            token.strip().encode(), api_key.encode()
-        ):
+        if not _key_ok(request.headers.get("authorization", ""), api_key):
             raise ApiError(401, "Missing or wrong API key: send 'Authorization: Bearer KEY'.")
 
     return check
@@ -214,6 +219,51 @@ def create_api(service: QAService, api_key: str | None = None) -> FastAPI:
     return app
 
 
+def add_mcp(app: FastAPI, service: QAService, api_key: str | None, host: str) -> None:
+    """The MCP tools of `citeqa mcp` over streamable HTTP at /mcp, behind the same key.
+
+    Call before the UI is mounted at /. The SDK's session manager runs in the app's lifespan.
+    """
+    from contextlib import asynccontextmanager
+
+    from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
+    from starlette.routing import Route
+
+    from qa.mcp_server import create_mcp
+
+    server = create_mcp(service)
+    # builds the session manager; with a loopback host it also refuses other Host headers
+    server.streamable_http_app(host=host)
+    manager = server.session_manager
+
+    guarded = _KeyGuard(StreamableHTTPASGIApp(manager), api_key)
+    app.router.routes.append(Route("/mcp", endpoint=guarded, methods=["GET", "POST", "DELETE"]))
+    previous = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(a: Any) -> Any:
+        async with previous(a), manager.run():
+            yield
+
+    app.router.lifespan_context = lifespan
+
+
+class _KeyGuard:
+    """An ASGI app (an object, so Starlette routes to it as one) that wants the Bearer key."""
+
+    def __init__(self, app: Any, api_key: str | None) -> None:
+        self.app, self.api_key = app, api_key
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        header = dict(scope.get("headers") or []).get(b"authorization", b"")
+        if not _key_ok(header.decode("latin-1"), self.api_key):
+            message = "Missing or wrong API key: send 'Authorization: Bearer KEY'."
+            body = _error_body(message, "invalid_request_error", "invalid_api_key")
+            await JSONResponse(body, status_code=401)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
 def _model_card() -> dict[str, Any]:
     return {"id": MODEL_ID, "object": "model", "created": 0, "owned_by": "citeqa"}
 
@@ -303,4 +353,4 @@ def run(app: Any, sock: socket.socket, log_level: str = "warning") -> None:
     uvicorn.Server(config).run(sockets=[sock])
 
 
-__all__ = ["MODEL_ID", "bind", "create_api", "exposure_warning", "run"]
+__all__ = ["MODEL_ID", "add_mcp", "bind", "create_api", "exposure_warning", "run"]

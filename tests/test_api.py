@@ -250,8 +250,25 @@ def test_serve_busy_port_prints_one_line(small_index: Path) -> None:
     )
 
 
+def _mcp_over_http(url: str, key: str) -> tuple[list[str], dict]:
+    import anyio
+    from mcp import Client
+    from mcp.client.streamable_http import streamable_http_client
+    from mcp.shared._httpx_utils import create_mcp_http_client
+
+    async def main() -> tuple[list[str], dict]:
+        http = create_mcp_http_client(headers={"Authorization": f"Bearer {key}"})
+        async with http, Client(streamable_http_client(url, http_client=http)) as client:
+            tools = [t.name for t in (await client.list_tools()).tools]
+            answer = await client.call_tool("ask", {"question": RED_CROSS})
+            return tools, answer.structured_content or {}
+
+    return anyio.run(main)
+
+
 def test_serve_puts_ui_and_keyed_api_on_one_port(small_index: Path, tmp_path: Path) -> None:
-    """`citeqa serve` with a key: the UI at /, the API at /v1 (401 without the key)."""
+    """`citeqa serve` with a key: the UI at /, the API at /v1 (401 without the key), and the
+    MCP tools at /mcp behind the same key."""
     port = free_port()
     command = _cli("serve", "--index", str(small_index), "--port", str(port))
     command += ["--api-key", "k3y"]
@@ -264,6 +281,11 @@ def test_serve_puts_ui_and_keyed_api_on_one_port(small_index: Path, tmp_path: Pa
             model="citeqa", messages=[{"role": "user", "content": RED_CROSS}], stream=True
         )
         assert "3 miljoen euro" in "".join(c.choices[0].delta.content or "" for c in stream)
+        mcp_url = f"http://127.0.0.1:{port}/mcp"
+        assert httpx.post(mcp_url, json={}).status_code == 401
+        tools, answer = _mcp_over_http(mcp_url, "k3y")
+        assert set(tools) == {"search", "ask", "list_documents"}
+        assert "3 miljoen euro" in answer["answer"] and answer["citations"]
 
 
 @pytest.mark.slow

@@ -84,13 +84,15 @@ def summary(values: list[float]) -> dict[str, float]:
 
 def markdown(result: dict[str, Any]) -> str:
     ft, tt = result["first_token_ms"], result["total_ms"]
+    load = result["load_average_1min"]
     return "\n".join(
         [
             "# API latency (POST /v1/chat/completions, stream=true)",
             "",
             f"{result['questions']} questions from {result['qa']}, one at a time, "
             f"answerer {result['answerer']}, embedder {result['embedder']}, "
-            f"{result['cpus']} CPUs, citeqa {result['source_version']}.",
+            f"{result['cpus']} CPUs (1-minute load average {load[0]} at the start, {load[1]} "
+            f"at the end), citeqa {result['source_version']}.",
             "",
             "| ms | p50 | p95 | mean | max |",
             "|---|---:|---:|---:|---:|",
@@ -120,6 +122,7 @@ def main() -> None:
     base_url, server = serve_in_thread(api.create_api(service))
     client = openai.OpenAI(base_url=base_url, api_key="unused", max_retries=0, timeout=600)
     asked = questions(args.qa, 3 if args.quick else args.limit)
+    load_before = os.getloadavg()[0]
     try:
         ask(client, asked[0])  # warm-up (first search loads the BM25 and FAISS files), not timed
         rows = []
@@ -140,6 +143,8 @@ def main() -> None:
         "answerer": service.answerer.name,
         "embedder": settings.embedder,
         "cpus": os.cpu_count(),
+        # other work on the machine slows every answer; the 1-minute load says how much
+        "load_average_1min": [round(load_before, 1), round(os.getloadavg()[0], 1)],
         "machine": platform.processor() or platform.machine(),
         "first_token_ms": summary([r["first_token_ms"] for r in rows]),
         "total_ms": summary([r["total_ms"] for r in rows]),

@@ -346,6 +346,8 @@ def create_app(service: QAService, embedder_spec: str, data_dir: Path) -> gr.Blo
 
 
 if TYPE_CHECKING:
+    import socket
+
     from qa.settings import Settings
 
 
@@ -355,10 +357,11 @@ def serve(
     port: int = 7860,
     api_key: str | None = None,
     settings: Settings | None = None,
+    sock: socket.socket | None = None,
 ) -> None:
     """Serve the chat UI and the OpenAI-compatible API (/v1) on one port; loopback by
     default, never a share link. `settings` (else the environment's, with `index`) say which
-    index and answerer; requests cannot change them."""
+    index and answerer; requests cannot change them. `sock`: already bound to host:port."""
     import sys
 
     from qa import api
@@ -368,7 +371,8 @@ def serve(
     settings = settings or Settings()
     if index is not None:
         settings = settings.model_copy(update={"index": index})
-    sock = api.bind(host, port)  # a busy port fails here, in one line, before any loading
+    # a busy port fails here, in one line, before any loading
+    sock = sock or api.bind(host, port)
     try:
         spec = embedder_spec(settings)
         service = open_service(settings.model_copy(update={"embedder": spec}))

@@ -323,12 +323,16 @@ def serve(
     llm: LLMOpt = None,
     llm_base_url: LLMUrlOpt = None,
 ) -> None:
-    """Serve the chat UI (http://HOST:PORT) and the OpenAI-compatible API (/v1) on one port."""
-    from app import serve as serve_app
+    """Serve the chat UI (http://HOST:PORT), the OpenAI-compatible API (/v1) and MCP (/mcp)
+    on one port."""
+    from qa.api import bind
 
     settings = _answer_settings(index, None, answerer, llm, llm_base_url)
     try:
-        serve_app(None, host, port, api_key or None, settings)
+        sock = bind(host, port)  # before the slow UI import: a busy port is said at once
+        from app import serve as serve_app
+
+        serve_app(None, host, port, api_key or None, settings, sock)
     except CiteqaError as exc:
         _fail(exc)
 

@@ -406,7 +406,7 @@ def main() -> None:
     parser.add_argument(
         "--api-key",
         default=os.environ.get("CITEQA_API_KEY") or None,
-        help="Bearer token that /v1 requires [default: $CITEQA_API_KEY]",
+        help="Bearer token that /v1 and /mcp require [default: $CITEQA_API_KEY]",
     )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)

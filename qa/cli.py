@@ -308,7 +308,7 @@ ApiKeyOpt = Annotated[
         "--api-key",
         envvar="CITEQA_API_KEY",
         show_envvar=True,
-        help="Bearer token that every /v1 request must send.",
+        help="Bearer token that every /v1 and /mcp request must send.",
     ),
 ]
 

@@ -313,8 +313,8 @@ def exposure_warning(host: str, api_key: str | None) -> str | None:
         return None
     return (
         f"WARNING: serving on {host} without an API key. Anyone who can reach this port can "
-        "ask questions through /v1 and add or remove documents in the UI. Set --api-key "
-        "(or CITEQA_API_KEY) for /v1, or serve on 127.0.0.1."
+        "ask questions through /v1 and /mcp, and add or remove documents in the UI. Set "
+        "--api-key (or CITEQA_API_KEY) for /v1 and /mcp, or serve on 127.0.0.1."
     )
 
 

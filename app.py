@@ -15,7 +15,7 @@ import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
@@ -471,29 +471,73 @@ def create_app(service: QAService, embedder_spec: str, _data_dir: Path | None = 
     return demo
 
 
-def serve(index: Path | None = None, host: str = "127.0.0.1", port: int = 7860) -> None:
-    """Open the index and serve the chat UI (loopback by default; never a share link)."""
+if TYPE_CHECKING:
+    import socket
+
+    from qa.settings import Settings
+
+
+def serve(
+    index: Path | None = None,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    api_key: str | None = None,
+    settings: Settings | None = None,
+    sock: socket.socket | None = None,
+) -> None:
+    """Serve the chat UI and the OpenAI-compatible API (/v1) on one port; loopback by
+    default, never a share link. `settings` (else the environment's, with `index`) say which
+    index and answerer; requests cannot change them. `sock`: already bound to host:port."""
+    import sys
+
+    from qa import api
     from qa.factory import embedder_spec, open_service
     from qa.settings import Settings
 
-    settings = Settings() if index is None else Settings(index=index)
-    spec = embedder_spec(settings)
-    service = open_service(settings.model_copy(update={"embedder": spec}))
-    demo = create_app(service, spec, settings.index.parent)
-    demo.queue(default_concurrency_limit=8).launch(
-        server_name=host, server_port=port, share=False, css=CSS, show_error=False
-    )
+    settings = settings or Settings()
+    if index is not None:
+        settings = settings.model_copy(update={"index": index})
+    # a busy port fails here, in one line, before any loading
+    sock = sock or api.bind(host, port)
+    try:
+        spec = embedder_spec(settings)
+        service = open_service(settings.model_copy(update={"embedder": spec}))
+        demo = create_app(service, spec, settings.index.parent)
+        demo.queue(default_concurrency_limit=8)
+        server = api.create_api(service, api_key)
+        api.add_mcp(server, service, api_key, host)  # before the UI takes every other path
+        server = gr.mount_gradio_app(server, demo, path="", css=CSS, show_error=False)
+        warning = api.exposure_warning(host, api_key)
+        if warning:
+            print(f"\n{'!' * 78}\n{warning}\n{'!' * 78}\n", file=sys.stderr, flush=True)
+        shown = f"[{host}]" if ":" in host else host
+        print(
+            f"citeqa: chat UI on http://{shown}:{port}/ , OpenAI-compatible API on "
+            f"http://{shown}:{port}/v1 , MCP on http://{shown}:{port}/mcp (Ctrl-C stops)",
+            file=sys.stderr,
+            flush=True,
+        )
+        api.run(server, sock)
+    finally:
+        sock.close()
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Serve the citeqa chat UI.")
+    import os
+
+    parser = argparse.ArgumentParser(description="Serve the citeqa chat UI and API.")
     parser.add_argument("--index", type=Path, default=None, help="index directory")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=7860)
+    parser.add_argument(
+        "--api-key",
+        default=os.environ.get("CITEQA_API_KEY") or None,
+        help="Bearer token that /v1 and /mcp require [default: $CITEQA_API_KEY]",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     try:
-        serve(args.index, args.host, args.port)
+        serve(args.index, args.host, args.port, args.api_key)
     except CiteqaError as exc:
         raise SystemExit(f"citeqa: {exc}") from None
 

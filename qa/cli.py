@@ -223,9 +223,10 @@ def chat(
     llm: LLMOpt = None,
     llm_base_url: LLMUrlOpt = None,
 ) -> None:
-    """An interactive session in the terminal; follow-up questions use the history."""
+    """An interactive session in the terminal: follow-ups use the conversation, arrow keys
+    edit and recall questions, Ctrl-C stops an answer, /sources and /clear."""
     from qa.factory import open_service
-    from qa.service import Delta, Done
+    from qa.terminal_chat import run_chat
 
     settings = _answer_settings(index, embedder, answerer, llm, llm_base_url)
     try:
@@ -233,25 +234,7 @@ def chat(
     except CiteqaError as exc:
         _fail(exc)
         return
-    history: list[tuple[str, str]] = []
-    typer.echo("Ask a question (empty line or Ctrl-D to quit).")
-    while True:
-        try:
-            question = input("> ").strip()
-        except EOFError:
-            break
-        if not question:
-            break
-        try:
-            for event in service.stream(question, history):
-                if isinstance(event, Delta):
-                    typer.echo(event.text, nl=False)
-                elif isinstance(event, Done):
-                    typer.echo("")
-                    _print_answer(event.answer)
-                    history.append((question, event.answer.text))
-        except CiteqaError as exc:
-            typer.secho(f"citeqa: {exc}", err=True, fg=typer.colors.RED)
+    run_chat(service, settings.index.parent / "chat_history")
 
 
 @app.command("eval")
@@ -321,19 +304,60 @@ def evaluate(
             raise typer.Exit(1)
 
 
+ApiKeyOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--api-key",
+        envvar="CITEQA_API_KEY",
+        show_envvar=True,
+        help="Bearer token that every /v1 and /mcp request must send.",
+    ),
+]
+
+
 @app.command()
 def serve(
     index: IndexOpt = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 7860,
+    api_key: ApiKeyOpt = None,
+    answerer: AnswererOpt = None,
+    llm: LLMOpt = None,
+    llm_base_url: LLMUrlOpt = None,
 ) -> None:
-    """Open the chat UI for an index in the browser (http://HOST:PORT)."""
-    from app import serve as serve_app
+    """Serve the chat UI (http://HOST:PORT), the OpenAI-compatible API (/v1) and MCP (/mcp)
+    on one port."""
+    from qa.api import bind
 
+    settings = _answer_settings(index, None, answerer, llm, llm_base_url)
     try:
-        serve_app(index, host, port)
+        sock = bind(host, port)  # before the slow UI import: a busy port is said at once
+        from app import serve as serve_app
+
+        serve_app(None, host, port, api_key or None, settings, sock)
     except CiteqaError as exc:
         _fail(exc)
+
+
+@app.command()
+def mcp(
+    index: IndexOpt = None,
+    embedder: EmbedderOpt = None,
+    answerer: AnswererOpt = None,
+    llm: LLMOpt = None,
+    llm_base_url: LLMUrlOpt = None,
+) -> None:
+    """Serve the tools search, ask and list_documents to an MCP client over stdio."""
+    from qa.factory import open_service
+    from qa.mcp_server import create_mcp
+
+    settings = _answer_settings(index, embedder, answerer, llm, llm_base_url)
+    try:
+        service = open_service(settings)
+    except CiteqaError as exc:
+        _fail(exc)
+        return
+    create_mcp(service).run("stdio")
 
 
 def hit_json(h: Hit) -> dict:

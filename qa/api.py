@@ -1,0 +1,356 @@
+"""An OpenAI-compatible HTTP API over a `QAService`: /v1/models, /v1/chat/completions (plain
+or streamed as server-sent events) and /v1/search, with errors in OpenAI's shape.
+
+The answer text keeps its [n] markers; each response also carries `citations` (the fields
+of `citeqa ask --json`), `abstained`, and `related` when the service gives it. Nothing in a
+request can choose the LLM or its endpoint: that is server configuration. This module builds
+the FastAPI app and opens the listening socket; the Gradio UI is mounted on it by app.py.
+"""
+
+from __future__ import annotations
+
+import errno
+import hmac
+import ipaddress
+import itertools
+import json
+import logging
+import socket
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any, Literal
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException
+
+from embeddings.errors import BadInput, CiteqaError, LLMUnavailable
+from qa.service import Answer, Delta, Done, QAService
+
+log = logging.getLogger(__name__)
+MODEL_ID = "citeqa"
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, kind: str = "invalid_request_error") -> None:
+        super().__init__(message)
+        self.status, self.message, self.kind = status, message, kind
+
+
+class TextPart(BaseModel):
+    type: str = "text"
+    text: str = ""
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    role: Literal["system", "developer", "user", "assistant", "tool"]
+    content: str | list[TextPart] | None = None
+
+    def text(self) -> str:
+        if isinstance(self.content, list):
+            return "".join(p.text for p in self.content if p.type == "text")
+        return self.content or ""
+
+
+class ChatRequest(BaseModel):
+    # OpenAI clients send temperature, top_p, stream_options, ... : accepted and ignored
+    model_config = ConfigDict(extra="ignore")
+    model: str = MODEL_ID
+    messages: list[Message] = Field(min_length=1)
+    stream: bool = False
+    k: int | None = Field(None, ge=1, le=100, description="Passages to read (citeqa extra).")
+
+
+class SearchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    query: str = Field(min_length=1, max_length=2000)
+    k: int = Field(5, ge=1, le=100)
+    mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
+    lang: str | None = None
+    source: str | None = None
+
+
+def conversation(messages: list[Message]) -> tuple[str, list[tuple[str, str]]]:
+    """The last user message, and the earlier (question, answer) turns before it."""
+    if messages[-1].role != "user":
+        raise ApiError(400, "The last message must come from the user.")
+    history: list[tuple[str, str]] = []
+    question: str | None = None
+    for m in messages[:-1]:
+        if m.role == "user":
+            question = m.text()
+        elif m.role == "assistant" and question is not None:
+            history.append((question, m.text()))
+            question = None
+    return messages[-1].text(), history
+
+
+def answer_fields(answer: Answer) -> dict[str, Any]:
+    """The top-level extras of a response: citations, abstained, related when present."""
+    data = answer.as_json()
+    extra = {"citations": data["citations"], "abstained": data["abstained"]}
+    if data.get("related"):
+        extra["related"] = data["related"]
+    return extra
+
+
+def _error_body(message: str, kind: str, code: str | None = None) -> dict[str, Any]:
+    return {"error": {"message": message, "type": kind, "param": None, "code": code}}
+
+
+def _status_of(exc: CiteqaError) -> tuple[int, str]:
+    if isinstance(exc, BadInput):
+        return 400, "invalid_request_error"
+    if isinstance(exc, LLMUnavailable):
+        return 502, "api_error"
+    return 503, "api_error"  # index missing, locked or damaged: the server's, not the caller's
+
+
+def _key_ok(authorization: str, api_key: str | None) -> bool:
+    """Whether an Authorization header carries the key (always, when there is no key)."""
+    if api_key is None:
+        return True
+    scheme, _, token = authorization.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        token.strip().encode(), api_key.encode()
+    )
+
+
+def _bearer_check(api_key: str | None) -> Any:
+    def check(request: Request) -> None:
+        if not _key_ok(request.headers.get("authorization", ""), api_key):
+            raise ApiError(401, "Missing or wrong API key: send 'Authorization: Bearer KEY'.")
+
+    return check
+
+
+def create_api(service: QAService, api_key: str | None = None) -> FastAPI:
+    """The API app; with `api_key`, every /v1 route wants `Authorization: Bearer <key>`."""
+    app = FastAPI(title="citeqa", docs_url=None, redoc_url=None, openapi_url=None)
+    auth = [Depends(_bearer_check(api_key))]
+
+    @app.exception_handler(ApiError)
+    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
+        code = "invalid_api_key" if exc.status == 401 else None
+        return JSONResponse(_error_body(exc.message, exc.kind, code), status_code=exc.status)
+
+    @app.exception_handler(CiteqaError)
+    async def citeqa_error(_: Request, exc: CiteqaError) -> JSONResponse:
+        status, kind = _status_of(exc)
+        return JSONResponse(_error_body(str(exc), kind), status_code=status)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+        message = f"{where}: {first.get('msg', 'invalid request')}" if where else "invalid body"
+        return JSONResponse(_error_body(message, "invalid_request_error"), status_code=400)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        return JSONResponse(
+            _error_body(
+                f"{exc.detail}: {request.method} {request.url.path}", "invalid_request_error"
+            ),
+            status_code=exc.status_code,
+        )
+
+    @app.get("/v1/models", dependencies=auth)
+    def models() -> dict[str, Any]:
+        return {"object": "list", "data": [_model_card()]}
+
+    @app.get("/v1/models/{model}", dependencies=auth)
+    def model(model: str) -> dict[str, Any]:
+        if model != MODEL_ID:
+            raise ApiError(404, f"The model {model!r} does not exist; use {MODEL_ID!r}.")
+        return _model_card()
+
+    @app.post("/v1/search", dependencies=auth)
+    def search(body: SearchRequest) -> dict[str, Any]:
+        from qa.cli import hit_json  # the same hit objects as `citeqa search --json`
+
+        hits = service.current_retriever().search(
+            body.query, k=body.k, mode=body.mode, lang=body.lang, source=body.source
+        )
+        return {"query": body.query, "hits": [hit_json(h) for h in hits]}
+
+    @app.post("/v1/chat/completions", dependencies=auth, response_model=None)
+    def chat(body: ChatRequest) -> dict[str, Any] | StreamingResponse:
+        question, history = conversation(body.messages)
+        if not question.strip():
+            raise ApiError(400, "The last user message is empty.")
+        events = service.stream(question, history, k=body.k)
+        if body.stream:
+            # the first event (retrieval) runs here, so its errors still get a status code
+            first = next(events)
+            return StreamingResponse(
+                _sse(first, events, body.model),
+                media_type="text/event-stream",
+                headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+            )
+        answer = next(e.answer for e in events if isinstance(e, Done))
+        return {
+            "id": _completion_id(),
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body.model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": answer.text},
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+            **answer_fields(answer),
+        }
+
+    # last: any other /v1 path is an OpenAI-shaped 404 (else the UI mounted at / answers)
+    @app.api_route(
+        "/v1/{rest:path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"], dependencies=auth
+    )
+    def unknown(request: Request, rest: str) -> None:
+        raise ApiError(404, f"No such endpoint: {request.method} /v1/{rest}")
+
+    return app
+
+
+def add_mcp(app: FastAPI, service: QAService, api_key: str | None, host: str) -> None:
+    """The MCP tools of `citeqa mcp` over streamable HTTP at /mcp, behind the same key.
+
+    Call before the UI is mounted at /. The SDK's session manager runs in the app's lifespan.
+    """
+    from contextlib import asynccontextmanager
+
+    from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
+    from starlette.routing import Route
+
+    from qa.mcp_server import create_mcp
+
+    server = create_mcp(service)
+    # builds the session manager; with a loopback host it also refuses other Host headers
+    server.streamable_http_app(host=host)
+    manager = server.session_manager
+
+    guarded = _KeyGuard(StreamableHTTPASGIApp(manager), api_key)
+    app.router.routes.append(Route("/mcp", endpoint=guarded, methods=["GET", "POST", "DELETE"]))
+    previous = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(a: Any) -> Any:
+        async with previous(a), manager.run():
+            yield
+
+    app.router.lifespan_context = lifespan
+
+
+class _KeyGuard:
+    """An ASGI app (an object, so Starlette routes to it as one) that wants the Bearer key."""
+
+    def __init__(self, app: Any, api_key: str | None) -> None:
+        self.app, self.api_key = app, api_key
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        header = dict(scope.get("headers") or []).get(b"authorization", b"")
+        if not _key_ok(header.decode("latin-1"), self.api_key):
+            message = "Missing or wrong API key: send 'Authorization: Bearer KEY'."
+            body = _error_body(message, "invalid_request_error", "invalid_api_key")
+            await JSONResponse(body, status_code=401)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def _model_card() -> dict[str, Any]:
+    return {"id": MODEL_ID, "object": "model", "created": 0, "owned_by": "citeqa"}
+
+
+def _completion_id() -> str:
+    return f"chatcmpl-{uuid.uuid4().hex[:24]}"
+
+
+def _sse(first: object, events: Iterator[object], model: str) -> Iterator[str]:
+    """Chat completion chunks: the role, one chunk per piece of text, then a last chunk with
+    finish_reason "stop" and the answer's citations; then [DONE].
+
+    The streamed pieces are the answer as written; the last chunk's `answer` is the checked
+    text (markers renumbered 1..n as cited), which a client that shows citations should use.
+    """
+    base = {"id": _completion_id(), "object": "chat.completion.chunk", "created": int(time.time())}
+
+    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
+        choice = {"index": 0, "delta": delta, "finish_reason": finish}
+        body = {**base, "model": model, "choices": [choice], **extra}
+        return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
+
+    yield chunk({"role": "assistant", "content": ""})
+    try:
+        for e in itertools.chain([first], events):
+            if isinstance(e, Delta) and e.text:
+                yield chunk({"content": e.text})
+            elif isinstance(e, Done):
+                yield chunk({}, "stop", answer=e.answer.text, **answer_fields(e.answer))
+    except CiteqaError as exc:  # headers are sent: the error travels as an event
+        yield f"data: {json.dumps(_error_body(str(exc), _status_of(exc)[1]))}\n\n"
+    yield "data: [DONE]\n\n"
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def exposure_warning(host: str, api_key: str | None) -> str | None:
+    """A loud warning when others can reach the server without a key; None when safe."""
+    if is_loopback(host) or api_key:
+        return None
+    return (
+        f"WARNING: serving on {host} without an API key. Anyone who can reach this port can "
+        "ask questions through /v1 and /mcp, and add or remove documents in the UI. Set "
+        "--api-key (or CITEQA_API_KEY) for /v1 and /mcp, or serve on 127.0.0.1."
+    )
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket, opened before anything is served, so that a busy port is one
+    clear error (BadInput) instead of a server traceback."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise BadInput(f"Cannot listen on {host!r}: {exc.strerror}.") from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        reason = (
+            "is already in use"
+            if exc.errno == errno.EADDRINUSE
+            else f"cannot be opened ({exc.strerror})"
+        )
+        raise BadInput(
+            f"Port {port} on {host} {reason}; stop the other server or choose --port."
+        ) from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def run(app: Any, sock: socket.socket, log_level: str = "warning") -> None:
+    """Serve `app` (any ASGI app) on an already bound socket until Ctrl-C."""
+    import uvicorn
+
+    config = uvicorn.Config(app, log_level=log_level, timeout_graceful_shutdown=5)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+__all__ = ["MODEL_ID", "add_mcp", "bind", "create_api", "exposure_warning", "run"]

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from embeddings.chunking import chunk_document
 from embeddings.documents import (
     SkipFile,
+    _read_docx,
     detect_language,
     doc_id_for,
     iter_files,
@@ -314,3 +315,135 @@ def test_iter_lines_cuts_like_splitlines(text: str) -> None:
     lines = list(iter_lines(text))
     assert [line for _, line in lines] == text.splitlines(keepends=True)
     assert all(text[offset : offset + len(line)] == line for offset, line in lines)
+
+
+# --- issue 15: .docx read in one streaming pass ----------------------------------------------
+
+
+def _python_docx_reference(path: Path) -> tuple[str, str | None]:
+    """What the reader gave before issue 15, through python-docx's object model."""
+    import docx
+
+    document = docx.Document(str(path))
+    title, paragraphs = None, []
+    for para in document.paragraphs:
+        if not para.text.strip():
+            continue
+        style = para.style
+        if (
+            title is None
+            and style is not None
+            and (style.name or "").startswith(("Heading", "Title"))
+        ):
+            title = para.text.strip()
+        paragraphs.append(para.text.strip())
+    return "\n\n".join(paragraphs), title
+
+
+def _rich_docx(path: Path) -> Path:
+    import docx
+    from docx.enum.text import WD_BREAK
+    from docx.oxml import parse_xml
+
+    document = docx.Document()
+    document.add_paragraph("Gewone tekst vooraf, zonder kop.")
+    document.add_paragraph("")
+    document.add_heading("Jaarverslag 2025", level=2)
+    para = document.add_paragraph("Kolom een\tkolom twee")
+    run = para.add_run("regel een")
+    run.add_break()
+    run.add_text("regel twee")
+    run.add_break(WD_BREAK.PAGE)
+    run.add_text("na de pagina")
+    para._p.append(
+        parse_xml(
+            '<w:hyperlink xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main">'
+            '<w:r><w:t xml:space="preserve"> een link </w:t></w:r><w:r><w:noBreakHyphen/>'
+            "<w:cr/><w:t>einde</w:t></w:r></w:hyperlink>"
+        )
+    )
+    table = document.add_table(rows=1, cols=2)
+    table.cell(0, 0).text = "in een tabel"
+    document.add_paragraph("Een zin met een onbekende stijl.")._p.get_or_add_pPr().style = "Nope"
+    document.add_paragraph("Tussen kop en slot.", style="Title")
+    document.save(str(path))
+    return path
+
+
+def test_docx_reads_as_python_docx_does(tmp_path: Path) -> None:
+    for path in (
+        _rich_docx(tmp_path / "rich.docx"),
+        write_docx(tmp_path / "d.docx", "Jaarverslag", ["Het jaar was goed.", "De omzet steeg."]),
+    ):
+        doc = load_document(path)
+        text, title = _python_docx_reference(path)
+        assert (doc.text, doc.title) == (text, title)
+    assert "regel een\nregel twee" in load_document(tmp_path / "rich.docx").text
+
+
+def _many_paragraphs_docx(path: Path, paragraphs: int, styles: int) -> Path:
+    """A small file of very many tiny paragraphs, each with its own style: the shape that
+    hung the python-docx reader (a style lookup per paragraph, the whole tree in memory)."""
+    import zipfile
+
+    w = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+    rels = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    ct, ml = "application/vnd.openxmlformats-", "officedocument.wordprocessingml"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(
+            "[Content_Types].xml",
+            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            f'<Default Extension="rels" ContentType="{ct}package.relationships+xml"/>'
+            '<Default Extension="xml" ContentType="application/xml"/>'
+            f'<Override PartName="/word/document.xml" ContentType="{ct}{ml}.document.main+xml"/>'
+            f'<Override PartName="/word/styles.xml" ContentType="{ct}{ml}.styles+xml"/>'
+            "</Types>",
+        )
+        archive.writestr(
+            "_rels/.rels",
+            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            f'<Relationship Id="rId1" Type="{rels}/officeDocument" Target="word/document.xml"/>'
+            "</Relationships>",
+        )
+        archive.writestr(
+            "word/_rels/document.xml.rels",
+            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            f'<Relationship Id="rId1" Type="{rels}/styles" Target="styles.xml"/>'
+            "</Relationships>",
+        )
+        archive.writestr(
+            "word/styles.xml",
+            f"<w:styles {w}>"
+            + "".join(
+                f'<w:style w:type="paragraph" w:styleId="S{i}"><w:name w:val="S {i}"/></w:style>'
+                for i in range(styles)
+            )
+            + "</w:styles>",
+        )
+        with archive.open("word/document.xml", "w") as member:
+            member.write(f"<w:document {w}><w:body>".encode())
+            block = "".join(
+                f'<w:p><w:pPr><w:pStyle w:val="S{i % styles}"/></w:pPr>'
+                f"<w:r><w:t>w{i % 10}</w:t></w:r></w:p>"
+                for i in range(1000)
+            ).encode()
+            for _ in range(paragraphs // 1000):
+                member.write(block)
+            member.write(b"</w:body></w:document>")
+    return path
+
+
+def test_a_docx_of_many_tiny_paragraphs_is_read_in_one_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import docx
+
+    path = _many_paragraphs_docx(tmp_path / "tiny.docx", paragraphs=5_000, styles=200)
+    text, title = _python_docx_reference(path)
+
+    def no_object_model(*args: object, **kwargs: object) -> None:
+        raise AssertionError("python-docx builds the whole tree and looks up every style")
+
+    monkeypatch.setattr(docx, "Document", no_object_model)
+    assert _read_docx(path) == (text, title, ())
+    assert title is None and text.count("\n\n") == 5_000 - 1

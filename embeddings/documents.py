@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from embeddings.errors import BadInput
-from embeddings.textfile import iter_lines, read_text_file
+from embeddings.textfile import bom_encoding, iter_lines, read_text_file
 
 MAX_FILE_BYTES = 64 * 1024 * 1024  # the default of the `indexing.max_file_mb` setting
 MAX_DOCX_UNPACKED = 256 * 1024 * 1024
@@ -71,9 +71,14 @@ Reader = Callable[[Path], tuple[str, str | None, tuple[tuple[int, int], ...]]]
 
 def _text_of(path: Path) -> str:
     with path.open("rb") as handle:
-        if b"\x00" in handle.read(8192):
-            raise SkipFile("binary content (NUL bytes) in a text file")
-    return read_text_file(path)
+        head = handle.read(8192)
+    wide = bom_encoding(head)
+    if wide is None and b"\x00" in head:
+        raise SkipFile("binary content (NUL bytes) in a text file")
+    try:
+        return read_text_file(path)
+    except UnicodeDecodeError as exc:  # only a file that names its encoding with a BOM
+        raise SkipFile(f"not valid {wide or exc.encoding} despite its byte-order mark") from exc
 
 
 def _read_text(path: Path) -> tuple[str, str | None, tuple[tuple[int, int], ...]]:
@@ -302,9 +307,13 @@ def boilerplate_spans(text: str) -> list[tuple[int, int]]:
 
 
 def _title_from_text(text: str, skip: list[tuple[int, int]], fallback: str) -> str:
+    spans = iter(sorted(skip))  # walked once alongside the lines: linear, not lines x spans
+    span = next(spans, None)
     for offset, line in iter_lines(text):
+        while span is not None and span[1] <= offset:
+            span = next(spans, None)
         stripped = line.strip()
-        inside_skip = any(s <= offset < e for s, e in skip)
+        inside_skip = span is not None and span[0] <= offset
         if stripped and not inside_skip:
             if len(stripped) <= 150:
                 return stripped
@@ -378,6 +387,8 @@ def load_document(
         raise SkipFile(f"cannot read: {exc.strerror or exc}") from exc
     if not text or text.isspace():  # not text.strip(): that would copy a big text
         raise SkipFile("no text found (empty file, or a scan without a text layer)")
+    if _VISIBLE.search(text) is None:
+        raise SkipFile("no text found: only invisible characters (zero-width, control)")
     skip = boilerplate_spans(text)
     return Document(
         doc_id=doc_id_for(text),
@@ -388,6 +399,19 @@ def load_document(
         pages=pages,
         boilerplate=tuple(skip),
     )
+
+
+# Characters that show nothing: controls (Cc), format characters (Cf: zero-width space,
+# joiners, BOM, bidi marks, tags; Unicode 14), and the usual blank look-alikes (combining
+# grapheme joiner, variation selectors, Hangul fillers, braille blank).
+_INVISIBLE = (
+    "\x00-\x1f\x7f-\x9f\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890-\u0891\u08e2"
+    "\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb"
+    "\U000110bd\U000110cd\U00013430-\U00013438\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
+    "\U000e0001\U000e0020-\U000e007f"
+    "\u034f\u180b-\u180d\ufe00-\ufe0f\U000e0100-\U000e01ef\u115f\u1160\u3164\uffa0\u2800"
+)
+_VISIBLE = re.compile(f"[^\\s{_INVISIBLE}]")
 
 
 def too_big(size: int, max_bytes: int) -> str:

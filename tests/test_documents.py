@@ -447,3 +447,55 @@ def test_a_docx_of_many_tiny_paragraphs_is_read_in_one_pass(
     monkeypatch.setattr(docx, "Document", no_object_model)
     assert _read_docx(path) == (text, title, ())
     assert title is None and text.count("\n\n") == 5_000 - 1
+
+
+# --- issue 15: hostile and unusual text files -------------------------------------------------
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32"])
+def test_a_text_file_with_a_utf16_or_utf32_bom_is_read_not_skipped_as_binary(
+    tmp_path: Path, encoding: str
+) -> None:
+    path = tmp_path / "notepad.txt"
+    text = "Verslag van de vergadering.\nDe dijk bij Almere is verhoogd."
+    bom = {"utf-16-be": b"\xfe\xff"}.get(encoding, b"")
+    path.write_bytes(bom + text.encode(encoding))  # utf-16 and utf-32 write their own BOM
+    doc = load_document(path)
+    assert doc.text == text and doc.lang == "nl"
+
+
+def test_a_damaged_utf16_file_is_skipped_with_a_reason(tmp_path: Path) -> None:
+    path = tmp_path / "half.txt"
+    path.write_bytes("abc".encode("utf-16") + b"\x00")  # an odd number of bytes
+    with pytest.raises(SkipFile, match="not valid utf-16"):
+        load_document(path)
+
+
+def test_a_file_of_only_zero_width_characters_is_not_indexed(tmp_path: Path) -> None:
+    path = tmp_path / "invisible.txt"
+    path.write_text("\u200b\u200c\u200d\n\u2060\ufeff\u200b \u00ad\t\u202e" * 50, encoding="utf-8")
+    with pytest.raises(SkipFile, match="only invisible characters"):
+        load_document(path)
+    path.write_text("\u200bzichtbaar\u200b", encoding="utf-8")
+    assert "zichtbaar" in load_document(path).text
+
+
+def test_a_page_of_navigation_lines_finds_its_title_in_one_walk(tmp_path: Path) -> None:
+    """Before: each line was checked against every navigation span (lines x spans)."""
+    from embeddings.documents import _title_from_text
+
+    class Spans(list):  # type: ignore[type-arg]
+        walked = 0
+
+        def __iter__(self):  # type: ignore[no-untyped-def]
+            for span in super().__iter__():
+                Spans.walked += 1
+                yield span
+
+    text = "[Home] [Nieuws] [Contact]\n" * 3000 + "De echte titel\nTekst."
+    from embeddings.documents import boilerplate_spans
+
+    spans = Spans(boilerplate_spans(text))
+    assert len(spans) == 3000
+    assert _title_from_text(text, spans, "fallback") == "De echte titel"
+    assert Spans.walked <= 2 * len(spans)

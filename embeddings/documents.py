@@ -340,6 +340,9 @@ _DOCUMENT_LANGUAGES = ("nl", "en", "de", "fr", "es", "it", "pt")
 LANGUAGE_SAMPLE = 5000  # characters of a document its language is judged on
 
 
+LANGUAGES = ("nl", "en", "other")  # what `detect_language` says, so what filters can ask for
+
+
 def detect_language(text: str) -> str:
     """'nl', 'en' or 'other' for a document or passage."""
     sample = text[:LANGUAGE_SAMPLE].strip()

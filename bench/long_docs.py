@@ -158,6 +158,7 @@ def _module_at(revision: str, name: str) -> ModuleType:
     spec = importlib.util.spec_from_file_location(f"{name}_before", path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 

@@ -368,7 +368,9 @@ def load_document(
 ) -> Document:
     """Read one file. Raises `SkipFile` with the reason when it cannot be indexed.
 
-    Files over `max_bytes` are skipped before they are opened.
+    Files over `max_bytes` are skipped before they are opened, and so are files whose text
+    (counted in characters) is over it: the size budget that keeps chunking and embedding
+    time bounded.
     """
     suffix = path.suffix.lower()
     reader = READERS.get(suffix)
@@ -388,6 +390,8 @@ def load_document(
         raise SkipFile("permission denied") from exc
     except OSError as exc:
         raise SkipFile(f"cannot read: {exc.strerror or exc}") from exc
+    if len(text) > max_bytes:  # a small .docx or .pdf can unpack to more text than that
+        raise SkipFile("its text: " + too_big(len(text), max_bytes).replace("file is ", "", 1))
     if not text or text.isspace():  # not text.strip(): that would copy a big text
         raise SkipFile("no text found (empty file, or a scan without a text layer)")
     if _VISIBLE.search(text) is None:

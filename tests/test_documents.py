@@ -499,3 +499,11 @@ def test_a_page_of_navigation_lines_finds_its_title_in_one_walk(tmp_path: Path) 
     assert len(spans) == 3000
     assert _title_from_text(text, spans, "fallback") == "De echte titel"
     assert Spans.walked <= 2 * len(spans)
+
+
+def test_a_docx_whose_text_is_over_the_size_limit_is_skipped(tmp_path: Path) -> None:
+    path = write_docx(tmp_path / "big.docx", "Titel", ["Een lange zin over de dijk. " * 40] * 60)
+    assert path.stat().st_size < 50_000  # under the limit on disk, 67,000 characters of text
+    with pytest.raises(SkipFile, match=r"its text: 0\.1 MiB, over the 0\.0\d* MiB limit"):
+        load_document(path, max_bytes=50_000)
+    assert load_document(path, max_bytes=100_000).text

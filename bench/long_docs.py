@@ -18,7 +18,7 @@ Each measurement runs in its own process (its peak RSS is its own), stopped afte
 Results: long_docs.json and long_docs.md in --out.
 
 Usage: python bench/long_docs.py [--sizes 10,100,1000,10000] [--embedders fake:64,e5-small-q4]
-       [--before REV] [--quick] [--out bench/results]
+       [--before REV] [--before-sizes 10,100] [--quick] [--out bench/results]
 `--before REV` also times the chunking and loading code of git revision REV, same inputs.
 """
 
@@ -243,6 +243,7 @@ def main() -> None:
     parser.add_argument("--embedders", default="fake:64,e5-small-q4")
     parser.add_argument("--kinds", default=",".join(KINDS))
     parser.add_argument("--before", help="also time this git revision's loading and chunking")
+    parser.add_argument("--before-sizes", help="KB; sizes for --before [default: --sizes]")
     parser.add_argument("--budget", type=float, default=120.0, help="seconds; stop a kind after")
     parser.add_argument("--quick", action="store_true", help="tiny sizes, fake embedder (CI)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results", help="a folder")
@@ -254,6 +255,7 @@ def main() -> None:
     if args.quick:
         args.sizes, args.embedders = "10,20", "fake:64"
     sizes = [int(s) for s in args.sizes.split(",")]
+    before_sizes = [int(s) for s in (args.before_sizes or args.sizes).split(",")]
     codes = [None, args.before] if args.before else [None]
     results: dict[str, Any] = {
         "source_version": source_version(),
@@ -267,7 +269,8 @@ def main() -> None:
         for embedder in args.embedders.split(","):
             for kind in args.kinds.split(","):
                 for code in codes:
-                    for number, size in enumerate(sizes):
+                    chosen = sizes if code is None or not args.before_sizes else before_sizes
+                    for number, size in enumerate(chosen):
                         path = make_input(kind, size * 1000, folder)
                         row = {
                             "code": code or "now",
@@ -280,7 +283,7 @@ def main() -> None:
                         results["rows"].append(row)
                         print(json.dumps(row), flush=True)
                         # the next size, were it only linear, would run out of time
-                        later = sizes[number + 1 :]
+                        later = chosen[number + 1 :]
                         took = row.get("total_s", args.budget * 4)
                         if later and took * later[0] / size > args.budget * 4:
                             results["rows"].append(

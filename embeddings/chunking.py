@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import re
+from array import array
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -103,26 +104,31 @@ def _hard_split(
     `limit` words far (every word is at least one token). A single word over the limit is
     cut between characters.
     """
-    words = [m.span() for m in _WORD.finditer(text, start, end)]
-    counts = [count(text[ws:we]) for ws, we in words]
+    # word offsets in flat arrays, not tuples: 10 MB without sentence breaks is 1.5 M words
+    starts, ends = array("q"), array("q")
+    for match in _WORD.finditer(text, start, end):
+        starts.append(match.start())
+        ends.append(match.end())
+    counts = array("q", (count(text[ws:we]) for ws, we in zip(starts, ends, strict=True)))
+    n_words = len(starts)
     gap = 0
-    if len(words) > 1:
-        gap = max(0, count(text[words[0][0] : words[1][1]]) - counts[0] - counts[1])
+    if n_words > 1:
+        gap = max(0, count(text[starts[0] : ends[1]]) - counts[0] - counts[1])
 
     def run(i: int, j: int) -> int:  # tokens of words i..j-1, counted for real
-        return count(text[words[i][0] : words[j - 1][1]])
+        return count(text[starts[i] : ends[j - 1]])
 
     pieces: list[tuple[int, int, int]] = []
     i = 0
-    while i < len(words):
+    while i < n_words:
         j, total = i + 1, counts[i]
-        while j < len(words) and total + gap + counts[j] <= limit:
+        while j < n_words and total + gap + counts[j] <= limit:
             total += gap + counts[j]
             j += 1
         tokens = run(i, j)
         # the estimate held: the next word does not fit either (its estimate is over)
-        if tokens != total and (tokens > limit or (j < len(words) and run(i, j + 1) <= limit)):
-            lo, hi = i + 1, min(len(words), i + limit)
+        if tokens != total and (tokens > limit or (j < n_words and run(i, j + 1) <= limit)):
+            lo, hi = i + 1, min(n_words, i + limit)
             while lo < hi:  # binary search for the longest prefix within the limit
                 mid = (lo + hi + 1) // 2
                 if run(i, mid) <= limit:
@@ -130,7 +136,7 @@ def _hard_split(
                 else:
                     hi = mid - 1
             j, tokens = lo, run(i, lo)
-        ws, we = words[i][0], words[j - 1][1]
+        ws, we = starts[i], ends[j - 1]
         if tokens > limit:  # one word alone is over the limit
             pieces.extend(_cut_word(text, ws, we, count, limit))
         else:

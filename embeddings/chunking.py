@@ -8,7 +8,10 @@ left out of chunks. This module does not embed or store anything.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
+from array import array
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -39,12 +42,19 @@ class Chunk:
 
 
 def split_sentences(text: str) -> list[tuple[int, int]]:
-    """(start, end) spans of sentences, whitespace trimmed; newlines inside a line kept."""
+    """(start, end) spans of sentences, whitespace trimmed; newlines inside a line kept.
+
+    Linear in the text: the abbreviation check reads only the few characters before a
+    boundary, never the whole run since the last sentence start.
+    """
     spans: list[tuple[int, int]] = []
     start = 0
     for match in _BOUNDARY.finditer(text):
-        head = text[start : match.start()]
-        if _ABBREVIATIONS.search(head.rstrip("\"'”’»)")):
+        end = match.start()
+        while end > start and text[end - 1] in _CLOSERS:  # what head.rstrip(_CLOSERS) did
+            end -= 1
+        # the abbreviations are a few characters long; `\b` still sees the text before
+        if _ABBREVIATIONS.search(text, max(start, end - _ABBREVIATION_REACH), end):
             continue
         spans.append((start, match.start()))
         start = match.end()
@@ -62,12 +72,17 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     return out
 
 
+_CLOSERS = "\"'”’»)"
+_ABBREVIATION_REACH = 16  # longer than the longest abbreviation ("m.b.t." and the like)
+
+
 def _split_lines(text: str, start: int, end: int) -> list[tuple[int, int]]:
     parts, cur = [], start
-    for m in re.finditer(r"\n", text[start:end]):
-        pos = start + m.start()
+    pos = text.find("\n", start, end)
+    while pos != -1:
         parts.append((cur, pos))
         cur = pos + 1
+        pos = text.find("\n", cur, end)
     parts.append((cur, end))
     return parts
 
@@ -78,22 +93,75 @@ def _normalise(sentence: str) -> str:
 
 def _hard_split(
     text: str, start: int, end: int, count: Callable[[str], int], limit: int
-) -> list[tuple[int, int]]:
-    """Split an over-long sentence at word boundaries into pieces of at most `limit` tokens."""
-    pieces: list[tuple[int, int]] = []
-    words = [(m.start() + start, m.end() + start) for m in re.finditer(r"\S+", text[start:end])]
+) -> list[tuple[int, int, int]]:
+    """Split an over-long sentence at word boundaries into pieces of at most `limit` tokens,
+    each the longest run of words within the limit: (start, end, tokens).
+
+    Linear in the sentence. Each word is counted once; a run's count is estimated as the
+    sum of its words' counts plus a fixed cost per space (0 for the fake tokenizer, 1 for
+    e5's, which merges the space before the first word into the prompt). One count confirms
+    an estimated piece; only when it disagrees is the longest run searched, at most
+    `limit` words far (every word is at least one token). A single word over the limit is
+    cut between characters.
+    """
+    # word offsets in flat arrays, not tuples: 10 MB without sentence breaks is 1.5 M words
+    starts, ends = array("q"), array("q")
+    for match in _WORD.finditer(text, start, end):
+        starts.append(match.start())
+        ends.append(match.end())
+    counts = array("q", (count(text[ws:we]) for ws, we in zip(starts, ends, strict=True)))
+    n_words = len(starts)
+    gap = 0
+    if n_words > 1:
+        gap = max(0, count(text[starts[0] : ends[1]]) - counts[0] - counts[1])
+
+    def run(i: int, j: int) -> int:  # tokens of words i..j-1, counted for real
+        return count(text[starts[i] : ends[j - 1]])
+
+    pieces: list[tuple[int, int, int]] = []
     i = 0
-    while i < len(words):
-        lo, hi = i + 1, len(words)
-        # binary search for the longest prefix within the limit
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            if count(text[words[i][0] : words[mid - 1][1]]) <= limit:
-                lo = mid
-            else:
-                hi = mid - 1
-        pieces.append((words[i][0], words[lo - 1][1]))
-        i = lo
+    while i < n_words:
+        j, total = i + 1, counts[i]
+        while j < n_words and total + gap + counts[j] <= limit:
+            total += gap + counts[j]
+            j += 1
+        tokens = run(i, j)
+        # the estimate held: the next word does not fit either (its estimate is over)
+        if tokens != total and (tokens > limit or (j < n_words and run(i, j + 1) <= limit)):
+            lo, hi = i + 1, min(n_words, i + limit)
+            while lo < hi:  # binary search for the longest prefix within the limit
+                mid = (lo + hi + 1) // 2
+                if run(i, mid) <= limit:
+                    lo = mid
+                else:
+                    hi = mid - 1
+            j, tokens = lo, run(i, lo)
+        ws, we = starts[i], ends[j - 1]
+        if tokens > limit:  # one word alone is over the limit
+            pieces.extend(_cut_word(text, ws, we, count, limit))
+        else:
+            pieces.append((ws, we, tokens))
+        i = j
+    return pieces
+
+
+_WORD = re.compile(r"\S+")
+
+
+def _cut_word(
+    text: str, start: int, end: int, count: Callable[[str], int], limit: int
+) -> list[tuple[int, int, int]]:
+    """A word longer than `limit` tokens (a base64 blob, a URL) in pieces of at most `limit`
+    characters, fewer where the tokens are denser than one per character."""
+    pieces = []
+    while start < end:
+        stop = min(end, start + limit)
+        tokens = count(text[start:stop])
+        while stop - start > 1 and tokens > limit:
+            stop = start + (stop - start) // 2
+            tokens = count(text[start:stop])
+        pieces.append((start, stop, tokens))
+        start = stop
     return pieces
 
 
@@ -106,15 +174,19 @@ def chunk_document(
     """Pack whole sentences into chunks of at most `max_tokens`, carrying about
     `overlap_tokens` of trailing sentences into the next chunk.
 
-    `count_tokens` counts the embedder's tokens of a text without special tokens.
+    `count_tokens` counts the embedder's tokens of a text without special tokens. Linear in
+    the document: each sentence is counted once, and running sums replace re-summing.
     """
     if max_tokens < 8 or not 0 <= overlap_tokens < max_tokens:
         raise ValueError("need max_tokens >= 8 and 0 <= overlap_tokens < max_tokens")
-    skip = doc.boilerplate
+    skip = sorted(doc.boilerplate)
+    next_skip = 0
     seen: set[str] = set()
     units: list[tuple[int, int, int] | None] = []  # (start, end, tokens); None breaks a run
     for s, e in split_sentences(doc.text):
-        if any(bs <= s < be for bs, be in skip):
+        while next_skip < len(skip) and skip[next_skip][1] <= s:
+            next_skip += 1
+        if next_skip < len(skip) and skip[next_skip][0] <= s:
             units.append(None)
             continue
         key = _normalise(doc.text[s:e])
@@ -122,15 +194,17 @@ def chunk_document(
             units.append(None)  # repeated sentence: keep it out, and don't bridge over it
             continue
         seen.add(key)
-        n = count_tokens(doc.text[s:e])
+        # more words than tokens allowed: over the bound without counting it whole
+        words = sum(1 for _ in itertools.islice(_WORD.finditer(doc.text, s, e), max_tokens + 2))
+        n = count_tokens(doc.text[s:e]) if words <= max_tokens + 1 else max_tokens + 1
         if n <= max_tokens:
             units.append((s, e, n))
         else:
-            for ps, pe in _hard_split(doc.text, s, e, count_tokens, max_tokens):
-                units.append((ps, pe, count_tokens(doc.text[ps:pe])))
+            units.extend(_hard_split(doc.text, s, e, count_tokens, max_tokens))
 
     chunks: list[Chunk] = []
-    window: list[tuple[int, int, int]] = []
+    window: deque[tuple[int, int, int]] = deque()
+    window_tokens = 0
 
     def flush() -> None:
         start, end = window[0][0], window[-1][1]
@@ -143,7 +217,7 @@ def chunk_document(
                 start=start,
                 end=end,
                 text=text,
-                n_tokens=sum(u[2] for u in window),
+                n_tokens=window_tokens,
             )
         )
 
@@ -152,20 +226,23 @@ def chunk_document(
         if unit is None:
             if fresh:
                 flush()
-            window, fresh = [], 0
+            window, window_tokens, fresh = deque(), 0, 0
             continue
-        if window and sum(u[2] for u in window) + unit[2] > max_tokens:
+        if window and window_tokens + unit[2] > max_tokens:
             if fresh:
                 flush()
-            carry: list[tuple[int, int, int]] = []
+            carry: deque[tuple[int, int, int]] = deque()
+            carry_tokens = 0
             for u in reversed(window):
-                if sum(c[2] for c in carry) + u[2] > overlap_tokens:
+                if carry_tokens + u[2] > overlap_tokens:
                     break
-                carry.insert(0, u)
-            while carry and sum(c[2] for c in carry) + unit[2] > max_tokens:
-                carry.pop(0)
-            window, fresh = carry, 0
+                carry.appendleft(u)
+                carry_tokens += u[2]
+            while carry and carry_tokens + unit[2] > max_tokens:
+                carry_tokens -= carry.popleft()[2]
+            window, window_tokens, fresh = carry, carry_tokens, 0
         window.append(unit)
+        window_tokens += unit[2]
         fresh += 1
     if window and fresh:
         flush()

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from embeddings.errors import BadInput
-from embeddings.textfile import iter_lines, read_text_file
+from embeddings.textfile import bom_encoding, iter_lines, read_text_file
 
 MAX_FILE_BYTES = 64 * 1024 * 1024  # the default of the `indexing.max_file_mb` setting
 MAX_DOCX_UNPACKED = 256 * 1024 * 1024
@@ -71,9 +71,14 @@ Reader = Callable[[Path], tuple[str, str | None, tuple[tuple[int, int], ...]]]
 
 def _text_of(path: Path) -> str:
     with path.open("rb") as handle:
-        if b"\x00" in handle.read(8192):
-            raise SkipFile("binary content (NUL bytes) in a text file")
-    return read_text_file(path)
+        head = handle.read(8192)
+    wide = bom_encoding(head)
+    if wide is None and b"\x00" in head:
+        raise SkipFile("binary content (NUL bytes) in a text file")
+    try:
+        return read_text_file(path)
+    except UnicodeDecodeError as exc:  # only a file that names its encoding with a BOM
+        raise SkipFile(f"not valid {wide or exc.encoding} despite its byte-order mark") from exc
 
 
 def _read_text(path: Path) -> tuple[str, str | None, tuple[tuple[int, int], ...]]:
@@ -129,35 +134,144 @@ def _read_pdf(path: Path) -> tuple[str, str | None, tuple[tuple[int, int], ...]]
 
 
 def _read_docx(path: Path) -> tuple[str, str | None, tuple[tuple[int, int], ...]]:
+    """The body's paragraphs, as python-docx's `Document(path).paragraphs` gives them, read
+    in one streaming pass over the XML: memory stays bounded and time linear however many
+    paragraphs there are (python-docx builds the whole tree, 2.3 GB for a 341 KB file of
+    tiny paragraphs, and looks each paragraph's style up in the styles part)."""
     try:
         with zipfile.ZipFile(path) as archive:
             unpacked = sum(info.file_size for info in archive.infolist())
-    except (zipfile.BadZipFile, OSError) as exc:
+            if unpacked > MAX_DOCX_UNPACKED:
+                raise SkipFile(
+                    f".docx unpacks to {unpacked // 2**20} MiB (zip bomb?), limit "
+                    f"{MAX_DOCX_UNPACKED // 2**20} MiB"
+                )
+            return _docx_text(archive)
+    except SkipFile:
+        raise
+    except (zipfile.BadZipFile, zipfile.LargeZipFile) as exc:
         raise SkipFile(f"not a valid .docx (zip) file: {exc}") from exc
-    if unpacked > MAX_DOCX_UNPACKED:
-        raise SkipFile(
-            f".docx unpacks to {unpacked // 2**20} MiB (zip bomb?), limit "
-            f"{MAX_DOCX_UNPACKED // 2**20} MiB"
+    except OSError as exc:
+        if isinstance(exc, PermissionError):
+            raise
+        raise SkipFile(f"not a valid .docx (zip) file: {exc}") from exc
+    except Exception as exc:  # lxml and zlib errors of a damaged file come in many types
+        raise SkipFile(f"unreadable .docx ({type(exc).__name__})") from exc
+
+
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}Relationship"
+_RUN_TEXT = {f"{_W}tab": "\t", f"{_W}ptab": "\t", f"{_W}cr": "\n", f"{_W}noBreakHyphen": "-"}
+# python-docx shows these built-in styles by their UI names
+_STYLE_UI_NAMES = {f"heading {n}": f"Heading {n}" for n in range(1, 10)}
+
+
+def _docx_text(archive: zipfile.ZipFile) -> tuple[str, str | None, tuple[tuple[int, int], ...]]:
+    from lxml import etree
+
+    main = _related(archive, "_rels/.rels", "/officeDocument", "")
+    if main is None:
+        raise SkipFile("unreadable .docx (no main document part)")
+    folder, _, name = main.rpartition("/")
+    styles = _docx_styles(
+        archive, _related(archive, f"{folder}/_rels/{name}.rels", "/styles", folder)
+    )
+    title = None
+    paragraphs: list[str] = []
+    body = None
+    with archive.open(main) as stream:
+        events = etree.iterparse(
+            stream,
+            events=("start", "end"),
+            tag=(f"{_W}body", f"{_W}p"),
+            resolve_entities=False,
+            no_network=True,
         )
-    import docx
+        for event, element in events:
+            if event == "start":
+                if element.tag == f"{_W}body":
+                    body = element
+                continue
+            if body is None or element.getparent() is not body:
+                continue  # a paragraph inside a table or text box: python-docx leaves it out
+            text = _paragraph_text(element).strip()
+            if text:
+                if title is None:
+                    style = element.find(f"{_W}pPr/{_W}pStyle")
+                    key = style.get(f"{_W}val") if style is not None else None
+                    name = styles.get(key, styles.get(None, ""))  # unknown: the default
+                    if name.startswith(("Heading", "Title")):
+                        title = text
+                paragraphs.append(text)
+            element.clear()
+            while element.getprevious() is not None:  # drop what is read: memory stays flat
+                del body[0]
+    return "\n\n".join(paragraphs), title, ()
+
+
+def _paragraph_text(paragraph: Any) -> str:
+    """python-docx's `Paragraph.text`: runs and hyperlinked runs, with tabs and breaks."""
+    parts = []
+    for child in paragraph:
+        if child.tag == f"{_W}hyperlink":
+            runs = [r for r in child if r.tag == f"{_W}r"]
+        elif child.tag == f"{_W}r":
+            runs = [child]
+        else:
+            continue
+        for run in runs:
+            for item in run:
+                if item.tag == f"{_W}t":
+                    parts.append(item.text or "")
+                elif item.tag == f"{_W}br":
+                    kind = item.get(f"{_W}type")
+                    parts.append("\n" if kind in (None, "textWrapping") else "")
+                else:
+                    parts.append(_RUN_TEXT.get(item.tag, ""))
+    return "".join(parts)
+
+
+def _related(archive: zipfile.ZipFile, rels: str, kind: str, folder: str) -> str | None:
+    """The zip name of the first part a .rels file relates with a type ending in `kind`."""
+    from lxml import etree
 
     try:
-        document = docx.Document(str(path))
-    except Exception as exc:  # python-docx wraps lxml/zip errors in many types
-        raise SkipFile(f"unreadable .docx ({type(exc).__name__})") from exc
-    title = None
-    paragraphs = []
-    for para in document.paragraphs:
-        if not para.text.strip():
-            continue
-        if (
-            title is None
-            and para.style is not None
-            and (para.style.name or "").startswith(("Heading", "Title"))
-        ):
-            title = para.text.strip()
-        paragraphs.append(para.text.strip())
-    return "\n\n".join(paragraphs), title, ()
+        data = archive.read(rels.lstrip("/"))
+    except KeyError:
+        return None
+    root = etree.fromstring(data, etree.XMLParser(resolve_entities=False, no_network=True))
+    for rel in root.iter(_REL):
+        if (rel.get("Type") or "").endswith(kind) and rel.get("TargetMode") != "External":
+            target = rel.get("Target") or ""
+            joined = target.lstrip("/") if target.startswith("/") else f"{folder}/{target}"
+            return os.path.normpath(joined.lstrip("/")).replace(os.sep, "/")
+    return None
+
+
+def _docx_styles(archive: zipfile.ZipFile, part: str | None) -> dict[str | None, str]:
+    """Paragraph style id -> name, read once per file (python-docx searches the styles part
+    for every paragraph); the default paragraph style under None. An id whose first style is
+    not a paragraph style maps to the default, as python-docx has it."""
+    from lxml import etree
+
+    if part is None or part not in archive.namelist():
+        return {}
+    root = etree.fromstring(
+        archive.read(part), etree.XMLParser(resolve_entities=False, no_network=True)
+    )
+    first: dict[str | None, tuple[bool, str]] = {}
+    default = ""
+    for style in root.iter(f"{_W}style"):
+        name_element = style.find(f"{_W}name")
+        name = (name_element.get(f"{_W}val") if name_element is not None else None) or ""
+        name = _STYLE_UI_NAMES.get(name, name)
+        paragraph = style.get(f"{_W}type", "paragraph") == "paragraph"
+        first.setdefault(style.get(f"{_W}styleId"), (paragraph, name))
+        if paragraph and style.get(f"{_W}default") in ("1", "true", "on"):
+            default = name  # the last default, as the specification says
+    styles = {key: name if paragraph else default for key, (paragraph, name) in first.items()}
+    styles[None] = default
+    return styles
 
 
 READERS: dict[str, Reader] = {
@@ -193,9 +307,13 @@ def boilerplate_spans(text: str) -> list[tuple[int, int]]:
 
 
 def _title_from_text(text: str, skip: list[tuple[int, int]], fallback: str) -> str:
+    spans = iter(sorted(skip))  # walked once alongside the lines: linear, not lines x spans
+    span = next(spans, None)
     for offset, line in iter_lines(text):
+        while span is not None and span[1] <= offset:
+            span = next(spans, None)
         stripped = line.strip()
-        inside_skip = any(s <= offset < e for s, e in skip)
+        inside_skip = span is not None and span[0] <= offset
         if stripped and not inside_skip:
             if len(stripped) <= 150:
                 return stripped
@@ -220,6 +338,9 @@ def _identifier(languages: tuple[str, ...]) -> Any:
 # called Dutch. py3langid ships its model (npz, no pickle); nothing is downloaded.
 _DOCUMENT_LANGUAGES = ("nl", "en", "de", "fr", "es", "it", "pt")
 LANGUAGE_SAMPLE = 5000  # characters of a document its language is judged on
+
+
+LANGUAGES = ("nl", "en", "other")  # what `detect_language` says, so what filters can ask for
 
 
 def detect_language(text: str) -> str:
@@ -247,7 +368,9 @@ def load_document(
 ) -> Document:
     """Read one file. Raises `SkipFile` with the reason when it cannot be indexed.
 
-    Files over `max_bytes` are skipped before they are opened.
+    Files over `max_bytes` are skipped before they are opened, and so are files whose text
+    (counted in characters) is over it: the size budget that keeps chunking and embedding
+    time bounded.
     """
     suffix = path.suffix.lower()
     reader = READERS.get(suffix)
@@ -267,8 +390,12 @@ def load_document(
         raise SkipFile("permission denied") from exc
     except OSError as exc:
         raise SkipFile(f"cannot read: {exc.strerror or exc}") from exc
+    if len(text) > max_bytes:  # a small .docx or .pdf can unpack to more text than that
+        raise SkipFile("its text: " + too_big(len(text), max_bytes).replace("file is ", "", 1))
     if not text or text.isspace():  # not text.strip(): that would copy a big text
         raise SkipFile("no text found (empty file, or a scan without a text layer)")
+    if _VISIBLE.search(text) is None:
+        raise SkipFile("no text found: only invisible characters (zero-width, control)")
     skip = boilerplate_spans(text)
     return Document(
         doc_id=doc_id_for(text),
@@ -279,6 +406,19 @@ def load_document(
         pages=pages,
         boilerplate=tuple(skip),
     )
+
+
+# Characters that show nothing: controls (Cc), format characters (Cf: zero-width space,
+# joiners, BOM, bidi marks, tags; Unicode 14), and the usual blank look-alikes (combining
+# grapheme joiner, variation selectors, Hangul fillers, braille blank).
+_INVISIBLE = (
+    "\x00-\x1f\x7f-\x9f\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890-\u0891\u08e2"
+    "\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb"
+    "\U000110bd\U000110cd\U00013430-\U00013438\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
+    "\U000e0001\U000e0020-\U000e007f"
+    "\u034f\u180b-\u180d\ufe00-\ufe0f\U000e0100-\U000e01ef\u115f\u1160\u3164\uffa0\u2800"
+)
+_VISIBLE = re.compile(f"[^\\s{_INVISIBLE}]")
 
 
 def too_big(size: int, max_bytes: int) -> str:

@@ -17,7 +17,8 @@ ENCODINGS = ("utf-8-sig", "cp1252", "latin-1")
 
 
 def read_text_file(path: Path) -> str:
-    """The file's text: UTF-8 (a BOM dropped), else cp1252, else latin-1.
+    """The file's text: UTF-16 or UTF-32 when a BOM says so, else UTF-8 (a BOM dropped),
+    else cp1252, else latin-1.
 
     The file is mapped, not read: the decoder pulls its pages from the page cache, so the
     process holds one copy of the text, not the bytes and the text side by side (on the
@@ -39,7 +40,28 @@ def read_text_file(path: Path) -> str:
             mapped.close()
 
 
+# A byte-order mark names the encoding outright (UTF-32's before UTF-16's: FF FE 00 00
+# starts with FF FE). Such a file is full of NUL bytes, so it must not be taken for binary.
+BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def bom_encoding(head: bytes) -> str | None:
+    """'utf-16' or 'utf-32' when `head` (a file's first bytes) starts with their BOM."""
+    for bom, encoding in BOMS:
+        if head.startswith(bom):
+            return encoding
+    return None
+
+
 def _decode(data: memoryview) -> str:
+    wide = bom_encoding(bytes(data[:4]))
+    if wide is not None:  # strict: a damaged UTF-16 file raises UnicodeDecodeError
+        return codecs.decode(data, wide)
     for encoding in ENCODINGS[:-1]:
         try:
             return codecs.decode(data, encoding)

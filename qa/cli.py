@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
+from pydantic import ValidationError
 
 from embeddings.errors import CiteqaError
 from qa.retrieval import Hit
@@ -38,8 +40,29 @@ EmbedderOpt = Annotated[
 ]
 
 
+# The command-line option that sets each settings field, for one-line error messages.
+_OPTIONS = {
+    ("chunking", "max_tokens"): "--max-tokens",
+    ("chunking", "overlap_tokens"): "--overlap-tokens",
+    ("indexing", "max_file_mb"): "--max-file-mb",
+    ("retrieval", "k"): "-k",
+    ("retrieval", "mode"): "--mode",
+    ("answer", "answerer"): "--answerer",
+    ("answer", "llm"): "--llm",
+    ("answer", "llm_base_url"): "--llm-base-url",
+}
+
+
 def _settings(index: Path | None = None, embedder: str | None = None, **nested: dict) -> Settings:
-    settings = Settings()
+    """Settings from the environment, overridden by the options given (None: not given).
+
+    Every value is validated, from either source; a bad one ends the command with one line
+    naming the option or variable, not a traceback.
+    """
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        _fail(ValueError(_invalid(exc, env=True)))
     update: dict = {}
     if index is not None:
         update["index"] = index
@@ -47,13 +70,54 @@ def _settings(index: Path | None = None, embedder: str | None = None, **nested: 
         update["embedder"] = embedder
     for name, values in nested.items():
         current = getattr(settings, name)
-        update[name] = current.model_copy(update={k: v for k, v in values.items() if v is not None})
+        given = {k: v for k, v in values.items() if v is not None}
+        try:
+            update[name] = type(current).model_validate({**current.model_dump(), **given})
+        except ValidationError as exc:
+            _fail(ValueError(_invalid(exc, env=False, section=name, given=given)))
     return settings.model_copy(update=update)
 
 
-def _fail(exc: Exception) -> None:
-    typer.secho(f"citeqa: {exc}", err=True, fg=typer.colors.RED)
+def _invalid(exc: ValidationError, env: bool, section: str = "", given: dict | None = None) -> str:
+    """The first error of a validation, as `NAME VALUE: what is wrong`."""
+    error = exc.errors()[0]
+    loc = [str(part) for part in error["loc"]]
+    message = error["msg"].removeprefix("Value error, ")
+    if env:
+        if len(loc) == 1 and isinstance(error.get("input"), dict):  # a check across fields
+            return f"CITEQA_{loc[0].upper()}__*: {message}"
+        return f"CITEQA_{'__'.join(loc).upper()}={error.get('input')!r}: {message}"
+    given = given or {}
+    named = [(_OPTIONS.get((section, k)), v) for k, v in given.items()]
+    if loc and loc[0] in given:  # one field: name its option
+        named = [(_OPTIONS.get((section, loc[0])), given[loc[0]])]
+    shown = " ".join(f"{option} {value}" for option, value in named if option)
+    return f"{shown or section}: {message}"
+
+
+def _fail(exc: Exception) -> NoReturn:
+    typer.secho(f"citeqa: {terminal_safe(str(exc))}", err=True, fg=typer.colors.RED)
     raise typer.Exit(getattr(exc, "exit_code", 2))  # DiskFull has its own
+
+
+# C0 and C1 control characters (ESC starts terminal commands: window title, clipboard,
+# colours), and the bidirectional overrides that reorder what a line shows.
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def terminal_safe(text: str, newlines: bool = True) -> str:
+    """`text` with every control character written out (ESC as `\\x1b`), so text from a
+    document cannot steer the terminal; tabs and, unless `newlines` is false, newlines stay."""
+    safe = _UNSAFE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+    return safe if newlines else safe.replace("\n", " ")
+
+
+def _json_line(payload: object) -> str:
+    """One JSON line; C1 controls escaped too (json leaves them raw with ensure_ascii off)."""
+    text = json.dumps(payload, ensure_ascii=False)
+    return re.sub(
+        "[\x7f-\x9f\u202a-\u202e\u2066-\u2069]", lambda m: f"\\u{ord(m.group()):04x}", text
+    )
 
 
 @app.command()
@@ -98,7 +162,7 @@ def index(
         _fail(exc)
         return
     out = typer.echo
-    out(f"index: {settings.index}")
+    out(terminal_safe(f"index: {settings.index}", newlines=False))
     out(
         f"documents: {len(report.added)} added, {len(report.updated)} updated, "
         f"{len(report.removed)} removed, {report.unchanged} unchanged; "
@@ -113,7 +177,7 @@ def index(
     else:
         out("embedded 0 chunks: nothing changed")
     for path, reason in report.skipped:
-        out(f"skipped {path}: {reason}")
+        out(terminal_safe(f"skipped {path}: {reason}", newlines=False))
     if report.skipped:
         out(f"{len(report.skipped)} file(s) skipped")
         raise typer.Exit(1)
@@ -124,32 +188,43 @@ def search(
     question: Annotated[str, typer.Argument(help="What to look for.")],
     index: IndexOpt = None,
     embedder: EmbedderOpt = None,
-    k: Annotated[int, typer.Option("-k", "--k", help="Passages to return.")] = 5,
-    mode: Annotated[str, typer.Option(help="hybrid | dense | bm25")] = "hybrid",
-    lang: Annotated[str | None, typer.Option(help="Only passages in this language.")] = None,
+    k: Annotated[
+        int | None,
+        typer.Option("-k", "--k", help="Passages to return [default: retrieval.k, 5]."),
+    ] = None,
+    mode: Annotated[
+        str | None,
+        typer.Option(help="hybrid | dense | bm25 [default: retrieval.mode, hybrid]"),
+    ] = None,
+    lang: Annotated[
+        str | None, typer.Option(help="Only passages in this language: nl, en or other.")
+    ] = None,
     source: Annotated[
         str | None, typer.Option(help="Only sources whose path contains this.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
 ) -> None:
     """Retrieve the passages that best match QUESTION."""
+    from embeddings.documents import LANGUAGES
     from qa.factory import open_retriever
 
-    settings = _settings(index, embedder)
+    if lang is not None and lang not in LANGUAGES:
+        _fail(ValueError(f"--lang {lang}: unknown language; choose {', '.join(LANGUAGES)}"))
+    settings = _settings(index, embedder, retrieval={"k": k, "mode": mode})
     try:
         retriever = open_retriever(settings)
-        hits = retriever.search(question, k=k, mode=mode, lang=lang, source=source)  # type: ignore[arg-type]
+        hits = retriever.search(question, lang=lang, source=source)
     except CiteqaError as exc:
         _fail(exc)
-        return
     if as_json:
-        payload = {"query": question, "hits": [hit_json(h) for h in hits]}
-        typer.echo(json.dumps(payload, ensure_ascii=False))
+        typer.echo(_json_line({"query": question, "hits": [hit_json(h) for h in hits]}))
         return
     for h in hits:
         c = h.chunk
-        typer.echo(f"{h.rank}. [{h.score:.4f}] {c.title} ({c.lang}) {c.source}:{c.start}-{c.end}")
-        typer.echo("   " + c.text[:300].replace("\n", " ") + ("…" if len(c.text) > 300 else ""))
+        head = f"{h.rank}. [{h.score:.4f}] {c.title} ({c.lang}) {c.source}:{c.start}-{c.end}"
+        typer.echo(terminal_safe(head, newlines=False))
+        body = c.text[:300] + ("…" if len(c.text) > 300 else "")
+        typer.echo("   " + terminal_safe(body, newlines=False))
 
 
 AnswererOpt = Annotated[str | None, typer.Option("--answerer", help="extractive | llm")]
@@ -166,11 +241,15 @@ def _answer_settings(
     answerer: str | None,
     llm: str | None,
     llm_base_url: str | None,
+    k: int | None = None,
 ) -> Settings:
     if answerer is not None and answerer not in ("extractive", "llm"):
         _fail(ValueError(f"unknown answerer {answerer!r}; choose extractive or llm"))
     return _settings(
-        index, embedder, answer={"answerer": answerer, "llm": llm, "llm_base_url": llm_base_url}
+        index,
+        embedder,
+        answer={"answerer": answerer, "llm": llm, "llm_base_url": llm_base_url},
+        retrieval={"k": k},
     )
 
 
@@ -178,8 +257,9 @@ def _print_answer(answer: object) -> None:
     a = answer  # qa.service.Answer
     for c in a.citations:  # type: ignore[attr-defined]
         mark = "" if c.supported else "  (unsupported)"
-        typer.echo(f"  [{c.n}] {c.title} — {c.source}:{c.start}-{c.end}{mark}")
-        typer.echo(f"      “{c.quote}”")
+        line = f"  [{c.n}] {c.title} — {c.source}:{c.start}-{c.end}{mark}"
+        typer.echo(terminal_safe(line, newlines=False))
+        typer.echo(terminal_safe(f"      “{c.quote}”", newlines=False))
 
 
 @app.command()
@@ -190,26 +270,28 @@ def ask(
     answerer: AnswererOpt = None,
     llm: LLMOpt = None,
     llm_base_url: LLMUrlOpt = None,
-    k: Annotated[int, typer.Option("-k", "--k", help="Passages to read.")] = 5,
+    k: Annotated[
+        int | None,
+        typer.Option("-k", "--k", help="Passages to read [default: retrieval.k, 5]."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
 ) -> None:
     """Answer QUESTION from the index, with checked citations."""
     from qa.factory import open_service
     from qa.service import Delta, Done
 
-    settings = _answer_settings(index, embedder, answerer, llm, llm_base_url)
+    settings = _answer_settings(index, embedder, answerer, llm, llm_base_url, k)
     try:
         service = open_service(settings)
-        for event in service.stream(question, k=k):
+        for event in service.stream(question):
             if isinstance(event, Delta) and not as_json:
-                typer.echo(event.text, nl=False)
+                typer.echo(terminal_safe(event.text), nl=False)
             elif isinstance(event, Done):
                 answer = event.answer
     except CiteqaError as exc:
         _fail(exc)
-        return
     if as_json:
-        typer.echo(json.dumps(answer.as_json(), ensure_ascii=False))
+        typer.echo(_json_line(answer.as_json()))
         return
     typer.echo("")
     _print_answer(answer)

@@ -78,8 +78,8 @@ class Retriever:
             clauses.append("c.lang = ?")
             params.append(lang)
         if source:
-            clauses.append("c.source LIKE ?")
-            params.append(f"%{source}%")
+            clauses.append("c.source LIKE ? ESCAPE '\\'")  # a substring: _ and % are literal
+            params.append("%" + re.sub(r"([\\%_])", r"\\\1", source) + "%")
         rows = self.index._query(f"SELECT c.id FROM chunks c WHERE {' AND '.join(clauses)}", params)
         return np.asarray(sorted(r[0] for r in rows), dtype=np.int64)
 

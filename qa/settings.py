@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Mode = Literal["hybrid", "dense", "bm25"]
@@ -31,6 +31,15 @@ class ChunkingConfig(BaseModel):
         description="Trailing sentences, up to this "
         "many tokens, repeated at the start of the next chunk.",
     )
+
+    @model_validator(mode="after")
+    def _overlap_below_size(self) -> ChunkingConfig:
+        if self.overlap_tokens >= self.max_tokens:
+            raise ValueError(
+                f"overlap_tokens ({self.overlap_tokens}) must be below max_tokens "
+                f"({self.max_tokens})"
+            )
+        return self
 
 
 class IndexingConfig(BaseModel):

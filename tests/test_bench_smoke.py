@@ -1,6 +1,6 @@
-"""bench/langchain_compare.py, bench/embed_levers.py and bench/scale.py run end to end with
---quick (smoke tests: shapes and sane values, no timing asserted), and the FLOP count is
-checked by hand."""
+"""bench/langchain_compare.py, bench/embed_levers.py, bench/scale.py and bench/long_docs.py run
+end to end with --quick (smoke tests: shapes and sane values, no timing asserted), and the
+FLOP count is checked by hand."""
 
 from __future__ import annotations
 
@@ -124,3 +124,18 @@ def test_scale_quick(e5_index: Path, tmp_path: Path) -> None:
     assert {"hnsw-sq8", "ivf-sq8", "hnsw-flat"} <= {r["index"] for r in results["index_type"]}
     assert (out / "scale.md").read_text().startswith("| chunks |")
     assert (out / "scale.png").stat().st_size > 0
+
+
+@pytest.mark.slow  # about 30 s: ten small subprocesses
+def test_long_docs_quick(tmp_path: Path) -> None:
+    result = _bench("long_docs", tmp_path)
+    rows = result["rows"]
+    kinds = {"real-txt", "no-breaks", "abbreviations", "real-docx", "tiny-docx"}
+    assert {r["kind"] for r in rows} == kinds and len(rows) == 2 * len(kinds)
+    for row in rows:
+        assert row["code"] == "now" and row["embedder"] == "fake:64", row
+        assert row["chunks"] > 0 and row["chars"] > 0, row
+        assert 0 <= row["load_s"] <= row["total_s"] and row["peak_rss_mib"] > 0
+    real = [r for r in rows if r["kind"] == "real-txt"]
+    assert [r["chars"] for r in real] == [10_000, 20_000]
+    assert (tmp_path / "long_docs.md").read_text().startswith("| code |")

@@ -189,3 +189,171 @@ def test_an_unreadable_file_or_folder_keeps_what_was_indexed(
     texts = " ".join(c.text for c in Index(Path(ix)).iter_chunks())
     assert "sixteen hours" in texts and "cannot be read" not in texts  # the old version
     assert "4 billion euros" in texts  # sub/en_budget.txt, in the folder that was refused
+
+
+# --- issue 15: option checks, terminal safety, filters, settings fallback ---------------------
+
+
+@pytest.fixture
+def fake_index(small_corpus: Path, tmp_path: Path) -> str:
+    ix = str(tmp_path / "ix")
+    result = invoke("index", str(small_corpus), "--index", ix, "--embedder", "fake:64", "-q")
+    assert result.exit_code == 0, result.output
+    return ix
+
+
+def _one_line_error(result, needle: str) -> None:  # type: ignore[no-untyped-def]
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("citeqa: "), result.output
+    assert needle in lines[0] and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--max-tokens", "5"], "--max-tokens 5: Input should be greater than or equal to 16"),
+        (["--max-tokens", "100000"], "--max-tokens 100000: Input should be less than or equal"),
+        (["--max-tokens", "40", "--overlap-tokens", "40"], "must be below max_tokens"),
+        (["--overlap-tokens", "100"], "--overlap-tokens 100: overlap_tokens (100) must be below"),
+        (["--max-file-mb", "-1"], "--max-file-mb -1: Input should be greater than or equal to 1"),
+        (["--max-file-mb", "0"], "--max-file-mb 0"),
+    ],
+)
+def test_index_options_are_checked_in_one_line(
+    small_corpus: Path, tmp_path: Path, args: list[str], needle: str
+) -> None:
+    ix = tmp_path / "ix"
+    result = invoke("index", str(small_corpus), "--index", str(ix), "--embedder", "fake:64", *args)
+    _one_line_error(result, needle)
+    assert not ix.exists()  # refused before anything was written
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "needle"),
+    [
+        (
+            "CITEQA_RETRIEVAL__K",
+            "abc",
+            "CITEQA_RETRIEVAL__K='abc': Input should be a valid integer",
+        ),
+        ("CITEQA_RETRIEVAL__MODE", "fast", "CITEQA_RETRIEVAL__MODE='fast'"),
+        ("CITEQA_CHUNKING__OVERLAP_TOKENS", "150", "CITEQA_CHUNKING__*: overlap_tokens (150)"),
+        ("CITEQA_ANSWER__MIN_SUPPORT", "2", "CITEQA_ANSWER__MIN_SUPPORT='2'"),
+        ("CITEQA_RETRIEVAL__TOP", "1", "CITEQA_RETRIEVAL__TOP='1': Extra inputs are not permitted"),
+    ],
+)
+def test_a_bad_environment_value_is_one_line_not_a_traceback(
+    fake_index: str, monkeypatch: pytest.MonkeyPatch, variable: str, value: str, needle: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    _one_line_error(invoke("search", "dijk", "--index", fake_index), needle)
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["-k", "-1"], "-k -1: Input should be greater than or equal to 1"),
+        (["-k", "0"], "-k 0"),
+        (["-k", "101"], "-k 101: Input should be less than or equal to 100"),
+        (["--lang", "xx"], "--lang xx: unknown language; choose nl, en, other"),
+        (["--mode", "fast"], "--mode fast: Input should be 'hybrid', 'dense' or 'bm25'"),
+    ],
+)
+def test_search_options_are_checked(fake_index: str, args: list[str], needle: str) -> None:
+    _one_line_error(invoke("search", "bijdrage", "--index", fake_index, *args), needle)
+
+
+def test_ask_k_is_checked(fake_index: str) -> None:
+    _one_line_error(
+        invoke("ask", "Hoeveel geeft Nederland?", "--index", fake_index, "-k", "-1"), "-k -1"
+    )
+
+
+def test_a_known_language_filters(fake_index: str) -> None:
+    result = invoke(
+        "search", "bijdrage Rode Kruis", "--index", fake_index, "--lang", "en", "--json"
+    )
+    assert result.exit_code == 0 and {h["lang"] for h in json.loads(result.output)["hits"]} == {
+        "en"
+    }
+
+
+def test_source_filter_is_a_substring_not_a_like_pattern(tmp_path: Path) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    texts = {
+        "004_dijk.txt": "De dijk bij Almere is drie meter hoog.",
+        "a00_dijk.txt": "Een dijk in Zeeland brak in 1953 door.",
+        "50%_dijk.txt": "Deze dijk langs de Waal wordt verzwaard.",
+        "x04_dijk.txt": "Wie betaalt de dijk? Het waterschap.",
+    }
+    for name, text in texts.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    ix = str(tmp_path / "ix")
+    invoke("index", str(folder), "--index", ix, "--embedder", "fake:64", "-q")
+
+    def sources(pattern: str) -> set[str]:
+        result = invoke("search", "dijk", "--index", ix, "--source", pattern, "--json", "-k", "10")
+        assert result.exit_code == 0, result.output
+        return {Path(h["source"]).name for h in json.loads(result.output)["hits"]}
+
+    assert sources("00_") == {"a00_dijk.txt"}  # `_` is no wildcard: 004_ does not match
+    assert sources("0%_") == {"50%_dijk.txt"}  # nor is `%`
+    assert sources("04_") == {"004_dijk.txt", "x04_dijk.txt"}
+    assert sources("\\") == set()
+
+
+_HOSTILE = (
+    "Dijken beschermen het land.\x1b]0;pwned\x07 Kopieer dit\x1b]52;c;ZWNobyBoaQ==\x07 nu. "
+    "Rood\x1b[31m en \x9b2J weg. Omgekeerd \u202egnissalb\u202c tekst."
+)
+
+
+def test_escape_sequences_from_documents_do_not_reach_the_terminal(tmp_path: Path) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "title\x1b]0;x\x07.txt").write_text(_HOSTILE, encoding="utf-8")
+    (folder / "bad\x1b[2J.docx").write_bytes(b"not a zip")
+    ix = str(tmp_path / "ix")
+    outputs = [invoke("index", str(folder), "--index", ix, "--embedder", "fake:64", "-q").output]
+    assert "skipped" in outputs[0]
+    outputs.append(invoke("search", "dijken beschermen land", "--index", ix).output)
+    outputs.append(invoke("search", "dijken beschermen land", "--index", ix, "--json").output)
+    outputs.append(invoke("ask", "Wat beschermen dijken?", "--index", ix).output)
+    outputs.append(invoke("ask", "Wat beschermen dijken?", "--index", ix, "--json").output)
+    for output in outputs:
+        assert not any(ch in output for ch in "\x1b\x07\x9b\u202e\u202c"), repr(output)
+    assert "\\x1b]0;pwned\\x07" in outputs[1]  # shown, written out
+    payload = json.loads(outputs[2])
+    assert payload["hits"][0]["text"] == _HOSTILE  # JSON keeps the exact text, escaped
+
+
+def test_search_and_ask_fall_back_to_the_settings(
+    small_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 13: options left unset take the settings (env), through the real command line."""
+    from tests.conftest import citeqa
+
+    ix = tmp_path / "ix"
+    assert (
+        citeqa("index", str(small_corpus), "--embedder", "fake:64", "-q", index=ix).returncode == 0
+    )
+
+    def hits(*args: str) -> list[dict]:
+        done = citeqa("search", "bijdrage Rode Kruis euro", "--json", *args, index=ix)
+        assert done.returncode == 0, done.stderr
+        return list(json.loads(done.stdout)["hits"])
+
+    hybrid, dense = hits(), hits("--mode", "dense")
+    assert len(hybrid) == 5 and [h["score"] for h in hybrid] != [h["score"] for h in dense]
+    monkeypatch.setenv("CITEQA_RETRIEVAL__K", "3")
+    assert len(hits()) == 3
+    assert len(hits("-k", "2")) == 2  # an option given still wins
+    monkeypatch.setenv("CITEQA_RETRIEVAL__MODE", "dense")
+    assert [(h["chunk_id"], h["score"]) for h in hits()] == [
+        (h["chunk_id"], h["score"]) for h in dense[:3]
+    ]
+    done = citeqa("ask", "Hoeveel geeft Nederland aan het Rode Kruis?", "--json", index=ix)
+    assert done.returncode == 0, done.stderr
+    assert len(json.loads(done.stdout)["citations"]) <= 3

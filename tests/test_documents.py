@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from embeddings.chunking import chunk_document
 from embeddings.documents import (
     SkipFile,
+    _read_docx,
     detect_language,
     doc_id_for,
     iter_files,
@@ -314,3 +315,195 @@ def test_iter_lines_cuts_like_splitlines(text: str) -> None:
     lines = list(iter_lines(text))
     assert [line for _, line in lines] == text.splitlines(keepends=True)
     assert all(text[offset : offset + len(line)] == line for offset, line in lines)
+
+
+# --- issue 15: .docx read in one streaming pass ----------------------------------------------
+
+
+def _python_docx_reference(path: Path) -> tuple[str, str | None]:
+    """What the reader gave before issue 15, through python-docx's object model."""
+    import docx
+
+    document = docx.Document(str(path))
+    title, paragraphs = None, []
+    for para in document.paragraphs:
+        if not para.text.strip():
+            continue
+        style = para.style
+        if (
+            title is None
+            and style is not None
+            and (style.name or "").startswith(("Heading", "Title"))
+        ):
+            title = para.text.strip()
+        paragraphs.append(para.text.strip())
+    return "\n\n".join(paragraphs), title
+
+
+def _rich_docx(path: Path) -> Path:
+    import docx
+    from docx.enum.text import WD_BREAK
+    from docx.oxml import parse_xml
+
+    document = docx.Document()
+    document.add_paragraph("Gewone tekst vooraf, zonder kop.")
+    document.add_paragraph("")
+    document.add_heading("Jaarverslag 2025", level=2)
+    para = document.add_paragraph("Kolom een\tkolom twee")
+    run = para.add_run("regel een")
+    run.add_break()
+    run.add_text("regel twee")
+    run.add_break(WD_BREAK.PAGE)
+    run.add_text("na de pagina")
+    para._p.append(
+        parse_xml(
+            '<w:hyperlink xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main">'
+            '<w:r><w:t xml:space="preserve"> een link </w:t></w:r><w:r><w:noBreakHyphen/>'
+            "<w:cr/><w:t>einde</w:t></w:r></w:hyperlink>"
+        )
+    )
+    table = document.add_table(rows=1, cols=2)
+    table.cell(0, 0).text = "in een tabel"
+    document.add_paragraph("Een zin met een onbekende stijl.")._p.get_or_add_pPr().style = "Nope"
+    document.add_paragraph("Tussen kop en slot.", style="Title")
+    document.save(str(path))
+    return path
+
+
+def test_docx_reads_as_python_docx_does(tmp_path: Path) -> None:
+    for path in (
+        _rich_docx(tmp_path / "rich.docx"),
+        write_docx(tmp_path / "d.docx", "Jaarverslag", ["Het jaar was goed.", "De omzet steeg."]),
+    ):
+        doc = load_document(path)
+        text, title = _python_docx_reference(path)
+        assert (doc.text, doc.title) == (text, title)
+    assert "regel een\nregel twee" in load_document(tmp_path / "rich.docx").text
+
+
+def _many_paragraphs_docx(path: Path, paragraphs: int, styles: int) -> Path:
+    """A small file of very many tiny paragraphs, each with its own style: the shape that
+    hung the python-docx reader (a style lookup per paragraph, the whole tree in memory)."""
+    import zipfile
+
+    w = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+    rels = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    ct, ml = "application/vnd.openxmlformats-", "officedocument.wordprocessingml"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(
+            "[Content_Types].xml",
+            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            f'<Default Extension="rels" ContentType="{ct}package.relationships+xml"/>'
+            '<Default Extension="xml" ContentType="application/xml"/>'
+            f'<Override PartName="/word/document.xml" ContentType="{ct}{ml}.document.main+xml"/>'
+            f'<Override PartName="/word/styles.xml" ContentType="{ct}{ml}.styles+xml"/>'
+            "</Types>",
+        )
+        archive.writestr(
+            "_rels/.rels",
+            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            f'<Relationship Id="rId1" Type="{rels}/officeDocument" Target="word/document.xml"/>'
+            "</Relationships>",
+        )
+        archive.writestr(
+            "word/_rels/document.xml.rels",
+            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            f'<Relationship Id="rId1" Type="{rels}/styles" Target="styles.xml"/>'
+            "</Relationships>",
+        )
+        archive.writestr(
+            "word/styles.xml",
+            f"<w:styles {w}>"
+            + "".join(
+                f'<w:style w:type="paragraph" w:styleId="S{i}"><w:name w:val="S {i}"/></w:style>'
+                for i in range(styles)
+            )
+            + "</w:styles>",
+        )
+        with archive.open("word/document.xml", "w") as member:
+            member.write(f"<w:document {w}><w:body>".encode())
+            block = "".join(
+                f'<w:p><w:pPr><w:pStyle w:val="S{i % styles}"/></w:pPr>'
+                f"<w:r><w:t>w{i % 10}</w:t></w:r></w:p>"
+                for i in range(1000)
+            ).encode()
+            for _ in range(paragraphs // 1000):
+                member.write(block)
+            member.write(b"</w:body></w:document>")
+    return path
+
+
+def test_a_docx_of_many_tiny_paragraphs_is_read_in_one_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import docx
+
+    path = _many_paragraphs_docx(tmp_path / "tiny.docx", paragraphs=5_000, styles=200)
+    text, title = _python_docx_reference(path)
+
+    def no_object_model(*args: object, **kwargs: object) -> None:
+        raise AssertionError("python-docx builds the whole tree and looks up every style")
+
+    monkeypatch.setattr(docx, "Document", no_object_model)
+    assert _read_docx(path) == (text, title, ())
+    assert title is None and text.count("\n\n") == 5_000 - 1
+
+
+# --- issue 15: hostile and unusual text files -------------------------------------------------
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32"])
+def test_a_text_file_with_a_utf16_or_utf32_bom_is_read_not_skipped_as_binary(
+    tmp_path: Path, encoding: str
+) -> None:
+    path = tmp_path / "notepad.txt"
+    text = "Verslag van de vergadering.\nDe dijk bij Almere is verhoogd."
+    bom = {"utf-16-be": b"\xfe\xff"}.get(encoding, b"")
+    path.write_bytes(bom + text.encode(encoding))  # utf-16 and utf-32 write their own BOM
+    doc = load_document(path)
+    assert doc.text == text and doc.lang == "nl"
+
+
+def test_a_damaged_utf16_file_is_skipped_with_a_reason(tmp_path: Path) -> None:
+    path = tmp_path / "half.txt"
+    path.write_bytes("abc".encode("utf-16") + b"\x00")  # an odd number of bytes
+    with pytest.raises(SkipFile, match="not valid utf-16"):
+        load_document(path)
+
+
+def test_a_file_of_only_zero_width_characters_is_not_indexed(tmp_path: Path) -> None:
+    path = tmp_path / "invisible.txt"
+    path.write_text("\u200b\u200c\u200d\n\u2060\ufeff\u200b \u00ad\t\u202e" * 50, encoding="utf-8")
+    with pytest.raises(SkipFile, match="only invisible characters"):
+        load_document(path)
+    path.write_text("\u200bzichtbaar\u200b", encoding="utf-8")
+    assert "zichtbaar" in load_document(path).text
+
+
+def test_a_page_of_navigation_lines_finds_its_title_in_one_walk(tmp_path: Path) -> None:
+    """Before: each line was checked against every navigation span (lines x spans)."""
+    from embeddings.documents import _title_from_text
+
+    class Spans(list):  # type: ignore[type-arg]
+        walked = 0
+
+        def __iter__(self):  # type: ignore[no-untyped-def]
+            for span in super().__iter__():
+                Spans.walked += 1
+                yield span
+
+    text = "[Home] [Nieuws] [Contact]\n" * 3000 + "De echte titel\nTekst."
+    from embeddings.documents import boilerplate_spans
+
+    spans = Spans(boilerplate_spans(text))
+    assert len(spans) == 3000
+    assert _title_from_text(text, spans, "fallback") == "De echte titel"
+    assert Spans.walked <= 2 * len(spans)
+
+
+def test_a_docx_whose_text_is_over_the_size_limit_is_skipped(tmp_path: Path) -> None:
+    path = write_docx(tmp_path / "big.docx", "Titel", ["Een lange zin over de dijk. " * 40] * 60)
+    assert path.stat().st_size < 50_000  # under the limit on disk, 67,000 characters of text
+    with pytest.raises(SkipFile, match=r"its text: 0\.1 MiB, over the 0\.0\d* MiB limit"):
+        load_document(path, max_bytes=50_000)
+    assert load_document(path, max_bytes=100_000).text

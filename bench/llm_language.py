@@ -37,6 +37,7 @@ from typing import Any
 from provenance import source_version
 
 from embeddings.documents import detect_language
+from embeddings.errors import CiteqaError
 from eval.answers import has_acceptable_answer
 from eval.datasets import contains
 from qa.citations import parse_markers
@@ -261,12 +262,21 @@ def load_questions(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def spread(rows: Sequence[Any], limit: int | None) -> list[Any]:
-    """`limit` rows spaced evenly through the set (it is ordered by topic), or all."""
+def spread(rows: Sequence[dict[str, Any]], limit: int | None) -> list[dict[str, Any]]:
+    """`limit` rows taken in turn from each (language, answerable) group, or all rows."""
     if not limit or limit >= len(rows):
         return list(rows)
-    step = len(rows) / limit
-    return [rows[int(i * step)] for i in range(limit)]
+    groups: dict[tuple[Any, Any], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault((row.get("lang"), row.get("answerable", True)), []).append(row)
+    queues = [iter(group) for group in groups.values()]
+    picked: list[dict[str, Any]] = []
+    while len(picked) < limit:
+        for queue in queues:
+            row = next(queue, None)
+            if row is not None and len(picked) < limit:
+                picked.append(row)
+    return picked
 
 
 def pair(question_lang: str, source_langs: Sequence[str]) -> str:
@@ -300,6 +310,7 @@ class Record:
     correct: bool
     latency_s: float
     first_token_s: float | None
+    error: str | None = None  # the LLM failed (timeout, server error): counted, not fatal
 
 
 def ask(
@@ -314,14 +325,23 @@ def ask(
     pieces: list[str] = []
     given = 0
     answer = None
-    for event in service.stream(question, answerer=answerer):
-        if isinstance(event, Retrieved):
-            given = len(event.hits)
-        elif isinstance(event, Delta):
-            first = first if first is not None else time.perf_counter() - started
-            pieces.append(event.text)
-        elif isinstance(event, Done):
-            answer = event.answer
+    lang_pair = pair(lang, [doc_langs.get(s, "other") for s in row.get("gold_sources", [])])
+    answerable = bool(row.get("answerable", True))
+    try:
+        for event in service.stream(question, answerer=answerer):
+            if isinstance(event, Retrieved):
+                given = len(event.hits)
+            elif isinstance(event, Delta):
+                first = first if first is not None else time.perf_counter() - started
+                pieces.append(event.text)
+            elif isinstance(event, Done):
+                answer = event.answer
+    except CiteqaError as exc:
+        log.warning("%s: %s", row["id"], exc)
+        return Record(
+            row["id"], lang, answerable, lang_pair, "", "", True, False, "other", 0, False,
+            0, 0, 0, False, round(time.perf_counter() - started, 3), None, str(exc)[:300],
+        )  # fmt: skip
     latency = time.perf_counter() - started
     assert answer is not None  # the service always ends with Done
     raw = "".join(pieces).strip()
@@ -330,12 +350,11 @@ def ask(
     on_evidence = sum(
         1 for c in answer.citations if any(contains(c.passage, text) for text in evidence)
     )
-    answerable = bool(row.get("answerable", True))
     return Record(
         qid=row["id"],
         lang=lang,
         answerable=answerable,
-        pair=pair(lang, [doc_langs.get(s, "other") for s in row.get("gold_sources", [])]),
+        pair=lang_pair,
         raw=raw,
         text=answer.text,
         abstained=answer.abstained,
@@ -380,6 +399,7 @@ def summarize(records: Sequence[Record]) -> dict[str, Any]:
     latencies = [r.latency_s for r in records]
     return {
         "questions": len(records),
+        "llm_failed": sum(r.error is not None for r in records),
         "in_question_language": _share(sum(r.answer_lang == r.lang for r in wrote), len(wrote)),
         "markers_valid": _share(sum(r.markers_valid for r in claims), len(claims)),
         "citations": cited,
@@ -537,8 +557,26 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     index = service.retriever.index
     doc_langs = {Path(d.source).name: d.lang for d in index.documents()}
 
-    runs = []
+    runs: list[dict[str, Any]] = []
     args.out.mkdir(parents=True, exist_ok=True)
+    result = {
+        "command": "python bench/llm_language.py " + " ".join(argv or sys.argv[1:]),
+        "source_version": source_version(),
+        "qa": str(args.qa.relative_to(ROOT) if args.qa.is_relative_to(ROOT) else args.qa),
+        "questions": len(rows),
+        "threads": args.threads,
+        "n_ctx": args.n_ctx,
+        "max_tokens": args.max_tokens,
+        "min_evidence": args.min_evidence if math.isfinite(args.min_evidence) else "off",
+        "runs": runs,
+    }
+
+    def save() -> None:  # after every run: a long benchmark keeps what it measured
+        (args.out / "llm_language.json").write_text(
+            json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8"
+        )
+        (args.out / "llm_language.md").write_text(markdown(result), encoding="utf-8")
+
     if args.base_url:
         targets: list[tuple[str, Any]] = [(args.alias, None)]
     else:
@@ -554,7 +592,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                 url, load_s = stack.enter_context(
                     llama_server(
                         gguf, name, spec.chat_format, args.threads, args.n_ctx,
-                        args.out / f"llm_language.{name}.log",
+                        args.models_dir / f"{name}.server.log",
                     )
                 )  # fmt: skip
             for prompt in prompts:
@@ -571,21 +609,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                         "answers": [asdict(r) for r in records],
                     }
                 )
-    result = {
-        "command": "python bench/llm_language.py " + " ".join(argv or sys.argv[1:]),
-        "source_version": source_version(),
-        "qa": str(args.qa.relative_to(ROOT) if args.qa.is_relative_to(ROOT) else args.qa),
-        "questions": len(rows),
-        "threads": args.threads,
-        "n_ctx": args.n_ctx,
-        "max_tokens": args.max_tokens,
-        "min_evidence": args.min_evidence if math.isfinite(args.min_evidence) else "off",
-        "runs": runs,
-    }
-    (args.out / "llm_language.json").write_text(
-        json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8"
-    )
-    (args.out / "llm_language.md").write_text(markdown(result), encoding="utf-8")
+                save()
     for run in runs:
         figures = run["figures"]["all"]
         print(

@@ -210,8 +210,10 @@ def test_figures_by_hand(bench: ModuleType) -> None:
     assert bench.answer_language("The Netherlands gives 3 million euros to the Red Cross. [1]") == (
         "en"
     )
-    assert bench.spread(list(range(10)), 3) == [0, 3, 6]
-    assert bench.spread(list(range(3)), None) == [0, 1, 2]
+    rows = [{"id": i, "lang": "en" if i < 6 else "nl", "answerable": i % 3 > 0} for i in range(9)]
+    assert [r["id"] for r in bench.spread(rows, 4)] == [0, 1, 6, 7]
+    assert [r["id"] for r in bench.spread(rows, 5)] == [0, 1, 6, 7, 3]
+    assert bench.spread(rows, None) == rows
     record = dict.fromkeys(bench.Record.__dataclass_fields__)
     rows = [
         bench.Record(**{**record, **r})

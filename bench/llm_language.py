@@ -273,9 +273,9 @@ def spread(rows: Sequence[dict[str, Any]], limit: int | None) -> list[dict[str, 
     picked: list[dict[str, Any]] = []
     while len(picked) < limit:
         for queue in queues:
-            row = next(queue, None)
-            if row is not None and len(picked) < limit:
-                picked.append(row)
+            item = next(queue, None)
+            if item is not None and len(picked) < limit:
+                picked.append(item)
     return picked
 
 
@@ -490,6 +490,7 @@ def run_model(
     max_tokens: int,
     timeout: float,
     doc_langs: dict[str, str],
+    answered: Callable[[list[Record]], None] = lambda records: None,
 ) -> list[Record]:
     # langchain-openai sends max_tokens as max_completion_tokens, which llama.cpp's server
     # ignores; extra_body puts max_tokens itself into the request
@@ -505,6 +506,7 @@ def run_model(
             record.latency_s, record.raw[:80],
         )  # fmt: skip
         records.append(record)
+        answered(records)
     return records
 
 
@@ -571,7 +573,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "runs": runs,
     }
 
-    def save() -> None:  # after every run: a long benchmark keeps what it measured
+    def save() -> None:
         (args.out / "llm_language.json").write_text(
             json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8"
         )
@@ -596,20 +598,24 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                     )
                 )  # fmt: skip
             for prompt in prompts:
-                records = run_model(
-                    service, url, name, rows, prompt, args.max_tokens, args.timeout, doc_langs
-                )
-                runs.append(
-                    {
-                        "model": name,
-                        "prompt": prompt,
-                        "model_card": card,
-                        "load_s": round(load_s, 2),
-                        "figures": breakdown(records),
-                        "answers": [asdict(r) for r in records],
-                    }
-                )
-                save()
+                run: dict[str, Any] = {
+                    "model": name,
+                    "prompt": prompt,
+                    "model_card": card,
+                    "load_s": round(load_s, 2),
+                }
+                runs.append(run)
+
+                def answered(records: list[Record], run: dict[str, Any] = run) -> None:
+                    # saved after every answer: a slow run keeps what it measured
+                    run["figures"] = breakdown(records)
+                    run["answers"] = [asdict(r) for r in records]
+                    save()
+
+                run_model(
+                    service, url, name, rows, prompt, args.max_tokens, args.timeout,
+                    doc_langs, answered,
+                )  # fmt: skip
     for run in runs:
         figures = run["figures"]["all"]
         print(

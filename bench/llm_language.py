@@ -42,7 +42,7 @@ from eval.answers import has_acceptable_answer
 from eval.datasets import contains
 from qa.citations import parse_markers
 from qa.factory import open_service
-from qa.llm import LANGUAGE_NAMES, LLMAnswerer, load_chat_model
+from qa.llm import LANGUAGE_NAMES, SYSTEM_PROMPT, LLMAnswerer, load_chat_model
 from qa.service import Delta, Done, QAService, Retrieved
 from qa.settings import AnswerConfig, Settings
 
@@ -286,6 +286,17 @@ def pair(question_lang: str, source_langs: Sequence[str]) -> str:
     return f"{question_lang}→{target}"
 
 
+_PROMPT_PIECES = [*re.split(r"\{\w+\}", SYSTEM_PROMPT), '<passage id="', "Answer with [n] markers"]
+
+
+def echoes_prompt(text: str, window: int = 40) -> bool:
+    """Whether the LLM wrote back part of citeqa's prompt (a base model continuing the text)."""
+    if any(piece in text for piece in _PROMPT_PIECES[-2:]):
+        return True
+    windows = (text[i : i + window] for i in range(0, max(1, len(text) - window + 1), 10))
+    return any(len(w) == window and any(w in p for p in _PROMPT_PIECES) for w in windows)
+
+
 def answer_language(text: str) -> str:
     """'nl', 'en' or 'other' for an answer, its [n] markers left out."""
     return detect_language(re.sub(r"\[[\d,\s]+\]", " ", text))
@@ -303,7 +314,7 @@ class Record:
     refused_in_words: bool
     answer_lang: str
     markers: int
-    markers_valid: bool  # at least one [n], and every [n] names a given passage
+    markers_valid: bool  # at least one [n], every [n] names a given passage, no prompt echo
     citations: int
     supported: int
     citations_on_evidence: int
@@ -311,6 +322,7 @@ class Record:
     latency_s: float
     first_token_s: float | None
     error: str | None = None  # the LLM failed (timeout, server error): counted, not fatal
+    echoed_prompt: bool = False  # wrote back part of the prompt: its [n] are the prompt's
 
 
 def ask(
@@ -346,6 +358,7 @@ def ask(
     assert answer is not None  # the service always ends with Done
     raw = "".join(pieces).strip()
     markers = parse_markers(raw)
+    echo = echoes_prompt(raw)
     evidence = [e["text"] for e in row.get("evidence", [])]
     on_evidence = sum(
         1 for c in answer.citations if any(contains(c.passage, text) for text in evidence)
@@ -361,7 +374,7 @@ def ask(
         refused_in_words=bool(REFUSAL.search(raw)),
         answer_lang=answer_language(raw),
         markers=len(markers),
-        markers_valid=bool(markers) and all(1 <= n <= given for n in markers),
+        markers_valid=bool(markers) and all(1 <= n <= given for n in markers) and not echo,
         citations=len(answer.citations),
         supported=sum(c.supported for c in answer.citations),
         citations_on_evidence=on_evidence,
@@ -370,6 +383,7 @@ def ask(
         and has_acceptable_answer(answer.text, row.get("answers", [])),
         latency_s=round(latency, 3),
         first_token_s=None if first is None else round(first, 3),
+        echoed_prompt=echo,
     )
 
 
@@ -410,6 +424,7 @@ def summarize(records: Sequence[Record]) -> dict[str, Any]:
         "abstained_answerable": _share(sum(r.abstained for r in answerable), len(answerable)),
         "abstained_unanswerable": _share(sum(r.abstained for r in unanswerable), len(unanswerable)),
         "refused_in_words": _share(sum(r.refused_in_words for r in wrote), len(wrote)),
+        "echoed_prompt": _share(sum(r.echoed_prompt for r in wrote), len(wrote)),
         "answer_accuracy": _share(sum(r.correct for r in answerable), len(answerable)),
         "latency_p50_s": percentile(latencies, 50),
         "latency_p95_s": percentile(latencies, 95),
@@ -430,6 +445,7 @@ def breakdown(records: Sequence[Record]) -> dict[str, dict[str, Any]]:
 COLUMNS = [
     ("questions", "n"),
     ("in_question_language", "in question's language"),
+    ("echoed_prompt", "echoed the prompt"),
     ("markers_valid", "valid [n]"),
     ("citations_supported", "citations supported"),
     ("citations_on_evidence", "cited passage holds evidence"),
@@ -510,6 +526,21 @@ def run_model(
     return records
 
 
+def rescore(path: Path) -> dict[str, Any]:
+    """Recompute the figures of a saved result (after a change to how answers are judged)."""
+    result = dict(json.loads(path.read_text(encoding="utf-8")))
+    for run in result["runs"]:
+        records = [Record(**a) for a in run.get("answers", [])]
+        for r in records:
+            r.echoed_prompt = echoes_prompt(r.raw)
+            r.markers_valid = r.markers_valid and not r.echoed_prompt
+        run["answers"] = [asdict(r) for r in records]
+        run["figures"] = breakdown(records)
+    path.write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")
+    path.with_suffix(".md").write_text(markdown(result), encoding="utf-8")
+    return result
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--index", type=Path, default=ROOT / ".citeqa/index")
@@ -533,7 +564,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "reaches the model being measured",
     )
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results")
+    parser.add_argument("--rescore", type=Path, help="recompute a saved llm_language.json")
     args = parser.parse_args(argv)
+    if args.rescore:
+        return rescore(args.rescore)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     for noisy in ("bm25s", "httpx", "openai"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

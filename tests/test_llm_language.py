@@ -140,7 +140,7 @@ def _run(out: Path, *args: str) -> dict[str, Any]:
 
 
 def test_end_to_end_against_a_scripted_server(
-    scripted_server: str, small_index: Path, tmp_path: Path
+    bench: ModuleType, scripted_server: str, small_index: Path, tmp_path: Path
 ) -> None:
     qa = tmp_path / "qa.jsonl"
     qa.write_text("\n".join(json.dumps(q) for q in QUESTIONS) + "\n")
@@ -183,6 +183,9 @@ def test_end_to_end_against_a_scripted_server(
     answers = {a["qid"]: a for a in result["runs"][0]["answers"]}
     assert answers["t2"]["pair"] == "en→nl" and answers["t2"]["answer_lang"] == "nl"
     assert answers["t4"]["abstained"] and answers["t4"]["markers"] == 0
+    assert figures["all"]["echoed_prompt"] == 0.0
+    rescored = bench.rescore(tmp_path / "out/llm_language.json")
+    assert rescored["runs"][0]["figures"] == figures  # same judgement, same figures
 
 
 def test_bad_arguments_are_one_line_errors(tmp_path: Path) -> None:
@@ -210,11 +213,14 @@ def test_figures_by_hand(bench: ModuleType) -> None:
     assert bench.answer_language("The Netherlands gives 3 million euros to the Red Cross. [1]") == (
         "en"
     )
+    assert bench.echoes_prompt("You are citeqa, a careful assistant that answers questions [1]")
+    assert bench.echoes_prompt('Vraag <passage id="1" title="x">')
+    assert not bench.echoes_prompt("The Netherlands gives 3 million euros to the Red Cross. [1]")
     rows = [{"id": i, "lang": "en" if i < 6 else "nl", "answerable": i % 3 > 0} for i in range(9)]
     assert [r["id"] for r in bench.spread(rows, 4)] == [0, 1, 6, 7]
     assert [r["id"] for r in bench.spread(rows, 5)] == [0, 1, 6, 7, 3]
     assert bench.spread(rows, None) == rows
-    record = dict.fromkeys(bench.Record.__dataclass_fields__)
+    record = {**dict.fromkeys(bench.Record.__dataclass_fields__), "echoed_prompt": False}
     rows = [
         bench.Record(**{**record, **r})
         for r in (

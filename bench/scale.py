@@ -135,7 +135,7 @@ def build_synthetic(base: Path, root: Path, size: int, seed: int = 0) -> dict[st
                 )
                 vectors = sampler.sample(count)
                 writer.add(doc, offset, 0.0, chunks, vectors, [lang] * count, terms)
-            writer.commit(int(manifest["dim"]))
+            writer.commit(int(manifest["dim"]), {"embedder_spec": manifest.get("embedder_spec")})
         timings.append(time.perf_counter() - started)
     return {"build_s": round(timings[0], 1), "update_one_doc_s": round(timings[1], 2)}
 

@@ -1,26 +1,32 @@
 """A generation's manifest: what it holds, and a checksum of every file in it.
 
-The manifest lists each file of its generation (relative path, size, sha256) and carries a
-checksum of its own content, so a flipped byte or a truncation anywhere in a generation is
-found before any of its files is parsed. Its fields are type-checked on reading. This module
+The manifest lists each file of its generation (relative path, size, XXH3-128 checksum) and
+carries a checksum of its own content, so a flipped byte or a truncation anywhere in a
+generation is found before any of its files is parsed. The checksums guard against damage
+(flipped bytes, truncation), not against an attacker: XXH3-128 (`xxhash`) is not
+cryptographic, and several times faster than sha256, which a load and a write pay for every
+byte of the index. Its fields are type-checked on reading. This module
 does not read the files' contents (the store and `lexical` do, after `verify_files`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import re
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+import xxhash
+
 from embeddings.errors import IndexCorrupt
 
-FORMAT_VERSION = 2  # 2: every file checksummed, manifest self-checksum, own BM25 arrays
+FORMAT_VERSION = 2  # 2: every file checksummed (XXH3-128), manifest self-checksum, own BM25
 MANIFEST = "manifest.json"
-SELF = "manifest_sha256"
-_HEX64 = re.compile(r"[0-9a-f]{64}")
+CHECKSUM = "xxh3_128"  # the key of a file's checksum in the manifest
+SELF = "manifest_xxh3_128"
+_HEX32 = re.compile(r"[0-9a-f]{32}")
+_BLOCK = 8 << 20  # bytes hashed per read
 _INDEX_TYPES = ("flat", "hnsw-sq8")
 
 
@@ -29,19 +35,22 @@ def rebuild_hint(root: Path) -> str:
 
 
 def file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
+    """XXH3-128 of a file, read in large blocks into one reused buffer."""
+    digest = xxhash.xxh3_128()
+    buffer = bytearray(_BLOCK)
+    view = memoryview(buffer)
+    with path.open("rb", buffering=0) as handle:
+        while size := handle.readinto(buffer):
+            digest.update(view[:size])
     return digest.hexdigest()
 
 
 def file_entries(generation: Path) -> dict[str, dict[str, Any]]:
-    """Size and sha256 of every file under `generation` except the manifest itself."""
+    """Size and checksum of every file under `generation` except the manifest itself."""
     return {
         path.relative_to(generation).as_posix(): {
             "size": path.stat().st_size,
-            "sha256": file_digest(path),
+            CHECKSUM: file_digest(path),
         }
         for path in sorted(generation.rglob("*"))
         if path.is_file() and path.name != MANIFEST
@@ -51,7 +60,7 @@ def file_entries(generation: Path) -> dict[str, dict[str, Any]]:
 def _digest(manifest: dict[str, Any]) -> str:
     body = {k: v for k, v in manifest.items() if k != SELF}
     text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return hashlib.sha256(text.encode("ascii")).hexdigest()
+    return xxhash.xxh3_128_hexdigest(text.encode("ascii"))
 
 
 def seal(manifest: dict[str, Any]) -> dict[str, Any]:
@@ -77,10 +86,10 @@ def _plain_path(name: object) -> bool:
 def _file_entry(entry: object) -> bool:
     return (
         isinstance(entry, dict)
-        and set(entry) == {"size", "sha256"}
+        and set(entry) == {"size", CHECKSUM}
         and _integer(entry["size"])
-        and isinstance(entry["sha256"], str)
-        and _HEX64.fullmatch(entry["sha256"]) is not None
+        and isinstance(entry[CHECKSUM], str)
+        and _HEX32.fullmatch(entry[CHECKSUM]) is not None
     )
 
 
@@ -157,7 +166,7 @@ def verify_files(generation: Path, manifest: dict[str, Any], required: tuple[str
         path = generation / name
         try:
             ok = path.is_file() and not path.is_symlink() and path.stat().st_size == entry["size"]
-            ok = ok and file_digest(path) == entry["sha256"]
+            ok = ok and file_digest(path) == entry[CHECKSUM]
         except OSError:
             ok = False
         if not ok:

@@ -6,7 +6,7 @@
       .building-1a2b3c/    a generation being written (removed by the next writer)
       gen-000003-1a2b3c/   a complete, immutable index:
         manifest.json      format version, embedder, dimension, chunking, counts, calibration,
-                           size and sha256 of every other file, and its own checksum
+                           size and XXH3-128 of every other file, and its own checksum
         vectors.faiss      FAISS's own format; inner product on normalised vectors, int64 ids;
                            exact below 50k chunks, HNSW-SQ8 above (see `ann`)
         tombstones.npy     rows removed from an HNSW graph, skipped by searches

@@ -395,12 +395,8 @@ class IndexWriter:
                 shutil.rmtree(stage, ignore_errors=True)
             raise
         self._base, self._removed, self._added = counts, set(), {}
-        old, self.previous = self.previous, generation
+        self.previous = generation
         self.published += 1
-        keep = {generation.name} | ({old.name} if old is not None else set())
-        for gen in self.root.glob("gen-*"):  # two generations stay: this one and the last
-            if gen.name not in keep and gen.is_dir():
-                shutil.rmtree(gen, ignore_errors=True)
         return generation
 
     def _write(
@@ -441,6 +437,12 @@ class IndexWriter:
             default=0,
         )
         generation = self.root / f"gen-{number:06d}-{secrets.token_hex(3)}"
+        # two generations stay: the new one and the live one. The others go before the new
+        # one appears, so a kill at any moment leaves at most two.
+        keep = {self.previous.name} if self.previous is not None else set()
+        for gen in self.root.glob("gen-*"):
+            if gen.name not in keep and gen.is_dir():
+                shutil.rmtree(gen, ignore_errors=True)
         os.rename(stage, generation)
         _fsync_dir(self.root)
         pointer = self.root / f"CURRENT.{secrets.token_hex(4)}.tmp"

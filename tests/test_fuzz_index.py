@@ -81,6 +81,7 @@ def test_damaged_generations_give_one_line_or_a_correct_index(
     expected = _answers(good, embedder)
     good.close()
     cases = refused = 0
+    flips_loaded: list[str] = []
     for case, path, damaged in _cases(root):
         original = path.read_bytes()
         path.write_bytes(damaged)
@@ -89,6 +90,8 @@ def test_damaged_generations_give_one_line_or_a_correct_index(
                 try:
                     if step == "load":
                         index = Index(root)
+                        if ": flip at " in case:
+                            flips_loaded.append(case)
                         assert _answers(index, embedder) == expected, f"{case}: wrong answers"
                         index.close()
                     else:  # `citeqa index` on the same folder: checks, then nothing to do
@@ -109,5 +112,6 @@ def test_damaged_generations_give_one_line_or_a_correct_index(
         cases += 1
     print(f"{cases} damaged generations: {refused} refused, {cases - refused} loaded correctly")
     assert cases >= 200
+    assert not flips_loaded  # every flipped byte is caught (by a checksum or a check)
     assert refused >= cases * 0.9  # almost every change is refused; the rest load correctly
     assert live_generation(root).name.startswith("gen-")  # nothing was rewritten

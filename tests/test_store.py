@@ -338,6 +338,45 @@ def test_every_file_of_a_generation_is_checksummed(small_index: Path) -> None:
     assert {"chunks.sqlite", "bm25/counts_terms.npy", "bm25/counts_vocab.json"} <= files
 
 
+def test_files_are_checksummed_with_xxh3_128_in_blocks(
+    small_index: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import xxhash
+
+    from embeddings import manifest as manifest_module
+
+    generation = live_generation(small_index)
+    entries = Index(small_index).manifest["files"]
+    for name, entry in entries.items():
+        assert entry == {
+            "size": (generation / name).stat().st_size,
+            "xxh3_128": xxhash.xxh3_128_hexdigest((generation / name).read_bytes()),
+        }
+    data = bytes(range(256)) * 41  # 10,496 bytes: read in 1 KiB blocks, the last one short
+    (tmp_path / "blob").write_bytes(data)
+    monkeypatch.setattr(manifest_module, "_BLOCK", 1024)
+    assert manifest_module.file_digest(tmp_path / "blob") == xxhash.xxh3_128_hexdigest(data)
+
+
+def test_a_sha256_manifest_of_an_unreleased_build_is_one_line(small_index: Path) -> None:
+    """Format 2 first had sha256 checksums (never released): such an index is refused."""
+    import hashlib
+
+    generation = live_generation(small_index)
+    path = generation / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest.pop("manifest_xxh3_128")
+    manifest["files"] = {
+        name: {"size": entry["size"], "sha256": hashlib.sha256(b"").hexdigest()}
+        for name, entry in manifest["files"].items()
+    }
+    body = json.dumps(manifest, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    manifest["manifest_sha256"] = hashlib.sha256(body.encode()).hexdigest()
+    path.write_text(json.dumps(manifest))
+    with pytest.raises(IndexCorrupt, match=r"checksum.*--rebuild"):
+        Index(small_index)
+
+
 # -- damage that checksums alone would not stop (the files resealed after the change) -------
 def _damage(small_index: Path, change) -> str:  # type: ignore[no-untyped-def]
     generation = live_generation(small_index)
@@ -424,12 +463,12 @@ def test_wrong_manifest_field_types_are_one_line(small_index: Path, field: str, 
 
 
 def test_a_manifest_file_path_outside_the_generation_is_refused(small_index: Path) -> None:
-    from embeddings.manifest import SELF, seal
+    from embeddings.manifest import CHECKSUM, SELF, seal
 
     path = live_generation(small_index) / "manifest.json"
     manifest = json.loads(path.read_text())
     manifest.pop(SELF)
-    manifest["files"]["../../etc/passwd"] = {"size": 1, "sha256": "0" * 64}
+    manifest["files"]["../../etc/passwd"] = {"size": 1, CHECKSUM: "0" * 32}
     path.write_text(json.dumps(seal(manifest)))
     with pytest.raises(IndexCorrupt, match="'files'"):
         Index(small_index)

@@ -179,6 +179,13 @@ def _print_answer(answer: object) -> None:
         mark = "" if c.supported else "  (unsupported)"
         typer.echo(f"  [{c.n}] {c.title} — {c.source}:{c.start}-{c.end}{mark}")
         typer.echo(f"      “{c.quote}”")
+    if a.abstained and a.related:  # type: ignore[attr-defined]
+        typer.echo("  related (closest passages, not sources):")
+        for h in a.related:  # type: ignore[attr-defined]
+            c = h.chunk
+            snippet = c.text[:160].replace("\n", " ") + ("…" if len(c.text) > 160 else "")
+            typer.echo(f"  - {c.title} — {c.source}:{c.start}-{c.end}")
+            typer.echo(f"      {snippet}")
 
 
 @app.command()
@@ -191,6 +198,14 @@ def ask(
     llm_base_url: LLMUrlOpt = None,
     k: Annotated[int, typer.Option("-k", "--k", help="Passages to read.")] = 5,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+    after: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--after",
+            help="An earlier question of the conversation (repeatable, oldest first): "
+            "QUESTION is then a follow-up.",
+        ),
+    ] = None,
 ) -> None:
     """Answer QUESTION from the index, with checked citations."""
     from qa.factory import open_service
@@ -199,7 +214,10 @@ def ask(
     settings = _answer_settings(index, embedder, answerer, llm, llm_base_url)
     try:
         service = open_service(settings)
-        for event in service.stream(question, k=k):
+        history: list[tuple[str, str]] = []
+        for earlier in after or []:
+            history.append((earlier, service.ask(earlier, history, k=k).text))
+        for event in service.stream(question, history, k=k):
             if isinstance(event, Delta) and not as_json:
                 typer.echo(event.text, nl=False)
             elif isinstance(event, Done):
@@ -296,7 +314,7 @@ def evaluate(
         if answers and data.fmt == "qa":
             service = open_service(settings, retriever)
             answer_figures = summary(
-                answer_all(service, data), settings.answer.min_evidence, service.answerer.name
+                answer_all(service, data), service.threshold, service.answerer.name
             )
     except CiteqaError as exc:
         _fail(exc)

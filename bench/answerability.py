@@ -8,10 +8,12 @@ eval/datasets/ as more out-of-domain text. The held-out test is the QA set
 CISI check, where its questions are the out-of-domain side.
 
 Usage:
-  python bench/answerability.py --index DIR [--cisi-index DIR] [--refit]
+  python bench/answerability.py --index DIR [--refit]
+  python bench/answerability.py --cisi-index DIR --cisi-queries FILE --cisi-collect [--cisi-limit N]
 Writes qa/answerability.json, bench/results/answerability.json (signals, CV figures, CISI),
 bench/results/answerability_roc.png. `--refit` refits from the stored signals without
-recomputing them.
+recomputing them; `--cisi-collect` only computes the CISI signals (kept in
+bench/results/answerability_cisi_signals.json and used by every later fit).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TRAIN = ROOT / "eval/qa/answerability_train.jsonl"
 TATOEBA = ROOT / "eval/datasets/tatoeba-nld-eng"
 RESULTS = ROOT / "bench/results/answerability.json"
+CISI_ROWS = ROOT / "bench/results/answerability_cisi_signals.json"
 MAX_FALSE_REFUSAL = 0.03  # answerable questions refused at the operating point (CV), at most
 
 
@@ -155,12 +158,34 @@ def main() -> None:
     parser.add_argument("--qa", type=Path, default=ROOT / "eval/qa/corpus_qa.jsonl")
     parser.add_argument("--cisi-index", type=Path, default=None)
     parser.add_argument("--cisi-queries", type=Path, default=None)
-    parser.add_argument("--cisi-limit", type=int, default=0, help="0: all CISI queries")
+    parser.add_argument("--cisi-limit", type=int, default=0, help="questions per side (0: all)")
+    parser.add_argument("--cisi-collect", action="store_true")
+    parser.add_argument(
+        "--eval-json",
+        type=Path,
+        default=None,
+        help="`citeqa eval --json` output of the QA set: its held-out ROC joins the plot",
+    )
     parser.add_argument("--tatoeba", type=int, default=50, help="sentences per direction")
     parser.add_argument("--refit", action="store_true", help="reuse the stored signals")
     parser.add_argument("--model", type=Path, default=ROOT / "qa/answerability.json")
     args = parser.parse_args()
     logging.getLogger("bm25s").setLevel(logging.WARNING)
+    if args.cisi_collect:
+        queries = [
+            json.loads(line)["text"]
+            for line in args.cisi_queries.read_text(encoding="utf-8").splitlines()
+            if line.strip()
+        ]
+        ood = [q.text for q in load_qa(args.qa).queries if not q.after]
+        if args.cisi_limit:
+            queries, ood = queries[: args.cisi_limit], ood[: args.cisi_limit]
+        cisi_rows = collect(
+            args.cisi_index,
+            [(q, 1, "cisi-query") for q in queries] + [(q, 0, "qa-set-question") for q in ood],
+        )
+        CISI_ROWS.write_text(json.dumps(cisi_rows, indent=1, ensure_ascii=False) + "\n")
+        return
     stored = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
     if args.refit and stored.get("train"):
         rows = stored["train"]
@@ -189,30 +214,19 @@ def main() -> None:
     }
     print("cross-validated:", result["cv"])
     curves = {"training, 5-fold CV": roc(cv, y)[:2]}
-    points = {"operating point (CV)": (float(np.mean(cv[y == 1] < threshold)),
-                                       float(np.mean(cv[y == 0] < threshold)))}
-    if args.cisi_index:
-        if args.refit and stored.get("cisi_rows"):
-            cisi_rows = stored["cisi_rows"]
-        else:
-            queries = [
-                json.loads(line)["text"]
-                for line in args.cisi_queries.read_text(encoding="utf-8").splitlines()
-                if line.strip()
-            ]
-            if args.cisi_limit:
-                queries = queries[: args.cisi_limit]
-            ood = [q.text for q in load_qa(args.qa).queries if not q.after]
-            cisi_rows = collect(
-                args.cisi_index,
-                [(q, 1, "cisi-query") for q in queries] + [(q, 0, "qa-set-question") for q in ood],
-            )
+    points = {
+        "operating point (CV)": (
+            float(np.mean(cv[y == 1] < threshold)),
+            float(np.mean(cv[y == 0] < threshold)),
+        )
+    }
+    if CISI_ROWS.is_file():
+        cisi_rows = json.loads(CISI_ROWS.read_text())
         from qa.answerability import Model
 
         fitted = Model.load(args.model)
         p = np.array([fitted.probability(r) for r in cisi_rows])
         cy = np.array([r["label"] for r in cisi_rows])
-        result["cisi_rows"] = cisi_rows
         result["cisi"] = {
             "auc": round(auc(p, cy), 4),
             **rates(p, [r["kind"] for r in cisi_rows], fitted.threshold),
@@ -223,6 +237,15 @@ def main() -> None:
             float(np.mean(p[cy == 1] < fitted.threshold)),
             float(np.mean(p[cy == 0] < fitted.threshold)),
         )
+    if args.eval_json:
+        answers = json.loads(args.eval_json.read_text())["answers"]
+        fr, tr = np.array(answers["roc"]).T
+        curves["QA set (held-out test)"] = (fr, tr)
+        points["operating point on the QA set"] = (
+            answers["false_abstention"],
+            answers["abstain_unanswerable"],
+        )
+        result["test"] = {k: v for k, v in answers.items() if k != "roc"}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
     plot(curves, points, RESULTS.with_name("answerability_roc.png"))

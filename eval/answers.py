@@ -142,4 +142,12 @@ def roc_auc(items: Sequence[Answered]) -> float:
 
 
 def summary(items: Sequence[Answered], threshold: float, answerer: str) -> dict[str, Any]:
-    return {"answerer": answerer, **metrics(items, threshold), "roc_auc": roc_auc(items)}
+    """Figures at the operating point, the ROC AUC, and the ROC curve itself as
+    (answerable refused, unanswerable refused) points."""
+    curve = [(m["false_abstention"], m["abstain_unanswerable"]) for m in sweep(items)]
+    return {
+        "answerer": answerer,
+        **metrics(items, threshold),
+        "roc_auc": roc_auc(items),
+        "roc": sorted(set(curve)),
+    }

@@ -23,7 +23,9 @@ def _rows(path: Path) -> list[dict]:
 
 
 def _corpus() -> str:
-    return fold(" ".join(p.read_text(encoding="utf-8") for p in sorted((ROOT / "corpus").iterdir())))
+    return fold(
+        " ".join(p.read_text(encoding="utf-8") for p in sorted((ROOT / "corpus").iterdir()))
+    )
 
 
 def _near_rows() -> list[dict]:

@@ -288,21 +288,56 @@ READERS: dict[str, Reader] = {
 # --- cleaning ------------------------------------------------------------------------------
 
 _MENU_TOKEN = re.compile(r"\[[^\[\]\n]{1,60}\]")
+# Page chrome by the shape of the line, not by this corpus's strings. Words of links and
+# page furniture (Dutch and English); a line made mostly of them, with one of the strong
+# ones, is a link line ("Directe link naar document (.docx), link naar pagina op de ... site.").
+_NAV_WORDS = frozenset(
+    (  # noqa: SIM905 (a word list reads better as one string)
+        "link links pagina page paginas pages site website webpagina webpage document "
+        "documenten docx pdf doc odt xlsx download downloaden print printen afdrukken delen "
+        "share deel preview voorbeeld origineel original klik click hier here menu home terug "
+        "back volgende vorige next previous lees read more meer rss login inloggen cookies "
+        "cookie url http https www bekijk view open openen e-mail email mail tweet facebook "
+        "twitter linkedin"
+    ).split()
+)
+_NAV_STRONG = frozenset(
+    "link links download downloaden preview klik click url http https www".split()  # noqa: SIM905
+)
+_READ_MORE = re.compile(r"^(lees meer|meer lezen|read more|bekijk ook|see also|lees ook)\b", re.I)
+# "Gerelateerde personen: Bijlagen:": field labels with nothing after them
+_EMPTY_LABELS = re.compile(r"^(?:[^\W\d][\w()./-]*(?: [\w()./-]+){0,4}:\s*)+$")
+
+
+def _is_chrome(line: str) -> bool:
+    tokens = _MENU_TOKEN.findall(line)
+    covered = sum(len(t) for t in tokens)
+    if len(tokens) >= 3 and covered >= 0.6 * len(line.replace(" ", "")):
+        return True  # `[menu] [items]`
+    words = re.findall(r"\w[\w-]*", line.lower())
+    if not words or len(words) > 25:
+        return False
+    nav = sum(1 for w in words if w in _NAV_WORDS)
+    if nav / len(words) >= 0.4 and any(w in _NAV_STRONG for w in words):
+        return True
+    if _READ_MORE.match(line) and len(words) <= 15 and not line.endswith((".", "?", "!")):
+        return True
+    return len(line) <= 80 and bool(_EMPTY_LABELS.match(line))
 
 
 def boilerplate_spans(text: str) -> list[tuple[int, int]]:
-    """Lines that are site navigation: mostly `[menu] [items]`, as scraped pages carry.
+    """Lines that are page chrome, in any format: navigation (`[menu] [items]`), link lines
+    ("Directe link naar document (.docx)…", "Read more about …"), and field labels left
+    empty ("Gerelateerde personen: Bijlagen:").
 
-    Deliberately narrow: body text is worth more than a little leftover chrome.
+    Deliberately narrow, judged by the shape of a whole line: body text is worth more than
+    a little leftover chrome.
     """
     spans = []
     for offset, line in iter_lines(text):
         stripped = line.strip()
-        if stripped:
-            tokens = _MENU_TOKEN.findall(stripped)
-            covered = sum(len(t) for t in tokens)
-            if len(tokens) >= 3 and covered >= 0.6 * len(stripped.replace(" ", "")):
-                spans.append((offset, offset + len(line.rstrip("\r\n"))))
+        if stripped and _is_chrome(stripped):
+            spans.append((offset, offset + len(line.rstrip("\r\n"))))
     return spans
 
 

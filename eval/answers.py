@@ -1,8 +1,11 @@
-"""Answer quality on a QA set: correct short answer, citation precision, abstention.
+"""Answer quality on a QA set: correct short answer, citation precision, refusals by kind
+(answerable, near-domain unanswerable, out-of-domain), and follow-ups.
 
-Each question is answered once with abstention switched off, keeping its evidence score;
-abstention at any threshold is then a cut on that score, so one run gives the whole sweep
-that sets `min_evidence`. Numbers are plain ratios over questions (no IR library needed).
+Each question is answered once with abstention switched off, keeping its answerability
+probability; refusing at any threshold is then a cut on that score, so one run gives the
+whole ROC curve and the figures at the configured operating point. A follow-up (a question
+with `after`) is asked after its earlier questions, in one conversation. Numbers are plain
+ratios over questions (no IR library needed).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 
 from embeddings.analysis import fold
 from eval.datasets import Dataset, Query, contains
+from qa.answering import Turn
 from qa.service import Answer, QAService
 
 
@@ -22,6 +26,7 @@ from qa.service import Answer, QAService
 class Answered:
     query: Query
     answer: Answer
+    previous: str = ""  # a follow-up: the answer it follows
 
 
 def _norm(text: str) -> str:
@@ -44,20 +49,46 @@ def citation_hits(item: Answered) -> tuple[int, int]:
 
 
 def answer_all(service: QAService, dataset: Dataset) -> list[Answered]:
-    saved = service.config.min_evidence
-    service.config = service.config.model_copy(update={"min_evidence": float("-inf")})
-    try:
-        return [Answered(q, service.ask(q.text)) for q in dataset.queries]
-    finally:
-        service.config = service.config.model_copy(update={"min_evidence": saved})
+    items = []
+    for q in dataset.queries:
+        history: list[Turn] = []
+        for earlier in q.after:
+            history.append((earlier, service.ask(earlier, history).text))
+        answer = service.ask(q.text, history, abstain=False)
+        items.append(Answered(q, answer, history[-1][1] if history else ""))
+    return items
+
+
+def _kind(item: Answered) -> str:
+    if item.query.after:
+        return "followup"
+    if item.query.answerable:
+        return "answerable"
+    return "ood" if item.query.kind == "ood" else "near"
+
+
+def _follow_up_right(item: Answered) -> bool:
+    """Answered from a passage that holds the evidence, without repeating the last answer."""
+    if not item.answer.citations:
+        return False
+    quotes = [_norm(c.quote) for c in item.answer.citations]
+    if any(q and q in _norm(item.previous) for q in quotes):
+        return False
+    return citation_hits(item)[0] > 0
 
 
 def metrics(items: Sequence[Answered], threshold: float) -> dict[str, float]:
-    answerable = [i for i in items if i.query.answerable]
-    unanswerable = [i for i in items if not i.query.answerable]
-
     def answered(i: Answered) -> bool:
         return i.answer.evidence >= threshold and not i.answer.abstained
+
+    groups: dict[str, list[Answered]] = {"answerable": [], "near": [], "ood": [], "followup": []}
+    for i in items:
+        groups[_kind(i)].append(i)
+    answerable, near, ood = groups["answerable"], groups["near"], groups["ood"]
+    unanswerable = near + ood
+
+    def refused(group: list[Answered]) -> float:
+        return round(sum(1 for i in group if not answered(i)) / max(1, len(group)), 4)
 
     correct = sum(
         1
@@ -70,28 +101,53 @@ def metrics(items: Sequence[Answered], threshold: float) -> dict[str, float]:
             g, t = citation_hits(i)
             good, total = good + g, total + t
     supported = sum(c.supported for i in answerable if answered(i) for c in i.answer.citations)
-    return {
+    follow = groups["followup"]
+    out = {
         "threshold": round(threshold, 4),
         "answer_accuracy": round(correct / max(1, len(answerable)), 4),
         "citation_precision": round(good / max(1, total), 4),
         "citations_supported": round(supported / max(1, total), 4),
-        "abstain_unanswerable": round(
-            sum(1 for i in unanswerable if not answered(i)) / max(1, len(unanswerable)), 4
-        ),
-        "false_abstention": round(
-            sum(1 for i in answerable if not answered(i)) / max(1, len(answerable)), 4
-        ),
+        "abstain_unanswerable": refused(unanswerable),
+        "refused_near_domain": refused(near),
+        "refused_out_of_domain": refused(ood),
+        "false_abstention": refused(answerable),
         "answerable": len(answerable),
         "unanswerable": len(unanswerable),
+        "near_domain": len(near),
+        "out_of_domain": len(ood),
     }
+    if follow:
+        right = sum(1 for i in follow if answered(i) and _follow_up_right(i))
+        out["followups"] = len(follow)
+        out["followup_right_passage"] = round(right / len(follow), 4)
+    return out
 
 
 def sweep(items: Sequence[Answered]) -> list[dict[str, float]]:
-    """Metrics at every distinct evidence score (each is a candidate threshold)."""
+    """Metrics at every distinct score (each is a candidate threshold)."""
     scores = sorted({i.answer.evidence for i in items})
     cuts = [scores[0] - 1e-6, *[(a + b) / 2 for a, b in itertools.pairwise(scores)]]
+    cuts.append(scores[-1] + 1e-6)
     return [metrics(items, t) for t in cuts]
 
 
+def roc_auc(items: Sequence[Answered]) -> float:
+    """Probability that an answerable question scores above an unanswerable one."""
+    pos = [i.answer.evidence for i in items if _kind(i) == "answerable"]
+    neg = [i.answer.evidence for i in items if _kind(i) in ("near", "ood")]
+    if not pos or not neg:
+        return float("nan")
+    wins = sum((p > n) + 0.5 * (p == n) for p in pos for n in neg)
+    return round(wins / (len(pos) * len(neg)), 4)
+
+
 def summary(items: Sequence[Answered], threshold: float, answerer: str) -> dict[str, Any]:
-    return {"answerer": answerer, **metrics(items, threshold)}
+    """Figures at the operating point, the ROC AUC, and the ROC curve itself as
+    (answerable refused, unanswerable refused) points."""
+    curve = [(m["false_abstention"], m["abstain_unanswerable"]) for m in sweep(items)]
+    return {
+        "answerer": answerer,
+        **metrics(items, threshold),
+        "roc_auc": roc_auc(items),
+        "roc": sorted(set(curve)),
+    }

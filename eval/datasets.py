@@ -1,7 +1,8 @@
 """Evaluation sets in two formats: citeqa's QA JSONL and BEIR folders.
 
 QA JSONL (one question a line): id, question, lang, answerable, gold_sources (file names),
-gold_doc_ids (content-hash ids), evidence [{source, text}], answers, type. A retrieved
+gold_doc_ids (content-hash ids), evidence [{source, text}], answers, type, and for a
+follow-up `after` (the earlier questions of the conversation, oldest first). A retrieved
 passage is relevant when it contains an evidence span. BEIR: corpus.jsonl, queries.jsonl,
 qrels/test.tsv; documents are relevant by id.
 This module reads data and says what is relevant; it runs nothing.
@@ -37,6 +38,7 @@ class Query:
     gold_sources: tuple[str, ...] = ()
     gold_doc_ids: tuple[str, ...] = ()
     kind: str = "single"
+    after: tuple[str, ...] = ()  # a follow-up: the earlier questions, oldest first
 
 
 @dataclass
@@ -98,6 +100,7 @@ def load_qa(path: Path) -> Dataset:
                 gold_sources=tuple(row["gold_sources"]),
                 gold_doc_ids=tuple(row.get("gold_doc_ids", ())),
                 kind=row.get("type", "single"),
+                after=tuple(row.get("after", ())),
             )
         )
     if not queries:

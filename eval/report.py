@@ -88,7 +88,7 @@ def text_table(result: RetrievalEval, answers: dict[str, Any] | None = None) -> 
             )
     if answers:
         parts += ["", "answers (" + answers.get("answerer", "") + ")"]
-        parts += [f"  {k}: {v}" for k, v in answers.items() if k != "answerer"]
+        parts += [f"  {k}: {v}" for k, v in answers.items() if k not in ("answerer", "roc")]
     return "\n".join(parts)
 
 
@@ -118,5 +118,5 @@ def markdown(result: RetrievalEval, answers: dict[str, Any] | None = None) -> st
         ]
     if answers:
         parts += ["", f"## Answers ({answers.get('answerer', '')})", ""]
-        parts += [f"- {k}: {v}" for k, v in answers.items() if k != "answerer"]
+        parts += [f"- {k}: {v}" for k, v in answers.items() if k not in ("answerer", "roc")]
     return "\n".join(parts) + "\n"

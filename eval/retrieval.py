@@ -57,7 +57,7 @@ def qrels_for(dataset: Dataset) -> dict[str, dict[str, int]]:
     return {
         q.qid: {f"{q.qid}#e{i}": 1 for i in range(len(q.evidence))}
         for q in dataset.queries
-        if q.answerable and q.evidence
+        if q.answerable and q.evidence and not q.after  # follow-ups: scored by eval.answers
     }
 
 

@@ -1,34 +1,42 @@
-"""Answerers behind one contract: given a question and numbered passages, stream an answer
-whose claims carry [n] markers.
+"""Answerers behind one contract, picked by name from `ANSWERERS`: each condenses a follow-up
+into something to search for, writes its refusal, and composes an answer whose claims carry
+[n] markers.
 
-`ExtractiveAnswerer` (default, offline) picks the passages' sentences that best answer the
-question; `LLMAnswerer` (in `qa.llm`) asks a LangChain chat model. Neither retrieves, checks
-citations or decides to abstain: `qa.service` does that around them.
+`extractive` (default, offline) quotes the passages' sentences that best answer the question;
+`llm` (in `qa.llm`) asks a LangChain chat model. Neither retrieves, checks citations or
+decides whether to abstain: `qa.service` does that around them.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
 
 from embeddings.analysis import analyse, analyse_query
 from embeddings.chunking import split_sentences
 from embeddings.embedders import Embedder
+from embeddings.errors import BadInput
 from embeddings.store import ChunkRecord
+
+if TYPE_CHECKING:
+    from qa.settings import AnswerConfig
 
 Turn = tuple[str, str]  # (user question, assistant answer)
 
-
-class Answerer(Protocol):
-    """Streams the answer text; markers [n] refer to `passages[n - 1]`."""
-
-    name: str
-
-    def stream(
-        self, question: str, passages: Sequence[ChunkRecord], lang: str = "en"
-    ) -> Iterator[str]: ...
+REFUSAL = {
+    "nl": "De documenten beantwoorden deze vraag niet. De passages die er het dichtst bij "
+    "komen staan hieronder als verwant, niet als bron.",
+    "en": "The documents do not answer this question. The closest passages are listed "
+    "below as related, not as sources.",
+}
+LANGUAGE_NAMES = {"nl": "Dutch", "en": "English"}
+# "From the Dutch text: …": said in the question's language when the quote is in another
+_SOURCE_LANGUAGE = {
+    "en": {"nl": "From the Dutch text: ", "other": "From a text in another language: "},
+    "nl": {"en": "Uit de Engelse tekst: ", "other": "Uit een tekst in een andere taal: "},
+}
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,36 @@ class Candidate:
     score: float
     similarity: float
     typed: bool = True  # holds what the question asks for (or the question asks for nothing)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """Everything an answerer may use to compose one answer."""
+
+    question: str  # as asked
+    focus: str  # what the passages were scored against (a follow-up's standalone form)
+    lang: str  # the question's language: the answer's language
+    passages: Sequence[ChunkRecord]  # [n] refers to passages[n - 1]
+    candidates: Sequence[Candidate] = ()  # the passages' sentences scored, best first
+    history: Sequence[Turn] = field(default_factory=tuple)
+
+
+class Answerer(Protocol):
+    """Condense a follow-up, refuse, compose: the three things that differ by answerer."""
+
+    name: str
+
+    def condense(self, question: str, history: Sequence[Turn]) -> str:
+        """What to search for: the question made standalone with the conversation."""
+        ...
+
+    def abstain(self, lang: str) -> str:
+        """The refusal, in the question's language."""
+        ...
+
+    def compose(self, reading: Reading) -> Iterator[str]:
+        """The answer, streamed; claims carry [n] markers."""
+        ...
 
 
 # What a question asks for, by its opening words; an answer sentence should contain such a
@@ -83,12 +121,97 @@ def expected_answer_type(question: str) -> re.Pattern[str] | None:
     return None
 
 
+# Words that make a question lean on the one before it ("And how much...", "Hoeveel was dat?")
+_FOLLOW_UP = re.compile(
+    r"^\s*(and|but|also|what about|how about|en|maar|ook|en hoe|hoe zit|wat dan)\b|"
+    r"\b(that|this|those|these|it|they|them|he|she|him|her|there|dat|dit|die|deze|daar|"
+    r"daarvan|hij|zij|ze|hem|haar|hen|hun|ervan|else|nog meer)\b",
+    re.I,
+)
+# What a follow-up asks about the previous turn's topic, and what a sentence that answers it
+# looks like: a reason, a date, an amount, or more of what someone said.
+_WHY = re.compile(r"\b(why|waarom|how come|hoezo|reason|reden)\b", re.I)
+_ELSE = re.compile(r"\b(else|more|nog meer|verder|anders)\b", re.I)
+_REASON = re.compile(
+    r"\b(because|since|due to|as a result|therefore|so that|in order to|reason|omdat|"
+    r"want|doordat|vanwege|zodat|aangezien)\b",
+    re.I,
+)
+# "…, so they decided": the reason is the sentence before one that draws a conclusion
+_CONSEQUENCE = re.compile(
+    r"\b(therefore|hence|thus|consequently|as a result|so|daarom|dus|derhalve|"
+    r"om die reden|daardoor)\b",
+    re.I,
+)
+# a date proper: a month, a weekday, a year, or d-m; not just any number
+_DATE = re.compile(
+    r"\b(1[89]\d\d|20\d\d|\d{1,2}[-/]\d{1,2}|maandag|dinsdag|woensdag|donderdag|vrijdag|"
+    r"zaterdag|zondag|gisteren|vandaag|gisteravond|vannacht|monday|tuesday|wednesday|"
+    r"thursday|friday|saturday|sunday|yesterday|today|tonight|januari|februari|maart|"
+    r"april|mei|juni|juli|augustus|september|oktober|november|december|january|february|"
+    r"march|may|june|july|august|october)\b",
+    re.I,
+)
+_SAID = re.compile(
+    r"[\"'“”‘’]|\b(said|says|stated|states|told|added|zei|zegt|aldus|verklaarde|"
+    r"voegde|eiste|antwoordde|benadrukte|noemde)\b",
+    re.I,
+)
+_MONTHS = (
+    r"januari|februari|maart|april|mei|juni|juli|augustus|september|oktober|november|"
+    r"december|january|february|march|may|june|july|august|october"
+)
+# an amount or a count, not a date: "3 miljoen euro", "$ 3,8", "vijftig", "17 mensen"
+_QUANTITY = re.compile(
+    r"[$€£]\s?\d|\b(?!(?:19|20)\d\d\b)\d[\d.,]*\s*(?!(?:" + _MONTHS + r")\b)[^\W\d]"
+    r"|\b(twee|drie|vier|vijf|zes|zeven|acht|negen|tien|elf|twaalf|twintig|dertig|veertig|"
+    r"vijftig|honderd|duizend|miljoen|miljard|two|three|four|five|six|seven|eight|nine|ten|"
+    r"eleven|twelve|twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozens?|"
+    r"tientallen|honderden|duizenden)\b",
+    re.I,
+)
+_NAME = re.compile(r"(?<=[\w,;:] )[A-ZÀ-ÖØ-Þ][\w'’-]{2,}")
+
+
+def is_follow_up(question: str, history: Sequence[Turn]) -> bool:
+    if not history:
+        return False
+    return len(analyse_query(question)) <= 4 or bool(_FOLLOW_UP.search(question))
+
+
+def contextual_query(question: str, history: Sequence[Turn]) -> str:
+    """History-aware query without an LLM: a follow-up is searched with the question before."""
+    if not is_follow_up(question, history):
+        return question
+    return f"{history[-1][0]} {question}"
+
+
+def follow_up_intent(question: str) -> re.Pattern[str] | None:
+    """What an answer sentence to a bare follow-up should hold, or None to score as usual."""
+    if _WHY.search(question):
+        return _REASON
+    expects = expected_answer_type(question) or expected_answer_type(
+        re.sub(r"^\W*(and|en)\s+", "", question, flags=re.I)
+    )
+    if expects is not None:  # it asks "when" or "how much"
+        return _DATE if expects.search("maandag") else _QUANTITY
+    if _ELSE.search(question):
+        return _SAID
+    return None
+
+
+def _bare(text: str) -> str:
+    return " ".join(re.sub(r"\[\d{1,3}\]", "", text).split())
+
+
 class ExtractiveAnswerer:
     """The best supporting sentences of one passage, most direct first, each with [n].
 
     A sentence scores by its embedding similarity to the question, the rank of its passage,
     its share of the question's words, and whether it holds what the question asks for
-    (a number for 'how many', a date for 'when').
+    (a number for 'how many', a date for 'when'). A bare follow-up ("and why?") is answered
+    about the previous turn's topic: sentences near the previous answer that hold what the
+    follow-up asks for win, and the previous answer's own sentences are never repeated.
     """
 
     name = "extractive"
@@ -104,6 +227,12 @@ class ExtractiveAnswerer:
         self.max_sentences = max_sentences
         self.margin = margin
         self.passages_considered = passages_considered
+
+    def condense(self, question: str, history: Sequence[Turn]) -> str:
+        return contextual_query(question, history)
+
+    def abstain(self, lang: str) -> str:
+        return REFUSAL.get(lang, REFUSAL["en"])
 
     def candidates(
         self, question: str, passages: Sequence[ChunkRecord], emphasis: str | None = None
@@ -136,20 +265,55 @@ class ExtractiveAnswerer:
         out.sort(key=lambda c: -c.score)
         return out
 
-    def stream(
-        self,
-        question: str,
-        passages: Sequence[ChunkRecord],
-        lang: str = "en",
-        emphasis: str | None = None,
-    ) -> Iterator[str]:
-        yield from self.compose(self.candidates(question, passages, emphasis))
+    def follow_up(self, reading: Reading) -> list[Candidate]:
+        """Candidates re-ranked for a bare follow-up of the previous turn."""
+        previous_q, previous_a = reading.history[-1]
+        previous = _bare(previous_a)
+        intent = follow_up_intent(reading.question)
+        why = intent is _REASON
+        names = {n.lower() for n in _NAME.findall(previous_q)}
+        # where the previous answer was quoted from: the reason, the date or the rest of
+        # what was said is usually a sentence or two away from it
+        sentences: dict[int, list[str]] = {}
+        anchors: dict[int, list[int]] = {}
+        for n, passage in enumerate(reading.passages, start=1):
+            sentences[n] = [passage.text[s:e] for s, e in split_sentences(passage.text)]
+            anchors[n] = [i for i, t in enumerate(sentences[n]) if _bare(t) in previous]
+        out = []
+        for c in reading.candidates:
+            if _bare(c.text) in previous or any(
+                _similar(c.text, p) for p in re.split(r"(?<=[.!?])\s+", previous) if p
+            ):
+                continue
+            bonus = 0.0
+            # large next to the similarity spread of on-topic sentences: what the follow-up
+            # asks for and where it stands decide, similarity breaks ties
+            if intent is not None and intent.search(c.text):
+                bonus += 0.25
+            if intent is _SAID and any(n in c.text.lower() for n in names):
+                bonus += 0.1  # the same person, named again
+            position = next((i for i, t in enumerate(sentences[c.n]) if t == c.text), None)
+            if position is not None and anchors[c.n]:
+                distance = min(abs(position - a) for a in anchors[c.n])
+                bonus += {1: 0.15, 2: 0.05}.get(distance, 0.0)
+                if why and any(
+                    a - position == 1 and _CONSEQUENCE.search(sentences[c.n][a])
+                    for a in anchors[c.n]
+                ):
+                    bonus += 0.25  # the previous answer says "therefore": this is why
+            out.append(Candidate(c.n, c.text, c.score + bonus, c.similarity, c.typed))
+        out.sort(key=lambda c: -c.score)
+        return out
 
-    def compose(self, candidates: Sequence[Candidate]) -> Iterator[str]:
-        """The answer from already scored candidates (best first), one sentence at a time."""
+    def compose(self, reading: Reading) -> Iterator[str]:
+        """The answer from the scored candidates (best first), one sentence at a time."""
+        candidates: Sequence[Candidate] = reading.candidates
+        follow_up = bool(reading.history) and is_follow_up(reading.question, reading.history)
+        if follow_up:
+            candidates = self.follow_up(reading)
         chosen: list[Candidate] = []
         for candidate in candidates:
-            if len(chosen) == self.max_sentences:
+            if len(chosen) == (1 if follow_up else self.max_sentences):
                 break
             if chosen and candidate.score < chosen[0].score - self.margin:
                 break
@@ -161,10 +325,44 @@ class ExtractiveAnswerer:
             if any(_similar(candidate.text, c.text) for c in chosen):
                 continue
             chosen.append(candidate)
+        if not chosen:
+            return
+        source_lang = reading.passages[chosen[0].n - 1].lang
+        notice = ""
+        if source_lang != reading.lang:
+            notices = _SOURCE_LANGUAGE.get(reading.lang, _SOURCE_LANGUAGE["en"])
+            notice = notices.get(source_lang, notices["other"])
         for i, c in enumerate(chosen):
-            yield ("" if i == 0 else " ") + f"{c.text} [{c.n}]"
+            yield ("" if i == 0 else " ") + (notice if i == 0 else "") + f"{c.text} [{c.n}]"
 
 
 def _similar(a: str, b: str) -> bool:
     wa, wb = set(re.findall(r"\w+", a.lower())), set(re.findall(r"\w+", b.lower()))
     return len(wa & wb) / max(1, len(wa | wb)) > 0.6
+
+
+def _extractive(config: AnswerConfig, embedder: Embedder) -> Answerer:
+    return ExtractiveAnswerer(embedder, config.max_sentences)
+
+
+def _llm(config: AnswerConfig, embedder: Embedder) -> Answerer:
+    from qa.llm import LLMAnswerer, load_chat_model
+
+    model = load_chat_model(config.llm, config.llm_base_url, config.llm_timeout)
+    return LLMAnswerer(model, config.llm_base_url)
+
+
+ANSWERERS: dict[str, Callable[[AnswerConfig, Embedder], Answerer]] = {
+    "extractive": _extractive,
+    "llm": _llm,
+}
+
+
+def load_answerer(config: AnswerConfig, embedder: Embedder) -> Answerer:
+    """The answerer `config.answerer` names, built from the answer settings."""
+    factory = ANSWERERS.get(config.answerer)
+    if factory is None:
+        raise BadInput(
+            f"Unknown answerer {config.answerer!r}; choose one of: {', '.join(ANSWERERS)}"
+        )
+    return factory(config, embedder)

@@ -68,6 +68,23 @@ def clean_markers(text: str, valid: set[int]) -> str:
     return MARKER.sub(keep, text)
 
 
+def renumber(text: str) -> tuple[str, list[int]]:
+    """Markers renumbered 1..n in the order the text first cites them; also the old number
+    of each new one (`old[new - 1]`)."""
+    old: list[int] = []
+    for n in parse_markers(text):
+        if n not in old:
+            old.append(n)
+    new = {n: i for i, n in enumerate(old, start=1)}
+
+    def swap(match: re.Match[str]) -> str:
+        numbers = [str(new[int(n)]) for n in re.split(r"\s*,\s*", match.group(1))]
+        lead = match.group(0)[: len(match.group(0)) - len(match.group(0).lstrip())]
+        return lead + "".join(f"[{n}]" for n in numbers)
+
+    return MARKER.sub(swap, text), old
+
+
 def split_claims(answer: str) -> list[tuple[str, tuple[int, ...]]]:
     """Sentences of an answer, each with the markers that follow it."""
     claims: list[tuple[str, tuple[int, ...]]] = []
@@ -118,9 +135,11 @@ class CitationChecker:
         if claim_vector is None:
             return passage.start + spans[0][0], passage.start + spans[0][1], 0.0
         # exact quotes need no model: an extractive answer repeats the source sentence
+        # (perhaps after a notice such as "From the Dutch text: ")
         squashed = " ".join(claim.split())
         for (s, e), text in zip(spans, texts, strict=True):
-            if " ".join(text.split()) == squashed:
+            sentence = " ".join(text.split())
+            if sentence == squashed or (len(sentence) >= 25 and squashed.endswith(sentence)):
                 return passage.start + s, passage.start + e, 1.0
         vectors = self.embedder.embed_documents(texts)
         sims = vectors @ claim_vector
@@ -130,11 +149,14 @@ class CitationChecker:
     def check(
         self, answer: str, passages: Sequence[ChunkRecord]
     ) -> tuple[str, list[Claim], list[Citation]]:
-        """Clean markers, check every cited sentence, and list only the cited passages."""
+        """Clean markers, number the cited passages 1..n in the order the answer cites
+        them, check every cited sentence, and list only the cited passages."""
         valid = set(range(1, len(passages) + 1))
-        answer = clean_markers(answer, valid)
+        answer, order = renumber(clean_markers(answer, valid))
+        passages = [passages[n - 1] for n in order]
         claims: list[Claim] = []
         best: dict[int, tuple[float, int, int, bool]] = {}
+        quoted: dict[int, list[tuple[int, int]]] = {}
         for text, markers in split_claims(answer):
             if not markers:
                 claims.append(Claim(text, (), False))
@@ -146,6 +168,8 @@ class CitationChecker:
                 start, end, sim = self.best_sentence(text, passage, vector)
                 ok = sim >= self.min_similarity and _facts_agree(text, passage.text)
                 supported_any |= ok
+                if ok and (start, end) not in quoted.setdefault(n, []):
+                    quoted[n].append((start, end))
                 if n not in best or (ok, sim) > (best[n][3], best[n][0]):
                     best[n] = (sim, start, end, ok)
             claims.append(Claim(text, markers, supported_any))
@@ -168,6 +192,7 @@ class CitationChecker:
                     ok,
                     p.text,
                     p.start,
+                    tuple(sorted(quoted.get(n, []))) if len(quoted.get(n, [])) > 1 else (),
                 )
             )
         return answer, claims, citations

@@ -260,6 +260,13 @@ def _print_answer(answer: object) -> None:
         line = f"  [{c.n}] {c.title} — {c.source}:{c.start}-{c.end}{mark}"
         typer.echo(terminal_safe(line, newlines=False))
         typer.echo(terminal_safe(f"      “{c.quote}”", newlines=False))
+    if a.abstained and a.related:  # type: ignore[attr-defined]
+        typer.echo("  related (closest passages, not sources):")
+        for h in a.related:  # type: ignore[attr-defined]
+            c = h.chunk
+            snippet = c.text[:160].replace("\n", " ") + ("…" if len(c.text) > 160 else "")
+            typer.echo(terminal_safe(f"  - {c.title} — {c.source}:{c.start}-{c.end}", False))
+            typer.echo(terminal_safe(f"      {snippet}", newlines=False))
 
 
 @app.command()
@@ -275,6 +282,14 @@ def ask(
         typer.Option("-k", "--k", help="Passages to read [default: retrieval.k, 5]."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+    after: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--after",
+            help="An earlier question of the conversation (repeatable, oldest first): "
+            "QUESTION is then a follow-up.",
+        ),
+    ] = None,
 ) -> None:
     """Answer QUESTION from the index, with checked citations."""
     from qa.factory import open_service
@@ -283,7 +298,10 @@ def ask(
     settings = _answer_settings(index, embedder, answerer, llm, llm_base_url, k)
     try:
         service = open_service(settings)
-        for event in service.stream(question):
+        history: list[tuple[str, str]] = []
+        for earlier in after or []:
+            history.append((earlier, service.ask(earlier, history).text))
+        for event in service.stream(question, history):
             if isinstance(event, Delta) and not as_json:
                 typer.echo(terminal_safe(event.text), nl=False)
             elif isinstance(event, Done):
@@ -363,7 +381,7 @@ def evaluate(
         if answers and data.fmt == "qa":
             service = open_service(settings, retriever)
             answer_figures = summary(
-                answer_all(service, data), settings.answer.min_evidence, service.answerer.name
+                answer_all(service, data), service.threshold, service.answerer.name
             )
     except CiteqaError as exc:
         _fail(exc)

@@ -9,9 +9,8 @@ from pathlib import Path
 
 from embeddings.embedders import DEFAULT_EMBEDDER, Embedder, embedder_id, load_embedder
 from embeddings.store import Index, check_embedder, live_generation, read_manifest
-from qa.answering import Answerer, ExtractiveAnswerer
+from qa.answering import Answerer, load_answerer
 from qa.citations import CitationChecker
-from qa.llm import LLMAnswerer, load_chat_model
 from qa.retrieval import Retriever
 from qa.service import QAService
 from qa.settings import Settings
@@ -44,12 +43,7 @@ def open_retriever(settings: Settings, embedder: Embedder | None = None) -> Retr
 
 
 def build_answerer(settings: Settings, embedder: Embedder) -> Answerer:
-    if settings.answer.answerer == "llm":
-        model = load_chat_model(
-            settings.answer.llm, settings.answer.llm_base_url, settings.answer.llm_timeout
-        )
-        return LLMAnswerer(model, settings.answer.llm_base_url)
-    return ExtractiveAnswerer(embedder, settings.answer.max_sentences)
+    return load_answerer(settings.answer, embedder)
 
 
 def open_service(settings: Settings, retriever: Retriever | None = None) -> QAService:

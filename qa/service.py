@@ -9,7 +9,6 @@ the next question loads it (see `current_retriever`).
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -19,21 +18,23 @@ from embeddings.analysis import analyse_query
 from embeddings.documents import language_of_question
 from embeddings.errors import BadInput, CiteqaError
 from embeddings.store import Index, live_generation
-from qa.answering import Answerer, Candidate, ExtractiveAnswerer, Turn
+from qa.answerability import Background, Model, signals
+from qa.answering import (
+    Answerer,
+    Candidate,
+    ExtractiveAnswerer,
+    Reading,
+    Turn,
+    contextual_query,
+    is_follow_up,
+)
 from qa.citations import Citation, CitationChecker, Claim
-from qa.llm import ABSTAIN, LLMAnswerer
 from qa.retrieval import Hit, Retriever
 from qa.settings import AnswerConfig, Mode
 
 log = logging.getLogger(__name__)
 MAX_QUESTION_CHARS = 2000
-# Words that make a question lean on the one before it ("And how much...", "Hoeveel was dat?")
-_FOLLOW_UP = re.compile(
-    r"^\s*(and|but|also|what about|how about|en|maar|ook|en hoe|hoe zit|wat dan)\b|"
-    r"\b(that|this|those|these|it|they|them|he|she|him|her|there|dat|dit|die|deze|daar|"
-    r"daarvan|hij|zij|ze|hem|haar|hen|hun|ervan)\b",
-    re.I,
-)
+BACKGROUND_POOL = 100  # dense candidates whose cosines are the question's own background
 
 
 @dataclass(frozen=True)
@@ -58,10 +59,13 @@ class Answer:
     citations: list[Citation] = field(default_factory=list)
     claims: list[Claim] = field(default_factory=list)
     hits: list[Hit] = field(default_factory=list)
-    evidence: float = 0.0
+    evidence: float = 0.0  # the answerability model's probability that the index answers it
+    signals: dict[str, float] = field(default_factory=dict)
+    # on abstention: the closest passages, offered as related reading, never as citations
+    related: list[Hit] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "question": self.question,
             "answer": self.text,
             "abstained": self.abstained,
@@ -80,6 +84,38 @@ class Answer:
                 for c in self.citations
             ],
         }
+        if self.abstained:
+            out["related"] = [hit_as_json(h) for h in self.related]
+        return out
+
+
+def hit_as_json(h: Hit) -> dict[str, Any]:
+    """The same fields as `citeqa search --json` hits."""
+    c = h.chunk
+    return {
+        "rank": h.rank,
+        "score": round(h.score, 6),
+        "chunk_id": c.chunk_id,
+        "doc_id": c.doc_id,
+        "source": c.source,
+        "title": c.title,
+        "lang": c.lang,
+        "text": c.text,
+        "start": c.start,
+        "end": c.end,
+    }
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """What retrieval found for a question and how likely it is to hold the answer."""
+
+    standalone: str  # what was searched for
+    focus: str  # what the sentences were scored against
+    hits: list[Hit]
+    candidates: list[Candidate]
+    signals: dict[str, float]
+    probability: float
 
 
 @dataclass(frozen=True)
@@ -90,19 +126,6 @@ class Done:
 Event = Retrieved | Delta | Done
 
 
-def is_follow_up(question: str, history: Sequence[Turn]) -> bool:
-    if not history:
-        return False
-    return len(analyse_query(question)) <= 4 or bool(_FOLLOW_UP.search(question))
-
-
-def contextual_query(question: str, history: Sequence[Turn]) -> str:
-    """History-aware query without an LLM: a follow-up is searched with the question before."""
-    if not is_follow_up(question, history):
-        return question
-    return f"{history[-1][0]} {question}"
-
-
 class QAService:
     def __init__(
         self,
@@ -110,13 +133,16 @@ class QAService:
         answerer: Answerer,
         checker: CitationChecker,
         config: AnswerConfig | None = None,
+        model: Model | None = None,
     ) -> None:
         self.retriever = retriever
         self.answerer = answerer
         self.checker = checker
         self.config = config or AnswerConfig()
-        # the evidence gate always scores with the extractive method: same scale for both
+        # the answerability gate always scores with the extractive method: same scale for all
         self.scorer = ExtractiveAnswerer(retriever.embedder, self.config.max_sentences)
+        self.model = model or Model.load()
+        self.background = Background(retriever.embedder)
         self._reload = threading.Lock()
         self._unloadable: str | None = None  # a generation that failed to load; not retried
 
@@ -154,12 +180,11 @@ class QAService:
             self._reload.release()
         return self.retriever
 
-    @staticmethod
-    def evidence(candidates: Sequence[Candidate]) -> float:
-        """How well the best sentence of the passages answers the question (cosine-like)."""
-        if not candidates or not candidates[0].typed:
-            return 0.0  # no sentence holds the number or date the question asks for
-        return candidates[0].score
+    @property
+    def threshold(self) -> float:
+        """Answer when the answerability probability reaches this."""
+        chosen = self.config.min_evidence
+        return self.model.threshold if chosen is None else chosen
 
     def stream(
         self,
@@ -169,8 +194,10 @@ class QAService:
         mode: Mode | None = None,
         lang: str | None = None,
         answerer: Answerer | None = None,
+        abstain: bool = True,
     ) -> Iterator[Event]:
-        """Answer `question`; `answerer` overrides the service's own for this call."""
+        """Answer `question`; `answerer` overrides the service's own for this call;
+        `abstain=False` answers even below the threshold (eval measures the whole curve)."""
         answerer = answerer or self.answerer
         question = question.strip()
         if not question:
@@ -180,43 +207,37 @@ class QAService:
                 f"The question is {len(question)} characters; the limit is {MAX_QUESTION_CHARS}."
             )
         answer_lang = language_of_question(question) or "en"
-        if isinstance(answerer, LLMAnswerer) and history:
-            standalone = answerer.condense(question, history)
-        else:
-            standalone = contextual_query(question, history)
-        # one retriever for the whole question, even if a newer generation arrives meanwhile
-        hits = self.current_retriever().search(standalone, k=k, mode=mode, lang=lang)
-        yield Retrieved(question, standalone, hits)
-        # the LLM gets its own standalone rewrite; the extractive scorer gets the question
-        # itself unless it is too bare to score ("Hoeveel was dat?")
-        if isinstance(answerer, LLMAnswerer) or len(analyse_query(question)) < 2:
-            focus = standalone
-        else:
-            focus = question
-        emphasis = question if focus != question else None
-        passages = [h.chunk for h in hits]
-        # scored once: the evidence gate and the extractive answer use the same candidates
-        candidates = self.scorer.candidates(focus, passages, emphasis) if hits else []
-        evidence = self.evidence(candidates)
-        if evidence < self.config.min_evidence:
-            text = ABSTAIN.get(answer_lang, ABSTAIN["en"])
+        a = self.assess(question, history, k, mode, lang, answerer)
+        yield Retrieved(question, a.standalone, a.hits)
+        if not a.hits or (abstain and a.probability < self.threshold):
+            text = answerer.abstain(answer_lang)
             yield Delta(text)
             yield Done(
-                Answer(question, standalone, answer_lang, text, True, hits=hits, evidence=evidence)
+                Answer(
+                    question,
+                    a.standalone,
+                    answer_lang,
+                    text,
+                    True,
+                    hits=a.hits,
+                    evidence=a.probability,
+                    signals=a.signals,
+                    related=a.hits,
+                )
             )
             return
+        hits, standalone, evidence, features = a.hits, a.standalone, a.probability, a.signals
+        passages = [h.chunk for h in hits]
+        reading = Reading(question, a.focus, answer_lang, passages, a.candidates, tuple(history))
         pieces = []
-        stream = (
-            answerer.compose(candidates)
-            if isinstance(answerer, ExtractiveAnswerer)
-            else answerer.stream(focus, passages, answer_lang)
-        )
-        for piece in stream:
+        for piece in answerer.compose(reading):
             pieces.append(piece)
             yield Delta(piece)
         raw = "".join(pieces).strip()
         text, claims, citations = self.checker.check(raw, passages)
         abstained = not citations
+        if abstained:  # the answerer found nothing it could cite: refuse the same way
+            text = answerer.abstain(answer_lang)
         yield Done(
             Answer(
                 question,
@@ -228,7 +249,49 @@ class QAService:
                 claims,
                 hits,
                 evidence,
+                features,
+                related=hits if abstained else [],
             )
+        )
+
+    def assess(
+        self,
+        question: str,
+        history: Sequence[Turn] = (),
+        k: int | None = None,
+        mode: Mode | None = None,
+        lang: str | None = None,
+        answerer: Answerer | None = None,
+    ) -> Assessment:
+        """Retrieve for `question` and judge whether the passages answer it."""
+        answerer = answerer or self.answerer
+        standalone = answerer.condense(question, history) if history else question
+        # one retriever for the whole question, even if a newer generation arrives meanwhile
+        retriever = self.current_retriever()
+        hits = retriever.search(standalone, k=k, mode=mode, lang=lang)
+        # a rewritten follow-up is scored as rewritten; a question kept with the one before
+        # it ("<previous> And to UNOPS?") is scored as asked, unless too bare to score
+        if standalone.endswith(question) and len(analyse_query(question)) >= 2:
+            focus = question
+        else:
+            focus = standalone
+        emphasis = question if focus != question else None
+        passages = [h.chunk for h in hits]
+        # scored once: the answerability gate and the extractive answer use the same ones
+        candidates = self.scorer.candidates(focus, passages, emphasis) if hits else []
+        vector = retriever.embed_query(standalone)
+        pool = [s for _, s in retriever.index.search(vector, BACKGROUND_POOL, None)]
+        features = signals(
+            focus,
+            vector,
+            pool,
+            passages,
+            candidates[0].similarity if candidates else None,
+            bool(candidates) and candidates[0].typed,
+            self.background,
+        )
+        return Assessment(
+            standalone, focus, hits, candidates, features, self.model.probability(features)
         )
 
     def ask(self, question: str, history: Sequence[Turn] = (), **options: Any) -> Answer:
@@ -238,4 +301,13 @@ class QAService:
         raise RuntimeError("the answer stream ended without a result")
 
 
-__all__ = ["Answer", "Delta", "Done", "QAService", "Retrieved"]
+__all__ = [
+    "Answer",
+    "Delta",
+    "Done",
+    "QAService",
+    "Retrieved",
+    "contextual_query",
+    "hit_as_json",
+    "is_follow_up",
+]

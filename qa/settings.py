@@ -110,12 +110,13 @@ class AnswerConfig(BaseModel):
     )
     llm_timeout: float = Field(60.0, gt=0, description="Seconds to wait for the LLM.")
     max_sentences: int = Field(3, ge=1, le=10, description="Sentences in an extractive answer.")
-    min_evidence: float = Field(
-        0.5,
-        description="Below this evidence score (best sentence's "
-        "similarity to the question, adjusted; 0 when no sentence holds "
-        "the number or date asked for) citeqa abstains. Measured: "
-        "answerable questions score >= 0.80 (bench/abstention.py).",
+    min_evidence: float | None = Field(
+        None,
+        description="Answer only when the answerability model (qa/answerability.json: a "
+        "logistic regression over background-relative similarities and the question's "
+        "coverage, fitted by bench/answerability.py) gives at least this probability; "
+        "below it citeqa refuses and lists the closest passages as related. Unset: the "
+        "model's own operating point.",
     )
     min_support: float = Field(
         0.80,

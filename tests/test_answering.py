@@ -91,10 +91,10 @@ def test_extractive_streams_sentence_by_sentence(small_index: Path, fake_embedde
 def test_weak_evidence_abstains_in_the_question_language(small_index: Path, fake_embedder) -> None:  # type: ignore[no-untyped-def]
     qa = service(small_index, fake_embedder, min_evidence=2.0)
     nl = qa.ask("Wat is de hoofdstad van Peru volgens de documenten?")
-    assert nl.abstained and nl.text.startswith("De documenten bevatten geen antwoord")
+    assert nl.abstained and nl.text.startswith("De documenten beantwoorden deze vraag niet")
     assert nl.citations == []
     en = qa.ask("What is the capital of Peru according to the documents?")
-    assert en.abstained and en.text.startswith("The documents do not contain")
+    assert en.abstained and en.text.startswith("The documents do not answer")
 
 
 def test_bad_questions_are_clear_errors(small_index: Path, fake_embedder) -> None:  # type: ignore[no-untyped-def]
@@ -158,7 +158,7 @@ def test_llm_condenses_follow_ups(small_index: Path, fake_embedder) -> None:  # 
     first = next(qa.stream("And to the Red Cross?", history))
     assert isinstance(first, Retrieved)
     assert first.standalone == "How much does the Netherlands give to the Red Cross?"
-    assert "Last question: And to the Red Cross?" in model.seen[0][0].content
+    assert "<question>And to the Red Cross?</question>" in model.seen[0][1].content
 
 
 def test_unreachable_llm_is_a_clear_error(small_index: Path, fake_embedder) -> None:  # type: ignore[no-untyped-def]

@@ -279,10 +279,19 @@ class ExtractiveAnswerer:
         for n, passage in enumerate(reading.passages, start=1):
             sentences[n] = [passage.text[s:e] for s, e in split_sentences(passage.text)]
             anchors[n] = [i for i, t in enumerate(sentences[n]) if _bare(t) in previous]
+        # the previous turn's topic: the documents its answer was quoted from, when they
+        # were retrieved again; a sentence from another document is another topic
+        topic = {reading.passages[n - 1].doc_id for n, found in anchors.items() if found}
+        # an answer that already holds the amount or date asked for is the answer again
+        # ("Hoeveel geeft Nederland?" then "En hoeveel was dat?"); otherwise never repeat it
+        repeat_ok = intent in (_QUANTITY, _DATE) and bool(intent and intent.search(previous))
         out = []
         for c in reading.candidates:
-            if _bare(c.text) in previous or any(
-                _similar(c.text, p) for p in re.split(r"(?<=[.!?])\s+", previous) if p
+            if topic and reading.passages[c.n - 1].doc_id not in topic:
+                continue
+            if not repeat_ok and (
+                _bare(c.text) in previous
+                or any(_similar(c.text, p) for p in re.split(r"(?<=[.!?])\s+", previous) if p)
             ):
                 continue
             bonus = 0.0

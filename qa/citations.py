@@ -85,6 +85,36 @@ def renumber(text: str) -> tuple[str, list[int]]:
     return MARKER.sub(swap, text), old
 
 
+class MarkerStream:
+    """Renumbers [n] markers while an answer streams, as `renumber` does on the whole text:
+    valid passages 1..n in the order first cited, markers to no given passage dropped. A
+    marker cut between two pieces ("[1" + "]") is held back until it is complete."""
+
+    _OPEN = re.compile(r"\s?\[[\d,\s]{0,12}$")
+
+    def __init__(self, valid: set[int]) -> None:
+        self.valid = valid
+        self.order: dict[int, int] = {}
+        self.held = ""
+
+    def _swap(self, match: re.Match[str]) -> str:
+        numbers = [int(n) for n in re.split(r"\s*,\s*", match.group(1)) if int(n) in self.valid]
+        for n in numbers:
+            self.order.setdefault(n, len(self.order) + 1)
+        lead = match.group(0)[: len(match.group(0)) - len(match.group(0).lstrip())]
+        return (lead if numbers else "") + "".join(f"[{self.order[n]}]" for n in numbers)
+
+    def feed(self, piece: str) -> str:
+        text = self.held + piece
+        cut = self._OPEN.search(text)
+        self.held = text[cut.start() :] if cut else ""
+        return MARKER.sub(self._swap, text[: cut.start()] if cut else text)
+
+    def flush(self) -> str:
+        text, self.held = self.held, ""
+        return MARKER.sub(self._swap, text)
+
+
 def split_claims(answer: str) -> list[tuple[str, tuple[int, ...]]]:
     """Sentences of an answer, each with the markers that follow it."""
     claims: list[tuple[str, tuple[int, ...]]] = []

@@ -301,8 +301,10 @@ def ask(
         history: list[tuple[str, str]] = []
         for earlier in after or []:
             history.append((earlier, service.ask(earlier, history).text))
+        streamed = ""
         for event in service.stream(question, history):
             if isinstance(event, Delta) and not as_json:
+                streamed += event.text
                 typer.echo(terminal_safe(event.text), nl=False)
             elif isinstance(event, Done):
                 answer = event.answer
@@ -312,6 +314,8 @@ def ask(
         typer.echo(_json_line(answer.as_json()))
         return
     typer.echo("")
+    if answer.abstained and answer.text not in streamed:  # refused after the check
+        typer.echo(terminal_safe(answer.text))
     _print_answer(answer)
 
 

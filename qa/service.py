@@ -28,7 +28,7 @@ from qa.answering import (
     contextual_query,
     is_follow_up,
 )
-from qa.citations import Citation, CitationChecker, Claim
+from qa.citations import Citation, CitationChecker, Claim, MarkerStream
 from qa.retrieval import Hit, Retriever
 from qa.settings import AnswerConfig, Mode
 
@@ -230,13 +230,22 @@ class QAService:
         passages = [h.chunk for h in hits]
         reading = Reading(question, a.focus, answer_lang, passages, a.candidates, tuple(history))
         pieces = []
+        # the reader sees the markers numbered as the checked answer will number them
+        markers = MarkerStream(set(range(1, len(passages) + 1)))
         for piece in answerer.compose(reading):
             pieces.append(piece)
-            yield Delta(piece)
+            shown = markers.feed(piece)
+            if shown:
+                yield Delta(shown)
+        rest = markers.flush()
+        if rest:
+            yield Delta(rest)
         raw = "".join(pieces).strip()
         text, claims, citations = self.checker.check(raw, passages)
-        abstained = not citations
-        if abstained:  # the answerer found nothing it could cite: refuse the same way
+        # nothing it could cite, or no cited sentence its passage supports (a model that
+        # echoes its prompt, or invents): refuse the same way rather than lend it sources
+        abstained = not any(c.supported for c in citations)
+        if abstained:
             text = answerer.abstain(answer_lang)
         yield Done(
             Answer(
@@ -245,7 +254,7 @@ class QAService:
                 answer_lang,
                 text,
                 abstained,
-                citations,
+                [] if abstained else citations,
                 claims,
                 hits,
                 evidence,

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -169,3 +170,31 @@ def test_unreachable_llm_is_a_clear_error(small_index: Path, fake_embedder) -> N
         qa.ask("Hoeveel geld gaat naar het Rode Kruis?")
     with pytest.raises(LLMUnavailable, match="Unknown LLM"):
         load_chat_model("nonsense")
+
+
+def test_streamed_markers_are_numbered_as_the_checked_answer() -> None:
+    from qa.citations import MarkerStream, clean_markers, renumber
+
+    text = "Eerst dit [3]. Dan [9] dat [1][3]. En [2, 3] tot slot [1]."
+    for cut in range(1, len(text)):  # every place a token boundary can fall
+        stream = MarkerStream({1, 2, 3})
+        shown = stream.feed(text[:cut]) + stream.feed(text[cut:]) + stream.flush()
+        assert renumber(shown)[0] == shown  # already numbered 1..n in citation order
+        expected, order = renumber(clean_markers(text, {1, 2, 3}))
+        assert [int(n) for n in re.findall(r"\[(\d+)\]", shown)] == [
+            int(n) for n in re.findall(r"\[(\d+)\]", expected)
+        ]
+    assert order == [3, 1, 2]
+
+
+def test_an_answer_whose_citations_are_all_unsupported_is_refused(
+    small_index: Path, fake_embedder
+) -> None:  # type: ignore[no-untyped-def]
+    # a model that echoes its instructions: valid markers, nothing the passages say
+    model = ScriptedChatModel.replying(
+        "After every sentence that uses a passage, put its number in brackets, like [1] or [2]."
+    )
+    qa = service(small_index, fake_embedder, model, min_evidence=float("-inf"))
+    answer = qa.ask("Hoeveel geeft Nederland aan het Rode Kruis?", k=3)
+    assert answer.abstained and not answer.citations
+    assert "[1]" not in answer.text

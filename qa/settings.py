@@ -62,6 +62,17 @@ class RetrievalConfig(BaseModel):
         description="language: BM25 counts only for passages in the question's "
         "language (others keep their dense rank); rrf: plain reciprocal rank fusion.",
     )
+    granularity: Literal["document", "chunk"] = Field(
+        "document",
+        description="document: a passage's rank also counts its whole document's ranks "
+        "(BM25 over the document, cosine with its mean chunk vector), fused with the "
+        "passage's own; chunk: passages alone. Hits are passages either way.",
+    )
+    query_stemming: Literal["language", "both"] = Field(
+        "language",
+        description="language: a question whose language is detected is stemmed in that "
+        "language only, as its passages were; both: always Dutch and English stems together.",
+    )
     dedup_threshold: float = Field(
         0.8,
         ge=0.0,

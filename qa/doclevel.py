@@ -67,7 +67,8 @@ class DocumentLevel:
         self.lexical = LexicalIndex.from_counts(
             document_counts(counts, self.doc_of_row, len(self.sources))
         )
-        self._means: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._cache: OrderedDict[int, np.ndarray] = OrderedDict()  # doc -> chunk vectors
+        self._cached_rows = 0
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -92,20 +93,28 @@ class DocumentLevel:
         """BM25 score of every document for these query terms."""
         return self.lexical.scores(terms)
 
-    def _mean(self, doc: int) -> np.ndarray:
+    def _vectors(self, doc: int) -> np.ndarray:
         with self._lock:
-            if doc in self._means:
-                self._means.move_to_end(doc)
-                return self._means[doc]
+            if doc in self._cache:
+                self._cache.move_to_end(doc)
+                return self._cache[doc]
         vectors = self.index.vectors(self.rows_of(doc).tolist())
-        mean = vectors.mean(axis=0)
-        mean /= max(float(np.linalg.norm(mean)), 1e-12)
         with self._lock:
-            self._means[doc] = mean
-            while len(self._means) > 50_000:
-                self._means.popitem(last=False)
-        return mean
+            self._cache[doc] = vectors
+            self._cached_rows += len(vectors)
+            while self._cached_rows > 200_000 and len(self._cache) > 1:
+                self._cached_rows -= len(self._cache.popitem(last=False)[1])
+        return vectors
 
-    def dense(self, vector: np.ndarray, docs: Iterable[int]) -> dict[int, float]:
-        """Cosine of the query with each document's mean chunk vector."""
-        return {d: float(self._mean(d) @ vector) for d in docs}
+    def dense(self, vector: np.ndarray, docs: Iterable[int], how: str = "best") -> dict[int, float]:
+        """Each document's similarity to the query: its best chunk's cosine ("best"), or the
+        cosine with its normalised mean chunk vector ("mean")."""
+        out = {}
+        for d in docs:
+            vectors = self._vectors(d)
+            if how == "mean":
+                mean = vectors.mean(axis=0)
+                out[d] = float(mean @ vector) / max(float(np.linalg.norm(mean)), 1e-12)
+            else:
+                out[d] = float((vectors @ vector).max())
+        return out

@@ -188,7 +188,9 @@ class Retriever:
                 by_doc.setdefault(doc_of[r], []).append(r)
             # a one-passage document's vector is its passage's: reuse the exact score
             single = {d: rows[0] for d, rows in by_doc.items() if len(docs.rows_of(d)) == 1}
-            doc_dense = docs.dense(vector, (d for d in by_doc if d not in single))
+            doc_dense = docs.dense(
+                vector, (d for d in by_doc if d not in single), self.config.document_vector
+            )
             doc_dense.update((d, dense_scores[r]) for d, r in single.items())
             doc_neutral = docs.bm25(neutral) if neutral else None
             doc_fused = _language_rrf(

@@ -68,6 +68,11 @@ class RetrievalConfig(BaseModel):
         "(BM25 over the document, cosine with its mean chunk vector), fused with the "
         "passage's own; chunk: passages alone. Hits are passages either way.",
     )
+    document_vector: Literal["best", "mean"] = Field(
+        "best",
+        description="A document's dense score: best, its best passage's cosine (any passage, "
+        "not only the candidates); mean, the cosine with its mean passage vector.",
+    )
     query_stemming: Literal["language", "both"] = Field(
         "language",
         description="language: a question whose language is detected is stemmed in that "

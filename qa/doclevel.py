@@ -64,6 +64,8 @@ class DocumentLevel:
         if counts is None or not np.array_equal(counts.rows, row_ids):
             terms = dict(index._query("SELECT id, terms FROM chunks"))
             counts = TermCounts.from_terms(row_ids, [terms[int(r)] for r in row_ids])
+        langs = dict(index._query("SELECT source, lang FROM documents"))
+        self.dutch = np.asarray([langs.get(s) == "nl" for s in self.sources], dtype=bool)
         self.lexical = LexicalIndex.from_counts(
             document_counts(counts, self.doc_of_row, len(self.sources))
         )

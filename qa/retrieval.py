@@ -54,6 +54,7 @@ class Retriever:
         self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_lock = threading.Lock()
         self._documents: DocumentLevel | None = None
+        self._dutch: np.ndarray | None = None
 
     def clear_cache(self) -> None:
         with self._cache_lock:
@@ -113,8 +114,7 @@ class Retriever:
             _, dense = self._dense(query, pool, allowed)
             ranked = [(r, s, s, None, None) for r, s in dense]
         elif mode == "bm25":
-            terms = self.query_terms(query)
-            scores = self.index.lexical.scores(terms)
+            scores = self.lexical_scores(query)
             ranked = [
                 (r, s, None, s, None) for r, s in self.index.lexical.top(scores, pool, allowed)
             ]
@@ -122,14 +122,27 @@ class Retriever:
             ranked = self._hybrid(query, pool, allowed)
         return self._collapse(ranked, k)
 
-    def query_terms(self, query: str, question_lang: str | None = None) -> list[str]:
-        """BM25 terms of a question: stemmed in its detected language (as that language's
-        passages were), else in Dutch and English together."""
-        if self.config.query_stemming == "language":
-            question_lang = question_lang or language_of_question(query)
-            if question_lang:
-                return analyse(query, question_lang)
-        return analyse_query(query)
+    def _dutch_rows(self) -> np.ndarray:
+        """Which chunks (aligned with the lexical index's rows) were analysed as Dutch."""
+        with self._cache_lock:
+            if self._dutch is None:
+                rows = self.index._query("SELECT id FROM chunks WHERE lang = 'nl'")
+                dutch = np.asarray(sorted(r for (r,) in rows), dtype=np.int64)
+                self._dutch = np.isin(self.index.lexical.rows, dutch)
+            return self._dutch
+
+    def lexical_scores(self, query: str, documents: DocumentLevel | None = None) -> np.ndarray:
+        """BM25 of every chunk (or of every document), each matched with the question stemmed
+        in its own language, as it was itself analysed (`query_stemming=language`), or with
+        Dutch and English stems together (`both`)."""
+        lexical = documents.lexical if documents is not None else self.index.lexical
+        if self.config.query_stemming == "both":
+            return lexical.scores(analyse_query(query))
+        dutch = documents.dutch if documents is not None else self._dutch_rows()
+        english = lexical.scores(analyse(query, "en"))
+        if not dutch.any():
+            return english
+        return np.where(dutch, lexical.scores(analyse(query, "nl")), english)
 
     def documents(self) -> DocumentLevel:
         """The index's document-level signals, built on first use (one pass over the counts)."""
@@ -143,12 +156,11 @@ class Retriever:
     ) -> list[tuple[int, float, float | None, float | None, float | None]]:
         vector, dense = self._dense(query, pool, allowed)
         fusion = self.config.fusion
-        question_lang = language_of_question(query)
-        terms = self.query_terms(query, question_lang)
-        scores = self.index.lexical.scores(terms)
+        question_lang = language_of_question(query) if fusion != "rrf" else None
+        scores = self.lexical_scores(query)
         lexical = self.index.lexical.top(scores, pool, allowed)
         docs = self.documents() if self.config.granularity == "document" else None
-        doc_bm25 = docs.bm25(terms) if docs is not None else None
+        doc_bm25 = self.lexical_scores(query, docs) if docs is not None else None
         extra = self._best_chunks(docs, doc_bm25, scores, pool, allowed) if docs else []
         candidates = list(dict.fromkeys([r for r, _ in dense] + [r for r, _ in lexical] + extra))
         if not candidates:
@@ -166,8 +178,6 @@ class Retriever:
                 candidates,
             )
         )
-        if fusion == "rrf":
-            question_lang = None
         # names and numbers are spelled alike in Dutch and English: across languages, BM25
         # on those terms alone is evidence, where BM25 on the whole question is noise (a
         # second BM25 pass, so only when some candidate is in another language)

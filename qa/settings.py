@@ -75,8 +75,8 @@ class RetrievalConfig(BaseModel):
     )
     query_stemming: Literal["language", "both"] = Field(
         "language",
-        description="language: a question whose language is detected is stemmed in that "
-        "language only, as its passages were; both: always Dutch and English stems together.",
+        description="language: each passage meets the question stemmed in the passage's "
+        "language, as the passage itself was; both: Dutch and English stems together.",
     )
     dedup_threshold: float = Field(
         0.8,

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from embeddings.analysis import analyse
+from embeddings.analysis import analyse, analyse_query
 from embeddings.embedders import FakeEmbedder
 from embeddings.indexer import ChunkingSettings, index_paths
 from embeddings.lexical import LexicalIndex, TermCounts
@@ -154,9 +154,32 @@ def test_filters_hold_with_document_signals(tmp_path: Path) -> None:
     assert hits and all(Path(h.chunk.source).name == "d2.txt" for h in hits)
 
 
-def test_a_question_is_stemmed_in_its_own_language(small_index: Path) -> None:
-    r = Retriever(Index(small_index), FakeEmbedder(64), RetrievalConfig())
-    question = "Which libraries index scientific journals?"
-    assert r.query_terms(question) == analyse(question, "en")
-    both = Retriever(Index(small_index), FakeEmbedder(64), RetrievalConfig(query_stemming="both"))
-    assert set(both.query_terms(question)) > set(analyse(question, "en"))
+def test_each_passage_meets_the_question_stemmed_in_its_language(small_index: Path) -> None:
+    index = Index(small_index)
+    r = Retriever(index, FakeEmbedder(64), RetrievalConfig())
+    question = "How many bicycles does the Netherlands have, fietsen?"
+    dutch = np.isin(
+        index.lexical.rows,
+        [row for (row,) in index._query("SELECT id FROM chunks WHERE lang='nl'")],
+    )
+    assert dutch.any() and not dutch.all()
+    expected = np.where(
+        dutch,
+        index.lexical.scores(analyse(question, "nl")),
+        index.lexical.scores(analyse(question, "en")),
+    )
+    np.testing.assert_allclose(r.lexical_scores(question), expected)
+    both = Retriever(index, FakeEmbedder(64), RetrievalConfig(query_stemming="both"))
+    np.testing.assert_allclose(
+        both.lexical_scores(question), index.lexical.scores(analyse_query(question))
+    )
+    docs = r.documents()
+    assert docs.dutch.sum() == 2  # nl_hulp.txt, nl_fiets.txt
+    np.testing.assert_allclose(
+        r.lexical_scores(question, docs),
+        np.where(
+            docs.dutch,
+            docs.bm25(analyse(question, "nl")),
+            docs.bm25(analyse(question, "en")),
+        ),
+    )

@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 
 from embeddings.analysis import analyse, analyse_query
-from embeddings.documents import language_of_question
 from embeddings.embedders import load_embedder
 from embeddings.lexical import LexicalIndex
 from embeddings.store import Index
@@ -78,23 +77,26 @@ def main() -> None:
         np.add.at(out, doc_of, np.exp((chunk - chunk.max()) / t))
         return t * np.log(out + 1e-30)
 
+    nl_rows = [r for (r,) in index._query("SELECT id FROM chunks WHERE lang = 'nl'")]
+    dutch_rows = np.isin(index.lexical.rows, nl_rows)
+
+    def own(lexical: LexicalIndex, dutch: np.ndarray, terms: tuple[list[str], ...]) -> np.ndarray:
+        # each passage or document meets the question stemmed in its own language
+        return np.where(dutch, lexical.scores(terms[0]), lexical.scores(terms[1]))
+
     signals = []
     for q in data.queries:
         vector = embedder.embed_query(q.text)
-        lang = language_of_question(q.text)
-        own, both = (
-            (analyse(q.text, lang) if lang else analyse_query(q.text)),
-            analyse_query(q.text),
-        )
+        both, terms = analyse_query(q.text), (analyse(q.text, "nl"), analyse(q.text, "en"))
         chunk_dense = vectors @ vector
         signals.append(
             {
                 "cd": chunk_dense,
                 "cb_both": index.lexical.scores(both),
-                "cb": index.lexical.scores(own),
+                "cb": own(index.lexical, dutch_rows, terms),
                 "db_both": docs.bm25(both),
-                "db": docs.bm25(own),
-                "db_text": whole.scores(own),
+                "db": own(docs.lexical, docs.dutch, terms),
+                "db_text": own(whole, docs.dutch, terms),
                 "dd_mean": means @ vector,
                 "dd_best": best(chunk_dense),
                 "dd_softmax": softmax(chunk_dense),

@@ -56,7 +56,7 @@ def main() -> None:
     retriever.clear_cache = lambda: None  # type: ignore[method-assign]  # embed each once
     results, first = {}, None
     for name, config in VARIANTS.items():
-        retriever.config = RetrievalConfig(**config)  # type: ignore[arg-type]
+        retriever.config = RetrievalConfig(**config)
         mode = evaluate(retriever, data, ["hybrid"], doc_of_file).modes["hybrid"]
         first = first or mode
         qids = sorted(mode.per_query["ndcg@10"])

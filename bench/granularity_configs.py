@@ -27,14 +27,14 @@ from qa.settings import RetrievalConfig, Settings
 ROOT = Path(__file__).resolve().parent.parent
 VARIANTS: dict[str, dict[str, str]] = {
     "main: chunks, nl+en stems": {"granularity": "chunk", "query_stemming": "both"},
-    "chunks, question's language": {"granularity": "chunk"},
+    "chunks, passage's language": {"granularity": "chunk"},
     "documents (mean vector), nl+en stems": {
         "query_stemming": "both",
         "document_vector": "mean",
     },
-    "documents (mean vector), question's language": {"document_vector": "mean"},
+    "documents (mean vector), passage's language": {"document_vector": "mean"},
     "documents (best passage), nl+en stems": {"query_stemming": "both"},
-    "kept: documents (best passage), question's language": {},
+    "kept: documents (best passage), passage's language": {},
 }
 TESTED = ["ndcg@10", "recall@5", "mrr@10"]
 

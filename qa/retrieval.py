@@ -4,6 +4,8 @@ Fusion is reciprocal rank fusion made language-aware: BM25 speaks for a candidat
 the candidate is in the question's language. For a passage in another language its BM25 rank
 is noise, so its dense rank stands in for it. On one-language data this is plain RRF; on
 purely cross-lingual data it is dense retrieval; on a mixed corpus it is in between.
+Hybrid fuses twice, on the passages and on their documents (`qa.doclevel`), and adds the two:
+a document whose evidence is spread over its passages climbs, and hits stay passages.
 """
 
 from __future__ import annotations

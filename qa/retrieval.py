@@ -4,6 +4,8 @@ Fusion is reciprocal rank fusion made language-aware: BM25 speaks for a candidat
 the candidate is in the question's language. For a passage in another language its BM25 rank
 is noise, so its dense rank stands in for it. On one-language data this is plain RRF; on
 purely cross-lingual data it is dense retrieval; on a mixed corpus it is in between.
+Hybrid fuses twice, on the passages and on their documents (`qa.doclevel`), and adds the two:
+a document whose evidence is spread over its passages climbs, and hits stay passages.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from embeddings.analysis import analyse_query
+from embeddings.analysis import analyse, analyse_query
 from embeddings.documents import language_of_question
 from embeddings.embedders import Embedder
 from embeddings.errors import BadInput
 from embeddings.store import ChunkRecord, Index
+from qa.doclevel import DocumentLevel
 from qa.settings import Mode, RetrievalConfig
 
 MODES: tuple[Mode, ...] = ("hybrid", "dense", "bm25")
@@ -52,6 +55,8 @@ class Retriever:
         self.config = config or RetrievalConfig()
         self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_lock = threading.Lock()
+        self._documents: DocumentLevel | None = None
+        self._dutch: np.ndarray | None = None
 
     def clear_cache(self) -> None:
         with self._cache_lock:
@@ -111,8 +116,7 @@ class Retriever:
             _, dense = self._dense(query, pool, allowed)
             ranked = [(r, s, s, None, None) for r, s in dense]
         elif mode == "bm25":
-            terms = analyse_query(query)
-            scores = self.index.lexical.scores(terms)
+            scores = self.lexical_scores(query)
             ranked = [
                 (r, s, None, s, None) for r, s in self.index.lexical.top(scores, pool, allowed)
             ]
@@ -120,14 +124,47 @@ class Retriever:
             ranked = self._hybrid(query, pool, allowed)
         return self._collapse(ranked, k)
 
+    def _dutch_rows(self) -> np.ndarray:
+        """Which chunks (aligned with the lexical index's rows) were analysed as Dutch."""
+        with self._cache_lock:
+            if self._dutch is None:
+                rows = self.index._query("SELECT id FROM chunks WHERE lang = 'nl'")
+                dutch = np.asarray(sorted(r for (r,) in rows), dtype=np.int64)
+                self._dutch = np.isin(self.index.lexical.rows, dutch)
+            return self._dutch
+
+    def lexical_scores(self, query: str, documents: DocumentLevel | None = None) -> np.ndarray:
+        """BM25 of every chunk (or of every document), each matched with the question stemmed
+        in its own language, as it was itself analysed (`query_stemming=language`), or with
+        Dutch and English stems together (`both`)."""
+        lexical = documents.lexical if documents is not None else self.index.lexical
+        if self.config.query_stemming == "both":
+            return lexical.scores(analyse_query(query))
+        dutch = documents.dutch if documents is not None else self._dutch_rows()
+        english = lexical.scores(analyse(query, "en"))
+        if not dutch.any():
+            return english
+        return np.where(dutch, lexical.scores(analyse(query, "nl")), english)
+
+    def documents(self) -> DocumentLevel:
+        """The index's document-level signals, built on first use (one pass over the counts)."""
+        with self._cache_lock:
+            if self._documents is None:
+                self._documents = DocumentLevel(self.index)
+            return self._documents
+
     def _hybrid(
         self, query: str, pool: int, allowed: np.ndarray | None
     ) -> list[tuple[int, float, float | None, float | None, float | None]]:
         vector, dense = self._dense(query, pool, allowed)
-        terms = analyse_query(query)
-        scores = self.index.lexical.scores(terms)
+        fusion = self.config.fusion
+        question_lang = language_of_question(query) if fusion != "rrf" else None
+        scores = self.lexical_scores(query)
         lexical = self.index.lexical.top(scores, pool, allowed)
-        candidates = list(dict.fromkeys([r for r, _ in dense] + [r for r, _ in lexical]))
+        docs = self.documents() if self.config.granularity == "document" else None
+        doc_bm25 = self.lexical_scores(query, docs) if docs is not None else None
+        extra = self._best_chunks(docs, doc_bm25, scores, pool, allowed) if docs else []
+        candidates = list(dict.fromkeys([r for r, _ in dense] + [r for r, _ in lexical] + extra))
         if not candidates:
             return []
         # Exact scores of every candidate on both signals, then ranks within the pool.
@@ -137,10 +174,6 @@ class Retriever:
             for r, v in zip(missing, self.index.vectors(missing), strict=True):
                 dense_scores[r] = float(v @ vector)
         bm25_scores = self.index.lexical.at(scores, candidates)
-        dense_rank = _ranks(candidates, dense_scores)
-        bm25_rank = _ranks(candidates, bm25_scores)
-        fusion = self.config.fusion
-        question_lang = language_of_question(query) if fusion != "rrf" else None
         langs = dict(
             self.index._query(
                 f"SELECT id, lang FROM chunks WHERE id IN ({','.join('?' * len(candidates))})",
@@ -155,25 +188,63 @@ class Retriever:
         neutral_scores = (
             self.index.lexical.at(self.index.lexical.scores(neutral), candidates) if neutral else {}
         )
-        neutral_rank = _ranks(candidates, neutral_scores)
-        c = self.config.rrf_k
-        fused: list[tuple[int, float, float | None, float | None, float | None]] = []
-        for r in candidates:
-            dense_part = 1.0 / (c + dense_rank[r])
-            matched = bm25_scores.get(r, 0.0) > 0
-            if fusion == "rrf" or question_lang is None or langs.get(r) == question_lang:
-                lexical_part = 1.0 / (c + bm25_rank[r]) if matched else 0.0
-            elif neutral_scores.get(r, 0.0) > 0:
-                # another language, but it shares the question's names or numbers
-                lexical_part = max(dense_part, 1.0 / (c + neutral_rank[r]))
-            else:
-                # Another language and no name or number in common: BM25 says nothing about
-                # this passage, so let the dense rank stand in for it.
-                lexical_part = dense_part
-            score = dense_part + lexical_part
-            fused.append((r, score, dense_scores[r], bm25_scores.get(r, 0.0), score))
-        fused.sort(key=lambda t: -t[1])
-        return fused
+        same = {r: question_lang is None or langs.get(r) == question_lang for r in candidates}
+        fused = _language_rrf(
+            candidates, dense_scores, bm25_scores, neutral_scores, same, self.config.rrf_k
+        )
+        if docs is not None and doc_bm25 is not None:
+            # the same fusion once more, on the candidates' documents; a passage gets both
+            doc_of = docs.docs_of(candidates)
+            by_doc: dict[int, list[int]] = {}
+            for r in candidates:
+                by_doc.setdefault(doc_of[r], []).append(r)
+            # a one-passage document's vector is its passage's: reuse the exact score
+            single = {d: rows[0] for d, rows in by_doc.items() if len(docs.rows_of(d)) == 1}
+            doc_dense = docs.dense(
+                vector, (d for d in by_doc if d not in single), self.config.document_vector
+            )
+            doc_dense.update((d, dense_scores[r]) for d, r in single.items())
+            doc_neutral = docs.bm25(neutral) if neutral else None
+            doc_fused = _language_rrf(
+                list(by_doc),
+                doc_dense,
+                {d: float(doc_bm25[d]) for d in by_doc},
+                {d: float(doc_neutral[d]) for d in by_doc} if doc_neutral is not None else {},
+                {d: any(same[r] for r in rows) for d, rows in by_doc.items()},
+                self.config.rrf_k,
+            )
+            fused = {r: fused[r] + doc_fused[doc_of[r]] for r in candidates}
+        out: list[tuple[int, float, float | None, float | None, float | None]] = [
+            (r, fused[r], dense_scores[r], bm25_scores.get(r, 0.0), fused[r]) for r in candidates
+        ]
+        out.sort(key=lambda t: -t[1])
+        return out
+
+    def _best_chunks(
+        self,
+        docs: DocumentLevel,
+        doc_bm25: np.ndarray | None,
+        scores: np.ndarray,
+        pool: int,
+        allowed: np.ndarray | None,
+    ) -> list[int]:
+        """The best BM25 passage of each of the `pool` best documents by document BM25, so a
+        document whose words are spread over its passages becomes a candidate."""
+        if doc_bm25 is None:
+            return []
+        n = min(pool, int((doc_bm25 > 0).sum()))
+        if n <= 0:
+            return []
+        top = np.argpartition(-doc_bm25, n - 1)[:n]
+        out = []
+        for d in top[np.argsort(-doc_bm25[top], kind="stable")]:
+            rows = docs.rows_of(int(d))
+            if allowed is not None:
+                rows = rows[np.isin(rows, allowed)]
+            if len(rows):
+                chunk_scores = self.index.lexical.at(scores, rows.tolist())
+                out.append(max(rows.tolist(), key=lambda r: chunk_scores.get(r, 0.0)))
+        return out
 
     def _collapse(
         self, ranked: Sequence[tuple[int, float, float | None, float | None, float | None]], k: int
@@ -221,3 +292,30 @@ def neutral_words(question: str) -> list[str]:
 def _ranks(candidates: Sequence[int], scores: dict[int, float]) -> dict[int, int]:
     order = sorted(candidates, key=lambda r: -scores.get(r, float("-inf")))
     return {r: i + 1 for i, r in enumerate(order)}
+
+
+def _language_rrf(
+    items: Sequence[int],
+    dense: dict[int, float],
+    bm25: dict[int, float],
+    neutral: dict[int, float],
+    same_language: dict[int, bool],
+    c: int,
+) -> dict[int, float]:
+    """Language-aware RRF of dense and BM25 ranks among `items` (passages or documents)."""
+    dense_rank, bm25_rank = _ranks(items, dense), _ranks(items, bm25)
+    neutral_rank = _ranks(items, neutral)
+    fused = {}
+    for r in items:
+        dense_part = 1.0 / (c + dense_rank[r])
+        if same_language[r]:
+            lexical_part = 1.0 / (c + bm25_rank[r]) if bm25.get(r, 0.0) > 0 else 0.0
+        elif neutral.get(r, 0.0) > 0:
+            # another language, but it shares the question's names or numbers
+            lexical_part = max(dense_part, 1.0 / (c + neutral_rank[r]))
+        else:
+            # Another language and no name or number in common: BM25 says nothing about
+            # this passage, so let the dense rank stand in for it.
+            lexical_part = dense_part
+        fused[r] = dense_part + lexical_part
+    return fused

@@ -84,6 +84,22 @@ class RetrievalConfig(BaseModel):
         description="language: BM25 counts only for passages in the question's "
         "language (others keep their dense rank); rrf: plain reciprocal rank fusion.",
     )
+    granularity: Literal["document", "chunk"] = Field(
+        "document",
+        description="document: a passage's rank also counts its whole document's ranks "
+        "(BM25 over the document, cosine with its mean chunk vector), fused with the "
+        "passage's own; chunk: passages alone. Hits are passages either way.",
+    )
+    document_vector: Literal["best", "mean"] = Field(
+        "best",
+        description="A document's dense score: best, its best passage's cosine (any passage, "
+        "not only the candidates); mean, the cosine with its mean passage vector.",
+    )
+    query_stemming: Literal["language", "both"] = Field(
+        "language",
+        description="language: each passage meets the question stemmed in the passage's "
+        "language, as the passage itself was; both: Dutch and English stems together.",
+    )
     dedup_threshold: float = Field(
         0.8,
         ge=0.0,

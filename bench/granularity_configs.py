@@ -1,0 +1,85 @@
+"""Retriever settings side by side on one set, with paired t-tests against main's settings.
+
+Runs `citeqa eval`'s code (eval.retrieval.evaluate, hybrid mode) once per variant of
+RetrievalConfig below, embedding each question once for all of them, and tests each
+variant's per-query nDCG@10, Recall@5 and MRR@10 against the first (main before issue 17:
+chunks only, questions stemmed in Dutch and English). Writes
+bench/results/granularity-configs-NAME.json. Usage:
+  python bench/granularity_configs.py eval/qa/corpus_qa.jsonl --index INDEX_OF_corpus/
+  python bench/granularity_configs.py ../shared/datasets/cisi --index DATA/index
+(for a BEIR set, --index is the one `citeqa eval` was given: its index is DATA/eval/NAME/index)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+from scipy.stats import ttest_rel
+
+from eval.datasets import load_dataset, write_beir_corpus
+from eval.retrieval import evaluate
+from qa.factory import open_retriever
+from qa.settings import RetrievalConfig, Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+VARIANTS: dict[str, dict[str, str]] = {
+    "main: chunks, nl+en stems": {"granularity": "chunk", "query_stemming": "both"},
+    "chunks, passage's language": {"granularity": "chunk"},
+    "documents (mean vector), nl+en stems": {
+        "query_stemming": "both",
+        "document_vector": "mean",
+    },
+    "documents (mean vector), passage's language": {"document_vector": "mean"},
+    "documents (best passage), nl+en stems": {"query_stemming": "both"},
+    "kept: documents (best passage), passage's language": {},
+}
+TESTED = ["ndcg@10", "recall@5", "mrr@10"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("dataset", type=Path)
+    parser.add_argument("--index", type=Path, required=True)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench/results")
+    args = parser.parse_args()
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    data = load_dataset(args.dataset)
+    settings, doc_of_file = Settings(index=args.index), {}
+    if data.fmt == "beir":
+        home = args.index.parent / "eval" / data.name
+        doc_of_file = write_beir_corpus(data, home / "docs")
+        settings = settings.model_copy(update={"index": home / "index"})
+    retriever = open_retriever(settings)
+    retriever.clear_cache = lambda: None  # type: ignore[method-assign]  # embed each once
+    results, first = {}, None
+    for name, config in VARIANTS.items():
+        retriever.config = RetrievalConfig(**config)
+        mode = evaluate(retriever, data, ["hybrid"], doc_of_file).modes["hybrid"]
+        first = first or mode
+        qids = sorted(mode.per_query["ndcg@10"])
+        p_values = {}
+        for m in TESTED:
+            a = [first.per_query[m][q] for q in qids]
+            b = [mode.per_query[m][q] for q in qids]
+            p = float(ttest_rel(b, a).pvalue) if a != b else 1.0
+            p_values[m] = round(p if p == p else 1.0, 4)
+        results[name] = {
+            "config": config,
+            **{m: round(v, 4) for m, v in mode.means.items()},
+            "p_vs_main": p_values,
+            "by_language_pair": {
+                pair: {m: round(v[m], 4) for m in ("recall@5", "mrr@10")}
+                for pair, v in mode.by_pair.items()
+            },
+        }
+        print(name, {m: results[name][m] for m in TESTED}, p_values, flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    out = args.out / f"granularity-configs-{data.name}.json"
+    out.write_text(json.dumps(results, indent=2, ensure_ascii=False), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

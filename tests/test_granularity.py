@@ -1,0 +1,185 @@
+"""Document-level signals: counts, scores, and the fusion that beats a document's best chunk."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from embeddings.analysis import analyse, analyse_query
+from embeddings.embedders import FakeEmbedder
+from embeddings.indexer import ChunkingSettings, index_paths
+from embeddings.lexical import LexicalIndex, TermCounts
+from embeddings.store import Index
+from qa.doclevel import DocumentLevel, document_counts
+from qa.retrieval import Retriever
+from qa.settings import RetrievalConfig
+
+QUERY = "solar panels, batteries and inverters for a house"
+FILLER = (
+    "Cooking pasta takes ten minutes in salted water, and the sauce can simmer meanwhile. "
+    "Fresh basil goes in at the end, with grated cheese and a little olive oil. "
+    "Some cooks add a spoon of the cooking water to bind the sauce to the pasta. "
+)
+# The relevant document answers every part of the question, one part per sentence (so one
+# part per chunk); each distractor holds one or two parts in one short sentence, so its one
+# chunk beats every chunk of the relevant document, on BM25 and on dense similarity.
+SPREAD = {
+    "house.txt": (
+        "Last spring we put solar cells on the roof, twelve of them in a neat row. "
+        "The batteries in the garage keep what the roof makes during the day for later. "
+        "Two inverters turn that stored current into something the sockets can use. "
+        "The panels face south and were cleaned once by a man with a long brush. "
+        "Our house now buys almost nothing from the grid in summer."
+    ),
+    "d1.txt": "Solar panels got cheap again since May.",
+    "d2.txt": "Spare batteries, new inverters: sold out since May.",
+    "d3.txt": "Solar, solar, solar: the word of the year.",
+    "d4.txt": "Inverters hum at night.",
+    "pasta.txt": FILLER,
+}
+# Dense vectors as angles from the question's (0): the distractors' chunks are closer than
+# any chunk of the house, whose chunks lie on both sides of the question, so their mean
+# points at it (what a document-level vector is for).
+ANGLES = {
+    "Last spring": 0.5, "The batteries": -0.5, "Two inverters": 0.5, "The panels": -0.5,
+    "Our house": 0.5, "Solar panels got": 0.2, "Spare batteries": 0.25, "Solar, solar": 0.3,
+    "Inverters hum": 0.35, "solar panels, batteries": 0.0,
+}  # fmt: skip
+
+
+class AngleEmbedder(FakeEmbedder):
+    """Vectors on a circle, by the first key found in the text (1.5 rad when none)."""
+
+    def __init__(self) -> None:
+        super().__init__(8)
+
+    def _vector(self, text: str) -> np.ndarray:
+        angle = next((a for key, a in ANGLES.items() if key in text), 1.5)
+        vector = np.zeros(self.dim, dtype=np.float32)
+        vector[0], vector[1] = np.cos(angle), np.sin(angle)
+        return vector
+
+
+def build(tmp_path: Path, docs: dict[str, str], max_tokens: int = 24) -> Path:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for name, text in docs.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    root = tmp_path / "index"
+    index_paths(
+        [folder],
+        root,
+        AngleEmbedder,
+        "fake:8",
+        ChunkingSettings(max_tokens=max_tokens, overlap_tokens=0),
+        progress=False,
+    )
+    return root
+
+
+def retriever(root: Path, **config: object) -> Retriever:
+    return Retriever(Index(root), AngleEmbedder(), RetrievalConfig(**config))  # type: ignore[arg-type]
+
+
+def ranking(root: Path, query: str, **config: object) -> list[str]:
+    return [Path(h.chunk.source).name for h in retriever(root, **config).search(query, k=20)]
+
+
+def test_document_counts_are_the_sum_of_chunk_counts() -> None:
+    counts = TermCounts.from_terms([3, 5, 9], ["a b b", "b c", "d"])
+    docs = document_counts(counts, np.array([0, 0, 1]), 2)
+    vocab = docs.vocab
+    as_dict = [
+        {vocab[t]: int(n) for t, n in zip(docs.terms[s:e], docs.tf[s:e], strict=True)}
+        for s, e in zip(docs.indptr[:-1], docs.indptr[1:], strict=True)
+    ]
+    assert as_dict == [{"a": 1, "b": 3, "c": 1}, {"d": 1}]
+
+
+def test_document_bm25_matches_bm25_over_whole_documents(tmp_path: Path) -> None:
+    root = build(tmp_path, SPREAD)
+    docs = DocumentLevel(Index(root))
+    assert len(docs.rows_of(docs.sources.index(str((tmp_path / "docs/house.txt").resolve())))) > 1
+    # reference: BM25 built from each document's whole text (no overlap, so the same counts)
+    texts = [Path(s).read_text(encoding="utf-8") for s in docs.sources]
+    reference = LexicalIndex.build(
+        np.arange(len(texts)), [" ".join(analyse(t, "en")) for t in texts]
+    )
+    terms = analyse(QUERY, "en")
+    np.testing.assert_allclose(docs.bm25(terms), reference.scores(terms), rtol=1e-5)
+
+
+@pytest.mark.parametrize("vector", ["best", "mean"])
+def test_document_fusion_beats_the_best_chunk(tmp_path: Path, vector: str) -> None:
+    root = build(tmp_path, SPREAD)
+    by_chunk = list(dict.fromkeys(ranking(root, QUERY, granularity="chunk")))
+    by_document = list(
+        dict.fromkeys(ranking(root, QUERY, granularity="document", document_vector=vector))
+    )
+    assert by_chunk[:5] == ["d1.txt", "d2.txt", "d3.txt", "d4.txt", "house.txt"]
+    # the house's chunks rank low, its document ranks first on document BM25 (and, with the
+    # mean vector, on document dense too): it moves up among the distractors
+    assert by_document.index("house.txt") <= (3 if vector == "best" else 2)
+
+
+def test_hits_stay_exact_passages(tmp_path: Path) -> None:
+    root = build(tmp_path, SPREAD)
+    r = retriever(root, granularity="document")
+    hits = r.search(QUERY, k=20)
+    assert sum(Path(h.chunk.source).name == "house.txt" for h in hits) > 1
+    for h in hits:
+        text = Path(h.chunk.source).read_text(encoding="utf-8")
+        assert text[h.chunk.start : h.chunk.end] == h.chunk.text
+
+
+@pytest.mark.parametrize(
+    "query", [QUERY, "Zonnepanelen op het dak van het huis, een pasta", "Solar"]
+)
+def test_one_passage_documents_rank_as_before(tmp_path: Path, query: str) -> None:
+    # every document is one chunk (like Tatoeba's sentences): document signals equal the
+    # chunk ones, so the fused order is the chunk order
+    root = build(tmp_path, SPREAD, max_tokens=200)
+    index = Index(root)
+    docs = DocumentLevel(index)
+    assert all(len(docs.rows_of(d)) == 1 for d in range(len(docs)))
+    assert ranking(root, query, granularity="document") == ranking(root, query, granularity="chunk")
+
+
+def test_filters_hold_with_document_signals(tmp_path: Path) -> None:
+    root = build(tmp_path, SPREAD)
+    r = retriever(root, granularity="document")
+    hits = r.search(QUERY, k=20, source="d2")
+    assert hits and all(Path(h.chunk.source).name == "d2.txt" for h in hits)
+
+
+def test_each_passage_meets_the_question_stemmed_in_its_language(small_index: Path) -> None:
+    index = Index(small_index)
+    r = Retriever(index, FakeEmbedder(64), RetrievalConfig())
+    question = "How many bicycles does the Netherlands have, fietsen?"
+    dutch = np.isin(
+        index.lexical.rows,
+        [row for (row,) in index._query("SELECT id FROM chunks WHERE lang='nl'")],
+    )
+    assert dutch.any() and not dutch.all()
+    expected = np.where(
+        dutch,
+        index.lexical.scores(analyse(question, "nl")),
+        index.lexical.scores(analyse(question, "en")),
+    )
+    np.testing.assert_allclose(r.lexical_scores(question), expected)
+    both = Retriever(index, FakeEmbedder(64), RetrievalConfig(query_stemming="both"))
+    np.testing.assert_allclose(
+        both.lexical_scores(question), index.lexical.scores(analyse_query(question))
+    )
+    docs = r.documents()
+    assert docs.dutch.sum() == 2  # nl_hulp.txt, nl_fiets.txt
+    np.testing.assert_allclose(
+        r.lexical_scores(question, docs),
+        np.where(
+            docs.dutch,
+            docs.bm25(analyse(question, "nl")),
+            docs.bm25(analyse(question, "en")),
+        ),
+    )

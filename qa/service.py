@@ -14,7 +14,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from embeddings.analysis import analyse_query
 from embeddings.documents import language_of_question
 from embeddings.errors import BadInput, CiteqaError
 from embeddings.store import Index, live_generation
@@ -278,12 +277,10 @@ class QAService:
         # one retriever for the whole question, even if a newer generation arrives meanwhile
         retriever = self.current_retriever()
         hits = retriever.search(standalone, k=k, mode=mode, lang=lang)
-        # a rewritten follow-up is scored as rewritten; a question kept with the one before
-        # it ("<previous> And to UNOPS?") is scored as asked, unless too bare to score
-        if standalone.endswith(question) and len(analyse_query(question)) >= 2:
-            focus = question
-        else:
-            focus = standalone
+        # a follow-up is judged and scored as the conversation asks it (the question before
+        # it and its own words), with its own words as the emphasis: alone, "And why?" or
+        # "How much?" name no topic, and would be refused for covering none
+        focus = standalone
         emphasis = question if focus != question else None
         passages = [h.chunk for h in hits]
         # scored once: the answerability gate and the extractive answer use the same ones

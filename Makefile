@@ -41,8 +41,9 @@ test: $(TEST_STAMP)
 test-fast: $(TEST_STAMP)
 	$(BIN)/python -m pytest -m "not slow"
 
-# Every figure in the README: ingest, scale (1k-1M chunks, index types), LangChain side by
-# side, embedding levers, chunk size, answers/abstention, fusion. About 40 minutes on 2 cores;
+# The figures in docs/: ingest, scale (1k-1M chunks, index types), LangChain side by
+# side, embedding levers, chunk size, answers/abstention, fusion, long documents,
+# store costs, API latency. About an hour and a half on 2 cores;
 # results in bench/results/ (JSON, markdown, PNG).
 $(BENCH_STAMP): $(STAMP)
 	$(BIN)/pip install -e '.[bench]'
@@ -56,9 +57,13 @@ bench: $(BENCH_STAMP) index
 	$(BIN)/python bench/chunk_size.py
 	$(BIN)/python bench/abstention.py --index $(INDEX)
 	$(BIN)/python bench/fusion.py --index $(INDEX)
+	$(BIN)/python bench/long_docs.py
+	$(BIN)/python bench/store_cost.py --out bench/results/store_cost
+	$(BIN)/python bench/api_latency.py --index $(INDEX)
 
 lint: install
 	$(BIN)/ruff check qa embeddings eval tests bench app.py
+	$(BIN)/ruff format --check qa embeddings eval tests bench app.py
 	$(BIN)/mypy qa embeddings eval app.py
 
 clean:

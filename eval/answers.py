@@ -19,7 +19,7 @@ from typing import Any
 from embeddings.analysis import fold
 from eval.datasets import Dataset, Query, contains
 from qa.answering import Turn
-from qa.service import Answer, QAService
+from qa.service import Answer, QAService, refuses
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,9 @@ def _follow_up_right(item: Answered) -> bool:
 
 def metrics(items: Sequence[Answered], threshold: float) -> dict[str, float]:
     def answered(i: Answered) -> bool:
-        return i.answer.evidence >= threshold and not i.answer.abstained
+        return (
+            not refuses(i.answer.evidence, i.answer.signals, threshold) and not i.answer.abstained
+        )
 
     groups: dict[str, list[Answered]] = {"answerable": [], "near": [], "ood": [], "followup": []}
     for i in items:

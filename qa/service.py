@@ -125,6 +125,17 @@ class Done:
 Event = Retrieved | Delta | Done
 
 
+def refuses(probability: float, signals: dict[str, float], threshold: float) -> bool:
+    """Whether the passages do not answer: the answerability model's probability is below
+    the threshold, or no passage sentence holds the number or date the question asks for
+    ("Hoeveel patiënten…?"). The answer-type check stays a rule of its own: the fitted model
+    gives it no weight, since its training questions nearly always matched. A threshold of
+    -inf (`min_evidence`, for measuring) answers everything."""
+    if threshold == float("-inf"):
+        return False
+    return probability < threshold or signals.get("typed", 1.0) < 1.0
+
+
 class QAService:
     def __init__(
         self,
@@ -208,7 +219,7 @@ class QAService:
         answer_lang = language_of_question(question) or "en"
         a = self.assess(question, history, k, mode, lang, answerer)
         yield Retrieved(question, a.standalone, a.hits)
-        if not a.hits or (abstain and a.probability < self.threshold):
+        if not a.hits or (abstain and refuses(a.probability, a.signals, self.threshold)):
             text = answerer.abstain(answer_lang)
             yield Delta(text)
             yield Done(
@@ -316,4 +327,5 @@ __all__ = [
     "contextual_query",
     "hit_as_json",
     "is_follow_up",
+    "refuses",
 ]

@@ -201,14 +201,12 @@ def client(url: str) -> Any:
 
 
 def submit_question(user: Any, question: str) -> Any:
-    # the inputs of app.respond: message, chat, mode, k, answerer, LLM URL, LLM model, lang
-    return user.submit(
-        question, [], "hybrid", 5, "extractive", "", "local", "any", api_name="/respond"
-    )
+    # the app's `ask` endpoint: question, history, mode, k, lang
+    return user.submit(question, [], "hybrid", 5, "any", api_name="/ask")
 
 
 def answer_text(result: Any) -> str:
-    return "".join(part["text"] for part in result[0][-1]["content"])
+    return str(result[1]["answer"])  # outputs: the HTML, then the structured answer
 
 
 def ask(user: Any, question: str) -> str:

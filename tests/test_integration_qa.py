@@ -102,11 +102,6 @@ def test_out_of_domain_questions_are_refused_with_related_passages(
     )
 
 
-@pytest.mark.xfail(
-    reason="the answerability gate scores a bare follow-up on its own words and refuses it "
-    "(docs/answers.md, 'Follow-ups'); fix: gate a follow-up on its previous turn's topic",
-    strict=True,
-)
 def test_and_why_answers_from_the_sentence_with_the_reason(e5_index: Path) -> None:
     done = citeqa(
         "ask",

@@ -175,7 +175,9 @@ def test_end_to_end_against_a_scripted_server(
     assert figures["all"]["markers_valid"] == 1.0
     assert figures["all"]["refused_in_words"] == 0.25
     assert figures["all"]["abstained_unanswerable"] == 1.0
-    assert figures["all"]["abstained_answerable"] == 0.0
+    # the same Dutch sentence cites [1] for every question: only the Red Cross question's
+    # passage holds it, so the support check refuses the other two answerable ones
+    assert figures["all"]["abstained_answerable"] == round(2 / 3, 3)
     assert figures["pair nl→nl"]["answer_accuracy"] == 1.0
     assert figures["pair en→nl"]["answer_accuracy"] == 0.0  # "3 million euros" is not there
     assert 0.0 <= figures["all"]["citations_supported"] <= 1.0

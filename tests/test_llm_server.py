@@ -109,7 +109,7 @@ def test_cli_ask_with_the_local_server(server: str, small_index: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     payload = json.loads(done.stdout)
-    assert set(payload) == {"question", "answer", "abstained", "citations"}
+    assert set(payload) == {"question", "answer", "abstained", "citations", "related"}
     assert payload["answer"]
 
 

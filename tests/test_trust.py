@@ -315,3 +315,12 @@ def test_sources_are_numbered_in_citation_order_and_every_quote_is_highlighted(
     assert len(spans) == 2
     quoted = [WEATHER.text[s - WEATHER.start : e - WEATHER.start] for s, e in spans]
     assert quoted == ["It rained in Amsterdam on Monday.", "The wind came from the west."]
+
+
+def test_a_question_asking_for_a_number_no_sentence_holds_is_refused() -> None:
+    from qa.service import refuses
+
+    assert refuses(0.9, {"typed": 0.0}, 0.149)  # "Hoeveel…?" and no sentence has a number
+    assert not refuses(0.9, {"typed": 1.0}, 0.149)
+    assert refuses(0.1, {"typed": 1.0}, 0.149)
+    assert not refuses(0.0, {"typed": 0.0}, float("-inf"))  # measuring: answer everything

@@ -171,12 +171,10 @@ def create_api(service: QAService, api_key: str | None = None) -> FastAPI:
 
     @app.post("/v1/search", dependencies=auth)
     def search(body: SearchRequest) -> dict[str, Any]:
-        from qa.cli import hit_json  # the same hit objects as `citeqa search --json`
-
         hits = service.current_retriever().search(
             body.query, k=body.k, mode=body.mode, lang=body.lang, source=body.source
         )
-        return {"query": body.query, "hits": [hit_json(h) for h in hits]}
+        return {"query": body.query, "hits": [h.as_json() for h in hits]}
 
     @app.post("/v1/chat/completions", dependencies=auth, response_model=None)
     def chat(body: ChatRequest) -> dict[str, Any] | StreamingResponse:

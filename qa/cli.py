@@ -17,7 +17,6 @@ import typer
 from pydantic import ValidationError
 
 from embeddings.errors import CiteqaError
-from qa.retrieval import Hit
 from qa.settings import Settings
 
 app = typer.Typer(
@@ -217,7 +216,7 @@ def search(
     except CiteqaError as exc:
         _fail(exc)
     if as_json:
-        typer.echo(_json_line({"query": question, "hits": [hit_json(h) for h in hits]}))
+        typer.echo(_json_line({"query": question, "hits": [h.as_json() for h in hits]}))
         return
     for h in hits:
         c = h.chunk
@@ -462,22 +461,6 @@ def mcp(
         _fail(exc)
         return
     create_mcp(service).run("stdio")
-
-
-def hit_json(h: Hit) -> dict:
-    c = h.chunk
-    return {
-        "rank": h.rank,
-        "score": round(h.score, 6),
-        "chunk_id": c.chunk_id,
-        "doc_id": c.doc_id,
-        "source": c.source,
-        "title": c.title,
-        "lang": c.lang,
-        "text": c.text,
-        "start": c.start,
-        "end": c.end,
-    }
 
 
 def main() -> None:

@@ -89,8 +89,6 @@ def create_mcp(service: QAService) -> Any:
     from mcp.server.mcpserver import MCPServer
     from mcp.server.mcpserver.exceptions import ToolError
 
-    from qa.cli import hit_json
-
     server = MCPServer("citeqa", instructions=INSTRUCTIONS)
 
     @server.tool()
@@ -105,7 +103,7 @@ def create_mcp(service: QAService) -> Any:
             hits = service.current_retriever().search(query, k=k, mode=mode, lang=lang)
         except CiteqaError as exc:
             raise ToolError(str(exc)) from None
-        return SearchResult(query=query, hits=[Hit(**hit_json(h)) for h in hits])
+        return SearchResult(query=query, hits=[Hit(**h.as_json()) for h in hits])
 
     @server.tool()
     def ask(

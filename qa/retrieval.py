@@ -15,6 +15,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -37,6 +38,22 @@ class Hit:
     dense: float | None = None  # cosine similarity
     bm25: float | None = None
     fused: float | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        """The fields of a `citeqa search --json` hit (also the API's, MCP's and `related`)."""
+        c = self.chunk
+        return {
+            "rank": self.rank,
+            "score": round(self.score, 6),
+            "chunk_id": c.chunk_id,
+            "doc_id": c.doc_id,
+            "source": c.source,
+            "title": c.title,
+            "lang": c.lang,
+            "text": c.text,
+            "start": c.start,
+            "end": c.end,
+        }
 
 
 def _words(text: str) -> set[str]:

@@ -84,25 +84,8 @@ class Answer:
             ],
         }
         if self.abstained:
-            out["related"] = [hit_as_json(h) for h in self.related]
+            out["related"] = [h.as_json() for h in self.related]
         return out
-
-
-def hit_as_json(h: Hit) -> dict[str, Any]:
-    """The same fields as `citeqa search --json` hits."""
-    c = h.chunk
-    return {
-        "rank": h.rank,
-        "score": round(h.score, 6),
-        "chunk_id": c.chunk_id,
-        "doc_id": c.doc_id,
-        "source": c.source,
-        "title": c.title,
-        "lang": c.lang,
-        "text": c.text,
-        "start": c.start,
-        "end": c.end,
-    }
 
 
 @dataclass(frozen=True)
@@ -325,7 +308,6 @@ __all__ = [
     "QAService",
     "Retrieved",
     "contextual_query",
-    "hit_as_json",
     "is_follow_up",
     "refuses",
 ]

@@ -206,7 +206,9 @@ def submit_question(user: Any, question: str) -> Any:
 
 
 def answer_text(result: Any) -> str:
-    return str(result[1]["answer"])  # outputs: the HTML, then the structured answer
+    """The answer and its sources' file names (outputs: the HTML, then the structured answer)."""
+    answer = result[1]
+    return " ".join([answer["answer"], *(c["source"] for c in answer["citations"])])
 
 
 def ask(user: Any, question: str) -> str:
@@ -319,4 +321,4 @@ def test_cli_indexing_while_the_app_answers(app: tuple[str, Path], tmp_path: Pat
     # the running app serves the CLI's generation: its documents are answered and listed
     assert_cites(ask(users[0], fact(23)[1]), 23)
     listed = users[0].predict(api_name="/documents")
-    assert {row[0] for row in listed["data"]} == sources
+    assert {row["file"] for row in listed} == sources

@@ -298,6 +298,15 @@ def create_app(service: QAService, embedder_spec: str, _data_dir: Path | None = 
             gr.update(interactive=True),
         )
 
+    def after_change(message: str) -> tuple[Any, ...]:
+        """The message, then both document lists refreshed (nothing preselected)."""
+        docs = documents()
+        return (
+            _as_html(message),
+            _document_rows(docs),
+            gr.update(choices=_document_choices(docs), value=None),
+        )
+
     def add_ui(payload: Any) -> tuple[Any, ...]:
         if not payload:
             message = "Choose one or more files first."
@@ -306,13 +315,7 @@ def create_app(service: QAService, embedder_spec: str, _data_dir: Path | None = 
                 message = add(payload).message
             except CiteqaError as exc:
                 message = f"⚠️ {exc}"
-        docs = documents()
-        return (
-            _as_html(message),
-            _document_rows(docs),
-            gr.update(choices=_document_choices(docs), value=None),
-            None,
-        )
+        return (*after_change(message), None)
 
     def confirm_ui(source: str | None) -> tuple[Any, ...]:
         hidden = gr.update(visible=False)
@@ -335,13 +338,7 @@ def create_app(service: QAService, embedder_spec: str, _data_dir: Path | None = 
                 message = backend.remove(source)
             except CiteqaError as exc:
                 message = f"⚠️ {exc}"
-        docs = documents()
-        return (
-            _as_html(message),
-            _document_rows(docs),
-            gr.update(choices=_document_choices(docs), value=None),
-            gr.update(visible=False),
-        )
+        return (*after_change(message), gr.update(visible=False))
 
     with demo:
         gr.HTML(

@@ -160,7 +160,7 @@ def test_each_passage_meets_the_question_stemmed_in_its_language(small_index: Pa
     question = "How many bicycles does the Netherlands have, fietsen?"
     dutch = np.isin(
         index.lexical.rows,
-        [row for (row,) in index._query("SELECT id FROM chunks WHERE lang='nl'")],
+        index.rows_where(lang="nl"),
     )
     assert dutch.any() and not dutch.all()
     expected = np.where(

@@ -196,7 +196,8 @@ class Backend:
         Refused files are listed with the reason; the others are indexed all the same.
         With an inbox, every handed-over file is deleted from it afterwards.
         """
-        from embeddings.indexer import ChunkingSettings, index_paths
+        from citeqa.settings import ChunkingConfig
+        from embeddings.indexer import index_paths
 
         uploads = [f if isinstance(f, Upload) else Upload(Path(f), Path(f).name) for f in files]
         report = UploadReport()
@@ -227,7 +228,9 @@ class Backend:
                 self.index.root,
                 lambda: self.embedder,
                 self.embedder_spec,
-                ChunkingSettings(chunking["max_tokens"], chunking["overlap_tokens"]),
+                ChunkingConfig(
+                    max_tokens=chunking["max_tokens"], overlap_tokens=chunking["overlap_tokens"]
+                ),
                 progress=progress,
                 max_file_bytes=MAX_UPLOAD_BYTES,
             )

@@ -630,6 +630,7 @@ def test_the_cli_gives_a_full_disk_its_own_exit_code(
 
 
 # -- eval ------------------------------------------------------------------------------------
+@pytest.mark.slow  # run_eval scores with ranx (numba): 159 s on a fresh machine
 def test_eval_builds_a_beir_sets_index_at_the_index_given(tmp_path: Path) -> None:
     from eval.runner import run_eval
     from qa.settings import Settings

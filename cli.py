@@ -451,10 +451,10 @@ def serve(
 ) -> None:
     """Serve the chat UI (http://HOST:PORT), the OpenAI-compatible API (/v1) and MCP (/mcp)
     on one port."""
-    from citeqa.extras import require
+    from citeqa.extras import check
 
-    require("fastapi", "api")
-    require("gradio", "ui")
+    check("fastapi", "api")  # found, not imported: the port is checked before slow imports
+    check("gradio", "ui")
     from qa.api import bind
 
     settings = _answer_settings(index, None, answerer, llm, llm_base_url, preset=preset)

@@ -7,6 +7,7 @@ error in one line that names the extra, never an ImportError traceback.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from types import ModuleType
 
 EXTRAS = {
@@ -20,15 +21,24 @@ EXTRAS = {
 
 def require(module: str, extra: str) -> ModuleType:
     """Import `module`, or raise `MissingExtra` naming the extra that installs it."""
-    from citeqa.errors import MissingExtra
-
     try:
         return importlib.import_module(module)
     except ImportError as exc:
-        raise MissingExtra(
-            f"{EXTRAS[extra]} is not installed ({exc.name or module} is missing): "
-            f"pip install 'citeqa[{extra}]'"
-        ) from None
+        raise _missing(exc.name or module, extra) from None
 
 
-__all__ = ["EXTRAS", "require"]
+def check(module: str, extra: str) -> None:
+    """Like `require`, without importing `module` (for a check before a slow import)."""
+    if importlib.util.find_spec(module) is None:
+        raise _missing(module, extra)
+
+
+def _missing(module: str, extra: str) -> Exception:
+    from citeqa.errors import MissingExtra
+
+    return MissingExtra(
+        f"{EXTRAS[extra]} is not installed ({module} is missing): pip install 'citeqa[{extra}]'"
+    )
+
+
+__all__ = ["EXTRAS", "check", "require"]

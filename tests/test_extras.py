@@ -41,3 +41,11 @@ def test_cli_eval_without_the_eval_extra(
     result = CliRunner().invoke(app, ["eval", str(dataset), "--index", str(small_index)])
     assert result.exit_code == 2
     assert result.output.strip().splitlines()[-1].endswith("pip install 'citeqa[eval]'")
+
+
+def test_check_finds_without_importing(monkeypatch: pytest.MonkeyPatch) -> None:
+    from citeqa.extras import check
+
+    check("json", "ui")
+    with pytest.raises(MissingExtra, match=r"pip install 'citeqa\[ui\]'$"):
+        check("no_such_module_here", "ui")

@@ -3,10 +3,11 @@
 Runs `citeqa eval`'s code (eval.retrieval.evaluate, hybrid mode) once per variant of
 RetrievalConfig below, embedding each question once for all of them, and tests each
 variant's per-query nDCG@10, Recall@5 and MRR@10 against the first (main before issue 17:
-chunks only, questions stemmed in Dutch and English). Writes
+chunks only, questions stemmed in Dutch and English; with --sweep, the kept design). Writes
 bench/results/granularity-configs-NAME.json. Usage:
   python bench/granularity_configs.py eval/qa/corpus_qa.jsonl --index INDEX_OF_corpus/
   python bench/granularity_configs.py ../shared/datasets/cisi --index DATA/index
+  add --sweep for the document-vector-by-length and document-weight sweep (p vs its first row)
 (for a BEIR set, --index is the one `citeqa eval` was given: its index is DATA/eval/NAME/index)
 """
 
@@ -16,6 +17,7 @@ import argparse
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 from scipy.stats import ttest_rel
 
@@ -25,7 +27,7 @@ from qa.factory import open_retriever
 from qa.settings import RetrievalConfig, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
-VARIANTS: dict[str, dict[str, str]] = {
+VARIANTS: dict[str, dict[str, Any]] = {
     "main: chunks, nl+en stems": {"granularity": "chunk", "query_stemming": "both"},
     "chunks, passage's language": {"granularity": "chunk"},
     "documents (mean vector), nl+en stems": {
@@ -33,8 +35,21 @@ VARIANTS: dict[str, dict[str, str]] = {
         "document_vector": "mean",
     },
     "documents (mean vector), passage's language": {"document_vector": "mean"},
-    "documents (best passage), nl+en stems": {"query_stemming": "both"},
-    "kept: documents (best passage), passage's language": {},
+    "documents (best passage), nl+en stems": {"query_stemming": "both", "document_vector": "best"},
+    "documents (best passage), passage's language": {"document_vector": "best"},
+    "kept: documents (mean up to the embedder's window, else best), passage's language": {},
+}
+# --sweep: the document vector chosen by the document's length, and the weight of the
+# document level, each against the design before (the first row)
+SWEEP: dict[str, dict[str, Any]] = {
+    "best passage (the design before), weight 1": {"document_vector": "best"},
+    "mean vector, weight 1": {"document_vector": "mean"},
+    **{f"length: mean up to {n} passages": {"mean_up_to": n} for n in (2, 3, 4, 6, 10)},
+    "kept: length, mean up to the embedder's window": {},
+    **{
+        f"best passage, document weight {w}": {"document_vector": "best", "document_weight": w}
+        for w in (0.5, 1.5, 2.0)
+    },
 }
 TESTED = ["ndcg@10", "recall@5", "mrr@10"]
 
@@ -44,6 +59,7 @@ def main() -> None:
     parser.add_argument("dataset", type=Path)
     parser.add_argument("--index", type=Path, required=True)
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results")
+    parser.add_argument("--sweep", action="store_true", help="the SWEEP variants instead")
     args = parser.parse_args()
     logging.getLogger("bm25s").setLevel(logging.WARNING)
     data = load_dataset(args.dataset)
@@ -55,7 +71,7 @@ def main() -> None:
     retriever = open_retriever(settings)
     retriever.clear_cache = lambda: None  # type: ignore[method-assign]  # embed each once
     results, first = {}, None
-    for name, config in VARIANTS.items():
+    for name, config in (SWEEP if args.sweep else VARIANTS).items():
         retriever.config = RetrievalConfig(**config)
         mode = evaluate(retriever, data, ["hybrid"], doc_of_file).modes["hybrid"]
         first = first or mode
@@ -77,7 +93,7 @@ def main() -> None:
         }
         print(name, {m: results[name][m] for m in TESTED}, p_values, flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
-    out = args.out / f"granularity-configs-{data.name}.json"
+    out = args.out / f"granularity-{'sweep' if args.sweep else 'configs'}-{data.name}.json"
     out.write_text(json.dumps(results, indent=2, ensure_ascii=False), encoding="utf-8")
 
 

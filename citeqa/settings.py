@@ -109,10 +109,24 @@ class RetrievalConfig(BaseModel):
         "(BM25 over the document, cosine with its mean chunk vector), fused with the "
         "passage's own; chunk: passages alone. Hits are passages either way.",
     )
-    document_vector: Literal["best", "mean"] = Field(
-        "best",
+    document_vector: Literal["length", "best", "mean"] = Field(
+        "length",
         description="A document's dense score: best, its best passage's cosine (any passage, "
-        "not only the candidates); mean, the cosine with its mean passage vector.",
+        "not only the candidates); mean, the cosine with its mean passage vector; length, "
+        "the mean for documents the embedder could read whole, the best passage above.",
+    )
+    mean_up_to: int | None = Field(
+        None,
+        ge=1,
+        description="document_vector=length: the longest document (in passages) whose "
+        "dense score is its mean vector's; unset, as many passages as fit the embedder's "
+        "window (512 tokens at 100-token passages overlapping 20: 6).",
+    )
+    document_weight: float = Field(
+        1.0,
+        ge=0.0,
+        description="Weight of a passage's document-level fused score, added "
+        "to its passage-level one (granularity=document).",
     )
     query_stemming: Literal["language", "both"] = Field(
         "language",

@@ -108,13 +108,20 @@ class DocumentLevel:
                 self._cached_rows -= len(self._cache.popitem(last=False)[1])
         return vectors
 
-    def dense(self, vector: np.ndarray, docs: Iterable[int], how: str = "best") -> dict[int, float]:
-        """Each document's similarity to the query: its best chunk's cosine ("best"), or the
-        cosine with its normalised mean chunk vector ("mean")."""
+    def dense(
+        self, vector: np.ndarray, docs: Iterable[int], how: str = "best", mean_up_to: int = 3
+    ) -> dict[int, float]:
+        """Each document's similarity to the query: its best chunk's cosine ("best"), the
+        cosine with its normalised mean chunk vector ("mean"), or by the document's length
+        ("length": the mean for documents of at most `mean_up_to` chunks, else the best).
+
+        The mean weighs each of n chunks 1/n: on a short document (an abstract, a few
+        chunks on one topic) it pools their evidence, on a long one the chunk that answers
+        is drowned by the ones that do not."""
         out = {}
         for d in docs:
             vectors = self._vectors(d)
-            if how == "mean":
+            if how == "mean" or (how == "length" and len(vectors) <= mean_up_to):
                 mean = vectors.mean(axis=0)
                 out[d] = float(mean @ vector) / max(float(np.linalg.norm(mean)), 1e-12)
             else:

@@ -166,6 +166,19 @@ class Retriever:
                 self._documents = DocumentLevel(self.index)
             return self._documents
 
+    def mean_up_to(self) -> int:
+        """The longest document (in passages) whose dense score is its mean passage vector's
+        (`document_vector=length`): by default, as many passages as the embedder reads in
+        one window. Up to there the mean stands in for the embedding of the whole document;
+        beyond, no such embedding exists and the mean blurs the passage that answers."""
+        if self.config.mean_up_to is not None:
+            return self.config.mean_up_to
+        chunking = self.index.manifest.get("chunking") or {}
+        size = int(chunking.get("max_tokens", 100))
+        overlap = min(int(chunking.get("overlap_tokens", 0)), size - 1)
+        window = int(getattr(self.embedder, "max_tokens", 512))
+        return max(1, (window - overlap) // (size - overlap))
+
     def _hybrid(
         self, query: Query, pool: int, allowed: np.ndarray | None
     ) -> list[tuple[int, float, float | None, float | None, float | None]]:
@@ -209,7 +222,10 @@ class Retriever:
             # a one-passage document's vector is its passage's: reuse the exact score
             single = {d: rows[0] for d, rows in by_doc.items() if len(docs.rows_of(d)) == 1}
             doc_dense = docs.dense(
-                vector, (d for d in by_doc if d not in single), self.config.document_vector
+                vector,
+                (d for d in by_doc if d not in single),
+                self.config.document_vector,
+                self.mean_up_to(),
             )
             doc_dense.update((d, dense_scores[r]) for d, r in single.items())
             doc_neutral = docs.bm25(neutral) if neutral else None
@@ -221,7 +237,8 @@ class Retriever:
                 {d: any(same[r] for r in rows) for d, rows in by_doc.items()},
                 self.config.rrf_k,
             )
-            fused = {r: fused[r] + doc_fused[doc_of[r]] for r in candidates}
+            w = self.config.document_weight
+            fused = {r: fused[r] + w * doc_fused[doc_of[r]] for r in candidates}
         out: list[tuple[int, float, float | None, float | None, float | None]] = [
             (r, fused[r], dense_scores[r], bm25_scores.get(r, 0.0), fused[r]) for r in candidates
         ]

@@ -184,3 +184,32 @@ def test_each_passage_meets_the_question_stemmed_in_its_language(small_index: Pa
             docs.bm25(analyse(question, "en")),
         ),
     )
+
+
+def test_document_vector_by_length(tmp_path: Path) -> None:
+    # the house is five chunks at +-0.5 rad from the question: its mean points nearly at
+    # the question, its best chunk is 0.5 rad off; the distractors are one chunk
+    root = build(tmp_path, SPREAD)
+    docs = DocumentLevel(Index(root))
+    house = docs.sources.index(str((tmp_path / "docs/house.txt").resolve()))
+    d1 = docs.sources.index(str((tmp_path / "docs/d1.txt").resolve()))
+    assert len(docs.rows_of(house)) == 5
+    q = AngleEmbedder().embed_query(QUERY)
+    best = docs.dense(q, [house, d1], "best")
+    mean = docs.dense(q, [house, d1], "mean")
+    assert best[house] == pytest.approx(np.cos(0.5), abs=1e-3)
+    assert mean[house] > 0.99 and mean[d1] == pytest.approx(best[d1])
+    assert docs.dense(q, [house, d1], "length", mean_up_to=4) == best  # longer: best passage
+    assert docs.dense(q, [house, d1], "length", mean_up_to=5) == mean  # short enough: mean
+
+
+def test_documents_an_embedder_reads_whole_are_scored_by_their_mean(tmp_path: Path) -> None:
+    # default: document_vector=length, the cut from the embedder's window and the chunking
+    assert RetrievalConfig().document_vector == "length"
+    root = build(tmp_path, SPREAD)  # 24-token chunks, no overlap; the fake reads 512
+    r = retriever(root)
+    assert r.mean_up_to() == 512 // 24
+    assert retriever(root, mean_up_to=2).mean_up_to() == 2
+    # the default index chunking: 100-token passages overlapping 20 -> (512 - 20) // 80
+    r.index.manifest["chunking"] = {"max_tokens": 100, "overlap_tokens": 20}
+    assert r.mean_up_to() == 6

@@ -357,7 +357,9 @@ def _extractive(config: AnswerConfig, embedder: Embedder) -> Answerer:
 def _llm(config: AnswerConfig, embedder: Embedder) -> Answerer:
     from qa.llm import LLMAnswerer, load_chat_model
 
-    model = load_chat_model(config.llm, config.llm_base_url, config.llm_timeout)
+    model = load_chat_model(
+        config.llm, config.llm_base_url, config.llm_timeout, config.llm_max_tokens
+    )
     return LLMAnswerer(model, config.llm_base_url)
 
 

@@ -324,3 +324,32 @@ def test_a_question_asking_for_a_number_no_sentence_holds_is_refused() -> None:
     assert not refuses(0.9, {"typed": 1.0}, 0.149)
     assert refuses(0.1, {"typed": 1.0}, 0.149)
     assert not refuses(0.0, {"typed": 0.0}, float("-inf"))  # measuring: answer everything
+
+
+# --- the ROC curve read at operating points ------------------------------------------------------
+
+
+def test_operating_points_read_the_curve_at_each_cost_and_render_in_the_report() -> None:
+    from eval.answers import operating_points, roc_lines
+
+    def point(t: float, fa: float, un: float) -> dict[str, float]:
+        return {
+            "threshold": t,
+            "false_abstention": fa,
+            "refused_near_domain": un / 2,
+            "refused_out_of_domain": un,
+            "abstain_unanswerable": un,
+            "answer_accuracy": 0.8 - fa,
+        }
+
+    swept = [point(0.0, 0.0, 0.1), point(0.2, 0.04, 0.5), point(0.4, 0.15, 0.9), point(1, 1, 1)]
+    points = operating_points(swept)
+    assert points["answerable refused <= 0%"]["abstain_unanswerable"] == 0.1
+    assert points["answerable refused <= 5%"]["threshold"] == 0.2
+    assert points["answerable refused <= 10%"]["threshold"] == 0.2
+    assert points["answerable refused <= 20%"]["threshold"] == 0.4
+    assert points["best (Youden's J)"]["threshold"] == 0.4  # 0.9 - 0.15 beats 0.5 - 0.04
+    answers = {**point(0.2, 0.04, 0.5), "roc_auc": 0.9, "roc": [(0.0, 0.1), (0.04, 0.5)]}
+    table = "\n".join(roc_lines({**answers, "operating_points": points}))
+    assert "| answerable refused <= 5% | 0.200 | 0.040 | 0.250 | 0.500 | 0.500 | 0.760 |" in table
+    assert "| configured | 0.200 |" in table and "(0.04, 0.50)" in table

@@ -171,6 +171,26 @@ _QUANTITY = re.compile(
     re.I,
 )
 _NAME = re.compile(r"(?<=[\w,;:] )[A-ZÀ-ÖØ-Þ][\w'’-]{2,}")
+_CAP = r"[A-ZÀ-ÖØ-Þ][\w'’-]+"
+# who spoke, in the question before "what else did he say?": "What did John Kirby say",
+# "Wat zei Heiko Maas", "What did correspondent Ties Brock tell"
+_SPEAKER = re.compile(
+    rf"\b(?:did|does|has|had)\s+(?:[a-z]+\s+){{0,3}}((?:{_CAP}\s+){{0,3}}{_CAP})\s+"
+    r"(?:say|tell|claim|write|announce|add|state)\b"
+    rf"|\b(?:zei|zegt|vertelde|verklaarde|stelde)\s+(?:[a-z]+\s+){{0,3}}((?:{_CAP}\s+){{0,3}}{_CAP})"
+    rf"|(?!(?:Wat|What|Who|Wie|Welke|Which|How|Hoe|Waarom|Why)\b)((?:{_CAP}\s+){{0,3}}{_CAP})\s+"
+    r"(?:said|says|told|zei|zegt|vertelde|verklaarde)\b"
+)
+
+
+def speakers(question: str) -> set[str]:
+    """Surnames of the people a question asks about the words of, lower-cased."""
+    out = set()
+    for m in _SPEAKER.finditer(question):
+        name = next(g for g in m.groups() if g).split()
+        if name and len(name[-1]) > 2:
+            out.add(name[-1].lower())
+    return out
 
 
 def is_follow_up(question: str, history: Sequence[Turn]) -> bool:
@@ -200,7 +220,8 @@ def follow_up_intent(question: str) -> re.Pattern[str] | None:
     return None
 
 
-def _bare(text: str) -> str:
+def bare(text: str) -> str:
+    """An answer's text without its [n] markers and extra spaces."""
     return " ".join(re.sub(r"\[\d{1,3}\]", "", text).split())
 
 
@@ -268,17 +289,17 @@ class ExtractiveAnswerer:
     def follow_up(self, reading: Reading) -> list[Candidate]:
         """Candidates re-ranked for a bare follow-up of the previous turn."""
         previous_q, previous_a = reading.history[-1]
-        previous = _bare(previous_a)
+        previous = bare(previous_a)
         intent = follow_up_intent(reading.question)
         why = intent is _REASON
-        names = {n.lower() for n in _NAME.findall(previous_q)}
+        names = speakers(previous_q) or {n.lower() for n in _NAME.findall(previous_q)}
         # where the previous answer was quoted from: the reason, the date or the rest of
         # what was said is usually a sentence or two away from it
         sentences: dict[int, list[str]] = {}
         anchors: dict[int, list[int]] = {}
         for n, passage in enumerate(reading.passages, start=1):
             sentences[n] = [passage.text[s:e] for s, e in split_sentences(passage.text)]
-            anchors[n] = [i for i, t in enumerate(sentences[n]) if _bare(t) in previous]
+            anchors[n] = [i for i, t in enumerate(sentences[n]) if bare(t) in previous]
         # the previous turn's topic: the documents its answer was quoted from, when they
         # were retrieved again; a sentence from another document is another topic
         topic = {reading.passages[n - 1].doc_id for n, found in anchors.items() if found}
@@ -290,7 +311,7 @@ class ExtractiveAnswerer:
             if topic and reading.passages[c.n - 1].doc_id not in topic:
                 continue
             if not repeat_ok and (
-                _bare(c.text) in previous
+                bare(c.text) in previous
                 or any(_similar(c.text, p) for p in re.split(r"(?<=[.!?])\s+", previous) if p)
             ):
                 continue
@@ -299,8 +320,10 @@ class ExtractiveAnswerer:
             # asks for and where it stands decide, similarity breaks ties
             if intent is not None and intent.search(c.text):
                 bonus += 0.25
-            if intent is _SAID and any(n in c.text.lower() for n in names):
-                bonus += 0.1  # the same person, named again
+            if intent is _SAID and any(
+                re.search(rf"\b{re.escape(n)}\b", c.text.lower()) for n in names
+            ):
+                bonus += 0.2  # the same person, named again: their words, not another's
             position = next((i for i, t in enumerate(sentences[c.n]) if t == c.text), None)
             if position is not None and anchors[c.n]:
                 distance = min(abs(position - a) for a in anchors[c.n])
@@ -310,7 +333,9 @@ class ExtractiveAnswerer:
                     for a in anchors[c.n]
                 ):
                     bonus += 0.25  # the previous answer says "therefore": this is why
-            out.append(Candidate(c.n, c.text, c.score + bonus, c.similarity, c.typed))
+            # a follow-up asking "when" or "how much" is answered by a date or an amount
+            typed = bool(intent.search(c.text)) if intent in (_QUANTITY, _DATE) else c.typed
+            out.append(Candidate(c.n, c.text, c.score + bonus, c.similarity, typed))
         out.sort(key=lambda c: -c.score)
         return out
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from embeddings.chunking import split_sentences
 from embeddings.documents import language_of_question
 from embeddings.errors import BadInput, CiteqaError
 from embeddings.store import Index, live_generation
@@ -24,6 +25,7 @@ from qa.answering import (
     ExtractiveAnswerer,
     Reading,
     Turn,
+    bare,
     contextual_query,
     is_follow_up,
 )
@@ -117,6 +119,35 @@ def refuses(probability: float, signals: dict[str, float], threshold: float) -> 
     if threshold == float("-inf"):
         return False
     return probability < threshold or signals.get("typed", 1.0) < 1.0
+
+
+def around_previous_answer(index: Index, hits: list[Hit], previous_answer: str) -> list[Hit]:
+    """A follow-up's hits with the chunk the previous answer quoted first, followed by its
+    neighbours in the same document: the reason, date or amount a follow-up asks for is
+    usually a sentence or two from the previous answer, often across a chunk boundary, and
+    the next chunk need not be retrieved by the question. Unchanged when no hit holds a
+    sentence of the previous answer."""
+    previous = bare(previous_answer)
+    anchor = next(
+        (
+            h
+            for h in hits
+            if any(bare(h.chunk.text[s:e]) in previous for s, e in split_sentences(h.chunk.text))
+        ),
+        None,
+    )
+    if anchor is None:
+        return hits
+    c = anchor.chunk
+    near = index.chunks([c.row - 1, c.row + 1])  # rows follow a document's chunks in order
+    neighbours = sorted(
+        (n for n in near.values() if n.doc_id == c.doc_id and abs(n.ordinal - c.ordinal) == 1),
+        key=lambda n: n.ordinal,
+    )
+    taken = {c.row} | {n.row for n in neighbours}
+    ordered = [anchor, *(Hit(n, 0.0, 0) for n in neighbours)]
+    ordered += [h for h in hits if h.chunk.row not in taken]
+    return [replace(h, rank=i) for i, h in enumerate(ordered, start=1)]
 
 
 class QAService:
@@ -271,6 +302,9 @@ class QAService:
         # one retriever for the whole question, even if a newer generation arrives meanwhile
         retriever = self.current_retriever()
         hits = retriever.search(standalone, k=k, mode=mode, lang=lang)
+        follow_up = is_follow_up(question, history)
+        if follow_up and hits:
+            hits = around_previous_answer(retriever.index, hits, history[-1][1])
         # a follow-up is judged and scored as the conversation asks it (the question before
         # it and its own words), with its own words as the emphasis: alone, "And why?" or
         # "How much?" name no topic, and would be refused for covering none
@@ -279,6 +313,13 @@ class QAService:
         passages = [h.chunk for h in hits]
         # scored once: the answerability gate and the extractive answer use the same ones
         candidates = self.scorer.candidates(focus, passages, emphasis) if hits else []
+        # a follow-up is answered by what the previous answer leads to (its re-ranking), so
+        # the gate judges that sentence: "How much?" needs an amount there, not in the
+        # sentence that best matches the earlier question
+        judged = candidates
+        if follow_up and candidates:
+            reading = Reading(question, focus, "", passages, candidates, tuple(history))
+            judged = self.scorer.follow_up(reading) or candidates
         vector = retriever.embed_query(standalone)
         pool = [s for _, s in retriever.index.search(vector, BACKGROUND_POOL, None)]
         features = signals(
@@ -286,8 +327,8 @@ class QAService:
             vector,
             pool,
             passages,
-            candidates[0].similarity if candidates else None,
-            bool(candidates) and candidates[0].typed,
+            judged[0].similarity if judged else None,
+            bool(judged) and judged[0].typed,
             self.background,
         )
         return Assessment(

@@ -306,6 +306,8 @@ class ExtractiveAnswerer:
         # an answer that already holds the amount or date asked for is the answer again
         # ("Hoeveel geeft Nederland?" then "En hoeveel was dat?"); otherwise never repeat it
         repeat_ok = intent in (_QUANTITY, _DATE) and bool(intent and intent.search(previous))
+        # the previous answer's subject ("via UNOPS"): a follow-up stays with it
+        subject = set(analyse(previous, "nl")) | set(analyse(previous, "en"))
         out = []
         for c in reading.candidates:
             if topic and reading.passages[c.n - 1].doc_id not in topic:
@@ -324,6 +326,9 @@ class ExtractiveAnswerer:
                 re.search(rf"\b{re.escape(n)}\b", c.text.lower()) for n in names
             ):
                 bonus += 0.2  # the same person, named again: their words, not another's
+            if subject:
+                terms = set(analyse(c.text, "nl")) | set(analyse(c.text, "en"))
+                bonus += 0.1 * len(subject & terms) / len(subject)
             position = next((i for i, t in enumerate(sentences[c.n]) if t == c.text), None)
             if position is not None and anchors[c.n]:
                 distance = min(abs(position - a) for a in anchors[c.n])

@@ -9,6 +9,7 @@ the next question loads it (see `current_retriever`).
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -119,6 +120,11 @@ def refuses(probability: float, signals: dict[str, float], threshold: float) -> 
     if threshold == float("-inf"):
         return False
     return probability < threshold or signals.get("typed", 1.0) < 1.0
+
+
+def has_markers(answer: str) -> bool:
+    """Whether an answer cites passages (a refusal cites none)."""
+    return re.search(r"\[\d{1,3}\]", answer) is not None
 
 
 def around_previous_answer(index: Index, hits: list[Hit], previous_answer: str) -> list[Hit]:
@@ -301,8 +307,9 @@ class QAService:
         standalone = answerer.condense(question, history) if history else question
         # one retriever for the whole question, even if a newer generation arrives meanwhile
         retriever = self.current_retriever()
-        hits = retriever.search(standalone, k=k, mode=mode, lang=lang)
+        retrieved = retriever.search(standalone, k=k, mode=mode, lang=lang)
         follow_up = is_follow_up(question, history)
+        hits = retrieved
         if follow_up and hits:
             hits = around_previous_answer(retriever.index, hits, history[-1][1])
         # a follow-up is judged and scored as the conversation asks it (the question before
@@ -314,8 +321,8 @@ class QAService:
         # scored once: the answerability gate and the extractive answer use the same ones
         candidates = self.scorer.candidates(focus, passages, emphasis) if hits else []
         # a follow-up is answered by what the previous answer leads to (its re-ranking), so
-        # the gate judges that sentence: "How much?" needs an amount there, not in the
-        # sentence that best matches the earlier question
+        # the answer-type check reads that sentence: "How much?" needs an amount there, not
+        # in the sentence that best matches the earlier question
         judged = candidates
         if follow_up and candidates:
             reading = Reading(question, focus, "", passages, candidates, tuple(history))
@@ -326,14 +333,19 @@ class QAService:
             focus,
             vector,
             pool,
-            passages,
-            judged[0].similarity if judged else None,
+            [h.chunk for h in retrieved],  # coverage as retrieved, before any reordering
+            max(c.similarity for c in candidates) if candidates else None,
             bool(judged) and judged[0].typed,
             self.background,
         )
-        return Assessment(
-            standalone, focus, hits, candidates, features, self.model.probability(features)
-        )
+        probability = self.model.probability(features)
+        # a follow-up on an answered turn, read from the passage that turn quoted, is as
+        # answerable as that turn: the conversation is judged, not its last few words
+        # (the answer-type check still applies to the sentence it would quote)
+        if follow_up and hits is not retrieved and has_markers(history[-1][1]):
+            earlier = self.assess(history[-1][0], history[:-1], k, mode, lang, answerer)
+            probability = max(probability, earlier.probability)
+        return Assessment(standalone, focus, hits, candidates, features, probability)
 
     def ask(self, question: str, history: Sequence[Turn] = (), **options: Any) -> Answer:
         for event in self.stream(question, history, **options):

@@ -334,7 +334,7 @@ class QAService:
             vector,
             pool,
             [h.chunk for h in retrieved],  # coverage as retrieved, before any reordering
-            max(c.similarity for c in candidates) if candidates else None,
+            candidates[0].similarity if candidates else None,
             bool(judged) and judged[0].typed,
             self.background,
         )

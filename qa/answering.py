@@ -152,7 +152,7 @@ _DATE = re.compile(
     r"march|may|june|july|august|october)\b",
     re.I,
 )
-_SAID = re.compile(
+SAID = re.compile(
     r"[\"'“”‘’]|\b(said|says|stated|states|told|added|zei|zegt|aldus|verklaarde|"
     r"voegde|eiste|antwoordde|benadrukte|noemde)\b",
     re.I,
@@ -161,11 +161,18 @@ _MONTHS = (
     r"januari|februari|maart|april|mei|juni|juli|augustus|september|oktober|november|"
     r"december|january|february|march|may|june|july|august|october"
 )
-# an amount or a count, not a date: "3 miljoen euro", "$ 3,8", "vijftig", "17 mensen"
+# an amount or a count, not a date: "3 miljoen euro", "$ 3,8", "vijftig", "17 mensen"; and
+# not the Dutch preposition in "ten behoeve van", "ten minste"
+_DUTCH_TEN = (
+    r"ten(?!\s+(?:behoeve|minste|aanzien|opzichte|slotte|gevolge|laste|einde|onrechte|dele|"
+    r"zuiden|noorden|oosten|westen|tijde|hoogste|eerste|tweede|derde)\b)"
+)
 _QUANTITY = re.compile(
     r"[$€£]\s?\d|\b(?!(?:19|20)\d\d\b)\d[\d.,]*\s*(?!(?:" + _MONTHS + r")\b)[^\W\d]"
     r"|\b(twee|drie|vier|vijf|zes|zeven|acht|negen|tien|elf|twaalf|twintig|dertig|veertig|"
-    r"vijftig|honderd|duizend|miljoen|miljard|two|three|four|five|six|seven|eight|nine|ten|"
+    r"vijftig|honderd|duizend|miljoen|miljard|two|three|four|five|six|seven|eight|nine|"
+    + _DUTCH_TEN
+    + r"|"
     r"eleven|twelve|twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozens?|"
     r"tientallen|honderden|duizenden)\b",
     re.I,
@@ -216,7 +223,7 @@ def follow_up_intent(question: str) -> re.Pattern[str] | None:
     if expects is not None:  # it asks "when" or "how much"
         return _DATE if expects.search("maandag") else _QUANTITY
     if _ELSE.search(question):
-        return _SAID
+        return SAID
     return None
 
 
@@ -322,7 +329,7 @@ class ExtractiveAnswerer:
             # asks for and where it stands decide, similarity breaks ties
             if intent is not None and intent.search(c.text):
                 bonus += 0.25
-            if intent is _SAID and any(
+            if intent is SAID and any(
                 re.search(rf"\b{re.escape(n)}\b", c.text.lower()) for n in names
             ):
                 bonus += 0.2  # the same person, named again: their words, not another's
@@ -338,6 +345,8 @@ class ExtractiveAnswerer:
                     for a in anchors[c.n]
                 ):
                     bonus += 0.25  # the previous answer says "therefore": this is why
+                elif why and any(a - position == 1 for a in anchors[c.n]):
+                    bonus += 0.05  # a reason comes before the decision more often than after
             # a follow-up asking "when" or "how much" is answered by a date or an amount
             typed = bool(intent.search(c.text)) if intent in (_QUANTITY, _DATE) else c.typed
             out.append(Candidate(c.n, c.text, c.score + bonus, c.similarity, typed))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -21,6 +21,7 @@ from embeddings.errors import BadInput, CiteqaError
 from embeddings.store import Index, live_generation
 from qa.answerability import Background, Model, signals
 from qa.answering import (
+    SAID,
     Answerer,
     Candidate,
     ExtractiveAnswerer,
@@ -28,7 +29,9 @@ from qa.answering import (
     Turn,
     bare,
     contextual_query,
+    follow_up_intent,
     is_follow_up,
+    speakers,
 )
 from qa.citations import Citation, CitationChecker, Claim, MarkerStream
 from qa.retrieval import Hit, Retriever
@@ -127,12 +130,18 @@ def has_markers(answer: str) -> bool:
     return re.search(r"\[\d{1,3}\]", answer) is not None
 
 
-def around_previous_answer(index: Index, hits: list[Hit], previous_answer: str) -> list[Hit]:
+SPEAKER_WINDOW = 12  # chunks either side of the previous answer's searched for its speaker
+
+
+def around_previous_answer(
+    index: Index, hits: list[Hit], previous_answer: str, names: Collection[str] = ()
+) -> list[Hit]:
     """A follow-up's hits with the chunk the previous answer quoted first, followed by its
     neighbours in the same document: the reason, date or amount a follow-up asks for is
     usually a sentence or two from the previous answer, often across a chunk boundary, and
-    the next chunk need not be retrieved by the question. Unchanged when no hit holds a
-    sentence of the previous answer."""
+    the next chunk need not be retrieved by the question. `names` (the speaker of "what
+    else did he say?"): the document's chunks nearby that name them come right after the
+    previous answer's. Unchanged when no hit holds a sentence of the previous answer."""
     previous = bare(previous_answer)
     anchor = next(
         (
@@ -145,13 +154,20 @@ def around_previous_answer(index: Index, hits: list[Hit], previous_answer: str) 
     if anchor is None:
         return hits
     c = anchor.chunk
-    near = index.chunks([c.row - 1, c.row + 1])  # rows follow a document's chunks in order
-    neighbours = sorted(
-        (n for n in near.values() if n.doc_id == c.doc_id and abs(n.ordinal - c.ordinal) == 1),
-        key=lambda n: n.ordinal,
-    )
-    taken = {c.row} | {n.row for n in neighbours}
-    ordered = [anchor, *(Hit(n, 0.0, 0) for n in neighbours)]
+    # rows follow a document's chunks in order; the doc_id and ordinal checks make sure
+    reach = SPEAKER_WINDOW if names else 1
+    near = index.chunks(range(c.row - reach, c.row + reach + 1))
+    same = sorted((n for n in near.values() if n.doc_id == c.doc_id), key=lambda n: n.ordinal)
+    neighbours = [n for n in same if abs(n.ordinal - c.ordinal) == 1]
+    speaking = [
+        n
+        for n in same
+        if n.row != c.row
+        and n not in neighbours
+        and any(re.search(rf"\b{re.escape(name)}\b", n.text, re.I) for name in names)
+    ]
+    taken = {c.row} | {n.row for n in neighbours + speaking}
+    ordered = [anchor, *(Hit(n, 0.0, 0) for n in speaking + neighbours)]
     ordered += [h for h in hits if h.chunk.row not in taken]
     return [replace(h, rank=i) for i, h in enumerate(ordered, start=1)]
 
@@ -311,7 +327,9 @@ class QAService:
         follow_up = is_follow_up(question, history)
         hits = retrieved
         if follow_up and hits:
-            hits = around_previous_answer(retriever.index, hits, history[-1][1])
+            said = follow_up_intent(question) is SAID
+            names = speakers(history[-1][0]) if said else set()
+            hits = around_previous_answer(retriever.index, hits, history[-1][1], names)
         # a follow-up is judged and scored as the conversation asks it (the question before
         # it and its own words), with its own words as the emphasis: alone, "And why?" or
         # "How much?" name no topic, and would be refused for covering none

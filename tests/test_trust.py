@@ -223,6 +223,10 @@ def test_a_follow_up_reads_the_chunks_around_the_previous_answer() -> None:
     assert [h.chunk.row for h in out] == [11, 10, 12, 13]
     assert [h.rank for h in out] == [1, 2, 3, 4]
     assert around_previous_answer(_Chunks(doc), hits, "Nothing quoted.") == hits  # type: ignore[arg-type]
+    far = replace(first, row=16, doc_id="d", ordinal=9, text="Later Kirby added more.")
+    index = _Chunks([*doc, far])
+    out = around_previous_answer(index, hits, "It also opened its airspace. [2]", {"kirby"})  # type: ignore[arg-type]
+    assert [h.chunk.row for h in out] == [11, 16, 10, 12, 13]  # the speaker's words come first
 
 
 def test_a_follow_up_sentence_is_typed_by_what_the_follow_up_asks() -> None:
@@ -235,6 +239,11 @@ def test_a_follow_up_sentence_is_typed_by_what_the_follow_up_asks() -> None:
     typed = {c.text: c.typed for c in answerer.follow_up(reading)}
     assert typed["Nederland geeft ook 3 miljoen euro aan het Rode Kruis."]
     assert not typed["Dat gebeurde op 28 juli 2025 in Den Haag."]
+    from qa.answering import follow_up_intent
+
+    amount = follow_up_intent("Hoeveel?")
+    assert amount is not None and amount.search("ten people") and amount.search("vijftig")
+    assert not amount.search("Het kabinet blijft ten behoeve van een staakt-het-vuren praten.")
 
 
 def test_ask_after_makes_a_follow_up_on_the_command_line(

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from embeddings.chunking import split_sentences
-from embeddings.documents import language_of_question
 from embeddings.errors import BadInput, CiteqaError
 from embeddings.store import Index, live_generation
 from qa.answerability import Background, Model, signals
@@ -34,6 +33,7 @@ from qa.answering import (
     speakers,
 )
 from qa.citations import Citation, CitationChecker, Claim, MarkerStream
+from qa.query import Query
 from qa.retrieval import Hit, Retriever
 from qa.settings import AnswerConfig, Mode
 
@@ -252,8 +252,9 @@ class QAService:
             raise BadInput(
                 f"The question is {len(question)} characters; the limit is {MAX_QUESTION_CHARS}."
             )
-        answer_lang = language_of_question(question) or "en"
-        a = self.assess(question, history, k, mode, lang, answerer)
+        asked = self.retriever.query(question)  # analysed and embedded once, passed down
+        answer_lang = asked.lang or "en"
+        a = self.assess(asked, history, k, mode, lang, answerer)
         yield Retrieved(question, a.standalone, a.hits)
         if not a.hits or (abstain and refuses(a.probability, a.signals, self.threshold)):
             text = answerer.abstain(answer_lang)
@@ -311,7 +312,7 @@ class QAService:
 
     def assess(
         self,
-        question: str,
+        question: str | Query,
         history: Sequence[Turn] = (),
         k: int | None = None,
         mode: Mode | None = None,
@@ -320,10 +321,14 @@ class QAService:
     ) -> Assessment:
         """Retrieve for `question` and judge whether the passages answer it."""
         answerer = answerer or self.answerer
-        standalone = answerer.condense(question, history) if history else question
         # one retriever for the whole question, even if a newer generation arrives meanwhile
         retriever = self.current_retriever()
-        retrieved = retriever.search(standalone, k=k, mode=mode, lang=lang)
+        asked = retriever.query(question) if isinstance(question, str) else question
+        question = asked.text
+        standalone = answerer.condense(question, history) if history else question
+        # a follow-up made standalone is another text: its own Query
+        query = asked if standalone == question else retriever.query(standalone)
+        retrieved = retriever.search(query, k=k, mode=mode, lang=lang)
         follow_up = is_follow_up(question, history)
         hits = retrieved
         if follow_up and hits:
@@ -337,7 +342,7 @@ class QAService:
         emphasis = question if focus != question else None
         passages = [h.chunk for h in hits]
         # scored once: the answerability gate and the extractive answer use the same ones
-        candidates = self.scorer.candidates(focus, passages, emphasis) if hits else []
+        candidates = self.scorer.candidates(query, passages, emphasis) if hits else []
         # a follow-up is answered by what the previous answer leads to (its re-ranking), so
         # the answer-type check reads that sentence: "How much?" needs an amount there, not
         # in the sentence that best matches the earlier question
@@ -345,7 +350,7 @@ class QAService:
         if follow_up and candidates:
             reading = Reading(question, focus, "", passages, candidates, tuple(history))
             judged = self.scorer.follow_up(reading) or candidates
-        vector = retriever.embed_query(standalone)
+        vector = query.vector
         pool = [s for _, s in retriever.index.search(vector, BACKGROUND_POOL, None)]
         features = signals(
             focus,

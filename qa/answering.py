@@ -351,8 +351,6 @@ class ExtractiveAnswerer:
                     for a in anchors[c.n]
                 ):
                     bonus += 0.25  # the previous answer says "therefore": this is why
-                elif why and any(a - position == 1 for a in anchors[c.n]):
-                    bonus += 0.05  # a reason comes before the decision more often than after
             # a follow-up asking "when" or "how much" is answered by a date or an amount
             typed = bool(intent.search(c.text)) if intent in (_QUANTITY, _DATE) else c.typed
             out.append(Candidate(c.n, c.text, c.score + bonus, c.similarity, typed))

@@ -33,7 +33,7 @@ from embeddings.documents import (
 from embeddings.embedders import Embedder, embedder_id
 from embeddings.progress import Progress
 from embeddings.store import text_hash
-from embeddings.writer import IndexWriter
+from embeddings.stores import StoreWriter, manifest_of, open_writer
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +129,7 @@ def index_paths(
         return loaded[0]
 
     files = list(iter_files(roots))  # raises BadInput for a missing root, before any write
-    with IndexWriter(
+    with open_writer(
         root, embedder_id(embedder_spec), chunking.as_dict(), rebuild=rebuild
     ) as writer:
         fresh = rebuild or writer.previous is None
@@ -220,7 +220,7 @@ def _changed_files(
 class _Run:
     """Documents waiting to be embedded and added, and when to publish a batch."""
 
-    writer: IndexWriter
+    writer: StoreWriter
     model: Callable[[], Embedder]
     report: IndexReport
     meter: Progress
@@ -235,7 +235,7 @@ class _Run:
     dirty: bool = False
 
     def dim(self) -> int:
-        return self.writer.faiss.d if self.writer.faiss is not None else self.model().dim
+        return self.writer.dim or self.model().dim
 
     def add(self, doc: Document, stat: os.stat_result, chunks: list[Chunk]) -> None:
         self.pending.append((doc, stat.st_size, stat.st_mtime, chunks))
@@ -261,7 +261,7 @@ class _Run:
 
 
 def _embed_and_add(
-    writer: IndexWriter,
+    writer: StoreWriter,
     pending: list[tuple[Document, int, float, list[Chunk]]],
     embedder: Embedder,
     report: IndexReport,
@@ -302,10 +302,12 @@ def _embed_and_add(
 
 def remove_sources(root: Path, sources: Sequence[str]) -> list[str]:
     """Take documents out of the index by source path; returns those that were indexed."""
-    from embeddings.store import live_generation, read_manifest
+    from embeddings.errors import IndexNotFound
 
-    manifest = read_manifest(live_generation(root))
-    with IndexWriter(root, str(manifest["embedder"]), manifest["chunking"]) as writer:
+    manifest = manifest_of(root)
+    if manifest is None:
+        raise IndexNotFound(f"No index at {root}. Build one first: citeqa index PATH")
+    with open_writer(root, str(manifest["embedder"]), manifest["chunking"]) as writer:
         known = writer.known_sources()
         removed = [s for s in sources if s in known]
         for source in removed:

@@ -15,7 +15,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -24,6 +24,7 @@ from embeddings.documents import language_of_question
 from embeddings.embedders import Embedder
 from embeddings.errors import BadInput
 from embeddings.store import ChunkRecord, Index
+from embeddings.stores import LexicalStore
 from qa.doclevel import DocumentLevel
 from qa.settings import Mode, RetrievalConfig
 
@@ -63,12 +64,20 @@ def _words(text: str) -> set[str]:
 class Retriever:
     """Search one loaded index with one embedder. Thread-safe for concurrent searches."""
 
-    def __init__(self, index: Index, embedder: Embedder, config: RetrievalConfig | None = None):
+    def __init__(
+        self,
+        index: Index | LexicalStore,
+        embedder: Embedder,
+        config: RetrievalConfig | None = None,
+    ):
         if index.embedder != embedder.id:
             from embeddings.store import check_embedder
 
             check_embedder(index.manifest, embedder.id, index.root)
-        self.index, self.embedder = index, embedder
+        # Below, `index` is the embedded store (its BM25 index and SQLite); a store that ranks
+        # BM25 itself (Milvus) is searched through `qa.storesearch` before any of that.
+        self.index = cast(Index, index)
+        self.embedder = embedder
         self.config = config or RetrievalConfig()
         self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_lock = threading.Lock()
@@ -127,6 +136,12 @@ class Retriever:
             raise BadInput(f"Unknown mode {mode!r}; choose one of {', '.join(MODES)}")
         k = k or self.config.k
         pool = max(self.config.pool, 4 * k)
+        if not isinstance(self.index, Index):  # a LexicalStore: candidates from the store
+            from qa import storesearch
+
+            store = cast(LexicalStore, self.index)
+            allowed = storesearch.allowed_rows(store, lang, source)
+            return self._collapse(storesearch.ranked(self, query, mode, pool, allowed), k)
         allowed = self._allowed(lang, source)
         ranked: list[tuple[int, float, float | None, float | None, float | None]] = []
         if mode == "dense":

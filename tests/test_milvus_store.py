@@ -1,0 +1,125 @@
+"""The Milvus store (Milvus Lite, a local file) against the embedded store, on the fake embedder."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+if importlib.util.find_spec("pymilvus") is None or importlib.util.find_spec("milvus_lite") is None:
+    pytest.skip("needs the milvus extra: pip install 'citeqa[milvus]'", allow_module_level=True)
+
+from embeddings.embedders import FakeEmbedder
+from embeddings.errors import BadInput, IndexMismatch, IndexNotFound
+from embeddings.indexer import ChunkingSettings, index_paths, remove_sources
+from embeddings.milvus_store import MilvusSpec, MilvusStore, MilvusWriter
+from embeddings.store import Index
+from embeddings.stores import LexicalStore, Store, is_remote, open_store
+from qa.retrieval import Retriever
+
+CHUNKING = ChunkingSettings(max_tokens=24, overlap_tokens=6)
+
+
+def build(paths: list[Path], index: str | Path, embedder: FakeEmbedder, **kw: object):
+    return index_paths(
+        paths, Path(index) if not is_remote(index) else index, lambda: embedder, "fake:64",
+        CHUNKING, progress=False, **kw,
+    )  # type: ignore[arg-type]  # fmt: skip
+
+
+@pytest.fixture
+def milvus_index(tmp_path: Path, small_corpus: Path, fake_embedder: FakeEmbedder) -> str:
+    spec = f"milvus:{tmp_path / 'm.db'}#t"
+    build([small_corpus], spec, fake_embedder)
+    return spec
+
+
+def test_spec_parsing() -> None:
+    assert MilvusSpec.parse("milvus:x.db") == MilvusSpec("x.db", "citeqa")
+    assert MilvusSpec.parse(Path("milvus:http://h:19530#c")) == MilvusSpec("http://h:19530", "c")
+    for bad in ("milvus:", "milvus:x.db#1a", "milvus:x.db#a-b", "x.db"):
+        with pytest.raises(BadInput):
+            MilvusSpec.parse(bad)
+
+
+def test_both_stores_meet_the_contract(small_index: Path, milvus_index: str) -> None:
+    assert isinstance(Index(small_index), Store)
+    store = open_store(milvus_index)
+    assert isinstance(store, LexicalStore) and not isinstance(Index(small_index), LexicalStore)
+
+
+def test_same_chunks_documents_and_vectors(small_index: Path, milvus_index: str) -> None:
+    embedded, milvus = Index(small_index), MilvusStore(milvus_index)
+    assert len(milvus) == len(embedded) > 0
+    key = lambda c: (c.chunk_id, c.source, c.start, c.end, c.text, c.lang, c.title)  # noqa: E731
+    assert sorted(map(key, milvus.iter_chunks())) == sorted(map(key, embedded.iter_chunks()))
+    strip = lambda d: (d.source, d.doc_id, d.title, d.lang, d.size, d.chunks)  # noqa: E731
+    assert list(map(strip, milvus.documents())) == list(map(strip, embedded.documents()))
+    source = embedded.documents()[0].source
+    assert milvus.document_text(source) == embedded.document_text(source)
+    by_id = {c.chunk_id: c.row for c in embedded.iter_chunks()}
+    m_rows = {c.chunk_id: c.row for c in milvus.iter_chunks()}
+    ids = sorted(by_id)
+    a = embedded.vectors([by_id[i] for i in ids])
+    b = milvus.vectors([m_rows[i] for i in ids])
+    np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["dense", "bm25", "hybrid"])
+def test_same_top_passages(
+    small_index: Path, milvus_index: str, fake_embedder: FakeEmbedder, mode: str
+) -> None:
+    embedded = Retriever(Index(small_index), fake_embedder)
+    milvus = Retriever(MilvusStore(milvus_index), fake_embedder)
+    for question in ("Hoeveel geld geeft Nederland aan het Rode Kruis?", "How long do cats sleep?"):
+        a = [h.chunk.chunk_id for h in embedded.search(question, k=3, mode=mode)]  # type: ignore[arg-type]
+        b = [h.chunk.chunk_id for h in milvus.search(question, k=3, mode=mode)]  # type: ignore[arg-type]
+        assert a[0] == b[0], (mode, question, a, b)
+
+
+def test_filters(milvus_index: str, fake_embedder: FakeEmbedder) -> None:
+    retriever = Retriever(MilvusStore(milvus_index), fake_embedder)
+    hits = retriever.search("geld fiets regen", k=5, lang="nl")
+    assert hits and all(h.chunk.lang == "nl" for h in hits)
+    hits = retriever.search("sleep", k=5, source="en_cats")
+    assert hits and all("en_cats" in h.chunk.source for h in hits)
+    assert retriever.search("sleep", k=5, source="100%_no_such") == []
+
+
+def test_incremental_update_and_removal(
+    tmp_path: Path, small_corpus: Path, milvus_index: str, fake_embedder: FakeEmbedder
+) -> None:
+    again = build([small_corpus], milvus_index, fake_embedder)
+    assert again.unchanged == 5 and not again.changed
+    (small_corpus / "en_cats.txt").write_text("Dogs bark at the postman every morning.")
+    (small_corpus / "nl_fiets.txt").unlink()
+    report = build([small_corpus], milvus_index, fake_embedder)
+    assert report.updated == [str(small_corpus / "en_cats.txt")]
+    assert report.removed == [str(small_corpus / "nl_fiets.txt")]
+    store = MilvusStore(milvus_index)
+    texts = " ".join(c.text for c in store.iter_chunks())
+    assert "postman" in texts and "Cats sleep" not in texts and "fiets" not in texts
+    assert {d.source for d in store.documents()} == {
+        str(p) for p in small_corpus.rglob("*.txt")
+    } | {str(small_corpus / "en_weather.md")}
+    rows = [c.row for c in store.iter_chunks()]
+    assert len(rows) == len(set(rows))  # row ids never handed out twice
+    assert remove_sources(Path(milvus_index), [str(small_corpus / "en_cats.txt")]) == [
+        str(small_corpus / "en_cats.txt")
+    ]
+    assert "postman" not in " ".join(c.text for c in MilvusStore(milvus_index).iter_chunks())
+
+
+def test_refuses_another_embedder_and_a_missing_index(
+    tmp_path: Path, milvus_index: str, small_corpus: Path
+) -> None:
+    with pytest.raises(IndexMismatch):
+        MilvusWriter(milvus_index, "fake-32", CHUNKING.as_dict())
+    with pytest.raises(IndexMismatch):
+        MilvusStore(milvus_index, expect_embedder="fake-32")
+    with pytest.raises(IndexNotFound):
+        MilvusStore(f"milvus:{tmp_path / 'm.db'}#other")
+    report = build([small_corpus], milvus_index, FakeEmbedder(64), rebuild=True)
+    assert len(report.added) == 5 and len(MilvusStore(milvus_index)) == report.chunks

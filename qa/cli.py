@@ -132,6 +132,17 @@ def index(
         typer.Option(help="Skip files larger than this many MiB [default: 64]."),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            help="Read, chunk and embed on a Ray cluster at this address; 'local' starts one "
+            "here. Needs: pip install 'citeqa[ray]'",
+        ),
+    ] = None,
+    ray_workers: Annotated[
+        int | None, typer.Option(help="Ray actors [default: one per CPU of the cluster].")
+    ] = None,
 ) -> None:
     """Add new and changed files to the index; drop files that are gone from PATHS."""
     from embeddings.embedders import load_embedder
@@ -146,17 +157,33 @@ def index(
     )
     try:
         spec = embedder_spec(settings) if not rebuild else (settings.embedder or "e5-small-q4")
-        report = index_paths(
-            paths,
-            settings.index,
-            lambda: load_embedder(spec),
-            spec,
-            ChunkingSettings(settings.chunking.max_tokens, settings.chunking.overlap_tokens),
-            rebuild=rebuild,
-            progress=not quiet,
-            max_file_bytes=settings.indexing.max_file_bytes,
-            batching=Batching.of(settings.indexing),
-        )
+        if ray:
+            from embeddings.ray_ingest import index_paths_ray
+
+            report = index_paths_ray(
+                paths,
+                settings.index,
+                spec,
+                ray,
+                ChunkingSettings(settings.chunking.max_tokens, settings.chunking.overlap_tokens),
+                rebuild=rebuild,
+                progress=not quiet,
+                max_file_bytes=settings.indexing.max_file_bytes,
+                batching=Batching.of(settings.indexing),
+                workers=ray_workers,
+            )
+        else:
+            report = index_paths(
+                paths,
+                settings.index,
+                lambda: load_embedder(spec),
+                spec,
+                ChunkingSettings(settings.chunking.max_tokens, settings.chunking.overlap_tokens),
+                rebuild=rebuild,
+                progress=not quiet,
+                max_file_bytes=settings.indexing.max_file_bytes,
+                batching=Batching.of(settings.indexing),
+            )
     except CiteqaError as exc:
         _fail(exc)
         return

@@ -131,6 +131,10 @@ class Backend:
 
     @property
     def uploads(self) -> Path:
+        from embeddings.stores import is_remote
+
+        if is_remote(self.index.root):  # milvus:...: no index directory to keep them in
+            return Path(".citeqa") / "uploads"
         return self.index.root / "uploads"
 
     @property
@@ -158,7 +162,12 @@ class Backend:
     def page_of(self, source: str, offset: int) -> int | None:
         """The page a document offset falls on, for paged formats (PDF); None otherwise."""
         # the store keeps pages per document but has no public reader for them yet
-        rows = self.index._query("SELECT pages FROM documents WHERE source = ?", (source,))
+        reader = getattr(self.index, "pages", None)  # a store other than the embedded one
+        rows = (
+            [(json.dumps(reader(source)),)]
+            if reader is not None
+            else self.index._query("SELECT pages FROM documents WHERE source = ?", (source,))
+        )
         try:
             pages = json.loads(rows[0][0]) if rows else []
         except (TypeError, ValueError):

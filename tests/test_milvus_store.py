@@ -126,12 +126,14 @@ def test_refuses_another_embedder_and_a_missing_index(
     assert len(report.added) == 5 and len(MilvusStore(milvus_index)) == report.chunks
 
 
-def _add(writer: MilvusWriter, source: str, text: str, lang: str) -> None:
+def _add(
+    writer: MilvusWriter, source: str, text: str, lang: str, pages: list | None = None
+) -> None:
     doc = SimpleNamespace(
-        source=source, doc_id=source, title=source, lang=lang, text=text, pages=[]
+        source=source, doc_id=source, title=source, lang=lang, text=text, pages=pages or []
     )
     chunk = SimpleNamespace(
-        chunk_id=f"{source}-0", doc_id=source, ordinal=0, start=0, end=len(text), text=text,
+        chunk_id=f"{source}-0", doc_id=source, ordinal=0, start=0, end=len(text), text=text[:2000],
         n_tokens=len(text.split()),
     )  # fmt: skip
     writer.add(doc, len(text), 0.0, [chunk], FakeEmbedder(64).embed_documents([text]), [lang], [""])
@@ -178,3 +180,16 @@ def test_the_stemming_proof_fails_without_the_dutch_stemmer(
         _add(writer, "/nl.txt", "Op zondag bakken wij pannenkoeken", "nl")
         writer.commit(64)
     assert MilvusStore(spec).bm25("pannenkoek", "nl", 5) == []
+
+
+def test_pages_and_long_document_text(tmp_path: Path) -> None:
+    """Pages are kept (the UI cites them); text longer than one VARCHAR comes back whole."""
+    spec = f"milvus:{tmp_path / 'p.db'}"
+    text = "Het regent vandaag weer. " * 3000  # 75,000 characters: five parts
+    with MilvusWriter(spec, "fake-64", CHUNKING.as_dict()) as writer:
+        _add(writer, "/paged.pdf", text, "nl", pages=[(0, 1), (40_000, 2)])
+        writer.commit(64)
+    store = MilvusStore(spec)
+    assert store.pages("/paged.pdf") == [[0, 1], [40_000, 2]]
+    assert store.pages("/not/indexed") == []
+    assert store.document_text("/paged.pdf") == text

@@ -16,8 +16,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from citeqa.settings import ChunkingConfig
 from embeddings.embedders import load_embedder
-from embeddings.indexer import ChunkingSettings, index_paths
+from embeddings.indexer import index_paths
 from embeddings.store import Index
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,7 +43,7 @@ def main() -> None:
             root / "index",
             lambda: embedder,
             args.embedder,
-            ChunkingSettings(),
+            ChunkingConfig(),
             progress=False,
         )
         pipeline.append(time.perf_counter() - started)

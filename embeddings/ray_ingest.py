@@ -34,6 +34,7 @@ from embeddings.indexer import (
     _changed_files,
     _under,
     chunk_language,
+    chunking_manifest,
 )
 from embeddings.progress import Progress
 from embeddings.stores import open_writer
@@ -147,7 +148,7 @@ def index_paths_ray(
     roots = [Path(os.path.realpath(p)) for p in paths]
     files = list(iter_files(roots))
     with open_writer(
-        root, embedder_id(embedder_spec), chunking.as_dict(), rebuild=rebuild
+        root, embedder_id(embedder_spec), chunking_manifest(chunking), rebuild=rebuild
     ) as writer:
         fresh = rebuild or writer.previous is None
         known = writer.known_sources()
@@ -251,7 +252,7 @@ def _prepare(
     dataset = ray.data.from_items(items, override_num_blocks=blocks).map_batches(
         Prepare,
         fn_constructor_kwargs={
-            "spec": spec, "chunking": chunking.as_dict(), "batch_size": batch_size,
+            "spec": spec, "chunking": chunking_manifest(chunking), "batch_size": batch_size,
             "max_bytes": max_bytes,
         },
         batch_size=FILES_PER_BATCH, concurrency=actors, num_cpus=1, batch_format="numpy",

@@ -51,6 +51,10 @@ class Store(Protocol):
 
     def document_text(self, source: str) -> str | None: ...
 
+    def document_pages(self, source: str) -> list[tuple[int, int]]:
+        """(start offset, page number) of a paged document; empty otherwise."""
+        ...
+
     def close(self) -> None: ...
 
 

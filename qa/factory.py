@@ -37,7 +37,7 @@ def open_index(
     if embedder is None:
         spec = embedder_spec(settings)
         check_embedder(index.manifest, embedder_id(spec), index.root)
-        embedder = load_embedder(spec)
+        embedder = load_embedder(spec, settings.embed_threads)
     return index, embedder
 
 

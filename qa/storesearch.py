@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from embeddings.documents import language_of_question
 from embeddings.milvus_store import LANGUAGE_FIELD
 from embeddings.stores import LexicalStore
 
 if TYPE_CHECKING:
+    from qa.query import Query
     from qa.retrieval import Retriever
 
 Ranked = list[tuple[int, float, float | None, float | None, float | None]]
@@ -41,28 +41,23 @@ def _bm25_at(store: LexicalStore, text: str, rows: Sequence[int]) -> dict[int, f
     return {r: s for lang in LANGUAGE_FIELD for r, s in store.bm25(text, lang, len(rows), allowed)}
 
 
-def allowed_rows(store: LexicalStore, lang: str | None, source: str | None) -> np.ndarray | None:
-    if not lang and not source:
-        return None
-    return store.rows_where(lang, source)
-
-
 def ranked(
-    retriever: Retriever, query: str, mode: str, pool: int, allowed: np.ndarray | None
+    retriever: Retriever, query: Query, mode: str, pool: int, allowed: np.ndarray | None
 ) -> Ranked:
-    """(row, score, dense, bm25, fused) best first, for `mode` (dense, bm25, hybrid)."""
+    """(row, score, dense, bm25, fused) best first, for `mode` (dense, bm25, hybrid); the
+    question built once (`qa.query.Query`): its text, vector and language."""
     from qa.retrieval import _language_rrf, neutral_words
 
     store = retriever.index
     if not isinstance(store, LexicalStore):
         raise TypeError(f"{type(store).__name__} does not rank BM25 itself")
     if mode == "bm25":
-        return [(r, s, None, s, None) for r, s in _bm25_top(store, query, pool, allowed)]
-    vector = retriever.embed_query(query)
+        return [(r, s, None, s, None) for r, s in _bm25_top(store, query.text, pool, allowed)]
+    vector = query.vector
     dense = store.search(vector, pool, allowed)
     if mode == "dense":
         return [(r, s, s, None, None) for r, s in dense]
-    lexical = _bm25_top(store, query, pool, allowed)
+    lexical = _bm25_top(store, query.text, pool, allowed)
     candidates = list(dict.fromkeys([r for r, _ in dense] + [r for r, _ in lexical]))
     if not candidates:
         return []
@@ -73,12 +68,12 @@ def ranked(
             dense_scores[r] = float(v @ vector)
     bm25_scores = dict(lexical)
     unscored = [r for r in candidates if r not in bm25_scores]
-    bm25_scores.update(_bm25_at(store, query, unscored))
+    bm25_scores.update(_bm25_at(store, query.text, unscored))
     records = store.chunks(candidates)
     langs = {r: rec.lang for r, rec in records.items()}
-    question_lang = language_of_question(query) if retriever.config.fusion != "rrf" else None
+    question_lang = query.lang if retriever.config.fusion != "rrf" else None
     crossing = question_lang and any(langs.get(r) != question_lang for r in candidates)
-    neutral = " ".join(neutral_words(query)) if crossing else ""
+    neutral = " ".join(neutral_words(query.text)) if crossing else ""
     neutral_scores = _bm25_at(store, neutral, candidates) if neutral else {}
     same = {r: question_lang is None or langs.get(r) == question_lang for r in candidates}
     fused = _language_rrf(

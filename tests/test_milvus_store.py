@@ -14,7 +14,7 @@ if importlib.util.find_spec("pymilvus") is None or importlib.util.find_spec("mil
 
 from embeddings.embedders import FakeEmbedder
 from embeddings.errors import BadInput, IndexMismatch, IndexNotFound
-from embeddings.indexer import ChunkingSettings, index_paths, remove_sources
+from embeddings.indexer import ChunkingSettings, chunking_manifest, index_paths, remove_sources
 from embeddings.milvus_store import MilvusSpec, MilvusStore, MilvusWriter
 from embeddings.store import Index
 from embeddings.stores import LexicalStore, Store, is_remote, open_store
@@ -117,7 +117,7 @@ def test_refuses_another_embedder_and_a_missing_index(
     tmp_path: Path, milvus_index: str, small_corpus: Path
 ) -> None:
     with pytest.raises(IndexMismatch):
-        MilvusWriter(milvus_index, "fake-32", CHUNKING.as_dict())
+        MilvusWriter(milvus_index, "fake-32", chunking_manifest(CHUNKING))
     with pytest.raises(IndexMismatch):
         MilvusStore(milvus_index, expect_embedder="fake-32")
     with pytest.raises(IndexNotFound):
@@ -145,7 +145,7 @@ def test_dutch_stemming_is_real(tmp_path: Path) -> None:
     (milvus-lite 3.x) or analyses both fields alike fails here."""
     spec = f"milvus:{tmp_path / 's.db'}"
     sentence = "Op zondag bakken wij pannenkoeken met stroop voor de fietsers"
-    with MilvusWriter(spec, "fake-64", CHUNKING.as_dict()) as writer:
+    with MilvusWriter(spec, "fake-64", chunking_manifest(CHUNKING)) as writer:
         _add(writer, "/nl.txt", sentence, "nl")
         _add(writer, "/en.txt", sentence, "en")
         writer.commit(64)
@@ -176,7 +176,7 @@ def test_the_stemming_proof_fails_without_the_dutch_stemmer(
 
     monkeypatch.setattr(ms, "_analyzer", unstemmed)
     spec = f"milvus:{tmp_path / 'u.db'}"
-    with MilvusWriter(spec, "fake-64", CHUNKING.as_dict()) as writer:
+    with MilvusWriter(spec, "fake-64", chunking_manifest(CHUNKING)) as writer:
         _add(writer, "/nl.txt", "Op zondag bakken wij pannenkoeken", "nl")
         writer.commit(64)
     assert MilvusStore(spec).bm25("pannenkoek", "nl", 5) == []
@@ -186,10 +186,10 @@ def test_pages_and_long_document_text(tmp_path: Path) -> None:
     """Pages are kept (the UI cites them); text longer than one VARCHAR comes back whole."""
     spec = f"milvus:{tmp_path / 'p.db'}"
     text = "Het regent vandaag weer. " * 3000  # 75,000 characters: five parts
-    with MilvusWriter(spec, "fake-64", CHUNKING.as_dict()) as writer:
+    with MilvusWriter(spec, "fake-64", chunking_manifest(CHUNKING)) as writer:
         _add(writer, "/paged.pdf", text, "nl", pages=[(0, 1), (40_000, 2)])
         writer.commit(64)
     store = MilvusStore(spec)
-    assert store.pages("/paged.pdf") == [[0, 1], [40_000, 2]]
-    assert store.pages("/not/indexed") == []
+    assert store.document_pages("/paged.pdf") == [(0, 1), (40_000, 2)]
+    assert store.document_pages("/not/indexed") == []
     assert store.document_text("/paged.pdf") == text

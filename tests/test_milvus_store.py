@@ -193,3 +193,29 @@ def test_pages_and_long_document_text(tmp_path: Path) -> None:
     assert store.document_pages("/paged.pdf") == [(0, 1), (40_000, 2)]
     assert store.document_pages("/not/indexed") == []
     assert store.document_text("/paged.pdf") == text
+
+
+def test_cli_index_and_search_on_milvus(tmp_path: Path, small_corpus: Path, small_index: Path):
+    """`citeqa index ... --index milvus:x.db`, then `citeqa search --json` on both stores."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from cli import app
+
+    runner = CliRunner()
+    spec = f"milvus:{tmp_path / 'cli.db'}"
+    args = ["--embedder", "fake:64", "--max-tokens", "24", "--overlap-tokens", "6", "-q"]
+    done = runner.invoke(app, ["index", str(small_corpus), "--index", spec, *args])
+    assert done.exit_code == 0, done.output
+    assert "5 documents" in done.output
+    found = {}
+    for index in (spec, str(small_index)):
+        out = runner.invoke(
+            app, ["search", "Hoeveel geld voor het Rode Kruis?", "--index", index, "--json"]
+        )
+        assert out.exit_code == 0, out.output
+        hits = json.loads(out.output)
+        hits = hits["hits"] if isinstance(hits, dict) else hits
+        found[index] = [h["chunk_id"] for h in hits][:1]
+    assert found[spec] == found[str(small_index)]

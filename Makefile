@@ -62,9 +62,9 @@ bench: $(BENCH_STAMP) index
 	$(BIN)/python bench/api_latency.py --index $(INDEX)
 
 lint: install
-	$(BIN)/ruff check qa embeddings eval tests bench app.py
-	$(BIN)/ruff format --check qa embeddings eval tests bench app.py
-	$(BIN)/mypy qa embeddings eval app.py
+	$(BIN)/ruff check qa embeddings eval tests bench app.py cli.py
+	$(BIN)/ruff format --check qa embeddings eval tests bench app.py cli.py
+	$(BIN)/mypy qa embeddings eval app.py cli.py
 
 clean:
 	rm -rf .citeqa .pytest_cache .mypy_cache .ruff_cache

@@ -81,7 +81,7 @@ def citeqa(*args: str, index: Path, timeout: float = 900) -> subprocess.Complete
     """Run the real command line, as a user would."""
     env = {**os.environ, "CITEQA_INDEX": str(index)}
     return subprocess.run(
-        [sys.executable, "-m", "qa.cli", *args],
+        [sys.executable, "-m", "cli", *args],
         capture_output=True,
         text=True,
         env=env,

@@ -227,7 +227,7 @@ def test_busy_port_is_one_clear_error() -> None:
 
 
 def _cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "qa.cli", *args]
+    return [sys.executable, "-m", "cli", *args]
 
 
 def test_serve_busy_port_prints_one_line(small_index: Path) -> None:

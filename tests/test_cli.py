@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from qa.cli import app
+from cli import app
 
 runner = CliRunner()
 
@@ -119,7 +119,7 @@ def _index_with_peak_rss(folder: Path, index: Path, tmp_path: Path) -> tuple[str
     from tests.conftest import ROOT
 
     peak = tmp_path / f"peak-{index.name}"
-    command = [sys.executable, "-m", "qa.cli", "index", str(folder), "--index", str(index)]
+    command = [sys.executable, "-m", "cli", "index", str(folder), "--index", str(index)]
     done = subprocess.run(
         [sys.executable, "-c", _PEAK_RSS, str(peak), *command, "--embedder", "fake:64", "-q"],
         capture_output=True,

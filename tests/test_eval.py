@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from cli import app
 from eval.answers import Answered, has_acceptable_answer, metrics
 from eval.datasets import load_dataset
 from eval.runner import run_eval
-from qa.cli import app
 from qa.service import Answer
 from qa.settings import Settings
 from tests.conftest import ROOT

@@ -139,7 +139,7 @@ def test_chat_in_a_real_terminal(small_index: Path, tmp_path: Path) -> None:
     env.update(TERM="xterm", COLUMNS="200", LINES="50", PROMPT_TOOLKIT_NO_CPR="1")
     main, child = pty.openpty()
     process = subprocess.Popen(
-        [sys.executable, "-m", "qa.cli", "chat"],
+        [sys.executable, "-m", "cli", "chat"],
         stdin=child,
         stdout=child,
         stderr=child,

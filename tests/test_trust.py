@@ -173,7 +173,7 @@ def test_ask_after_makes_a_follow_up_on_the_command_line(
     small_index: Path,
     monkeypatch,  # type: ignore[no-untyped-def]
 ) -> None:
-    from qa import cli
+    import cli
 
     seen: list[tuple[str, tuple]] = []
     original = QAService.stream

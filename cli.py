@@ -1,7 +1,8 @@
-"""The `citeqa` command line: index, search, ask, chat, eval, serve, docs.
+"""The `citeqa` command line: index, search, ask, chat, eval, serve, mcp.
 
-A thin layer: parse options into `Settings`, call the library, print. `CiteqaError`s become
-one clear line on stderr and exit code 2; nothing else here knows about exceptions.
+A thin layer at the top of the project, beside app.py: parse options into `Settings`, call
+the library (qa/, embeddings/, eval/, app), print. Nothing below imports it. `CiteqaError`s
+become one clear line on stderr and exit code 2 in one place, `_Commands.invoke`.
 """
 
 from __future__ import annotations
@@ -9,17 +10,30 @@ from __future__ import annotations
 import json
 import logging
 import re
-import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from pydantic import ValidationError
+from typer.core import TyperGroup
 
-from embeddings.errors import CiteqaError
+from embeddings.errors import BadInput, CiteqaError
 from qa.settings import Settings
 
+
+class _Commands(TyperGroup):
+    """The one error handler: a `CiteqaError` from any command (or from checking its
+    options) is one line on stderr and exit code 2 (DiskFull: 3), never a traceback."""
+
+    def invoke(self, ctx: Any) -> Any:  # typer._click.Context (typer vendors click)
+        try:
+            return super().invoke(ctx)
+        except CiteqaError as exc:
+            _fail(exc)
+
+
 app = typer.Typer(
+    cls=_Commands,
     add_completion=False,
     no_args_is_help=True,
     help="Question answering over your documents, with checked citations.",
@@ -61,7 +75,7 @@ def _settings(index: Path | None = None, embedder: str | None = None, **nested: 
     try:
         settings = Settings()
     except ValidationError as exc:
-        _fail(ValueError(_invalid(exc, env=True)))
+        raise BadInput(_invalid(exc, env=True)) from None
     update: dict = {}
     if index is not None:
         update["index"] = index
@@ -73,7 +87,7 @@ def _settings(index: Path | None = None, embedder: str | None = None, **nested: 
         try:
             update[name] = type(current).model_validate({**current.model_dump(), **given})
         except ValidationError as exc:
-            _fail(ValueError(_invalid(exc, env=False, section=name, given=given)))
+            raise BadInput(_invalid(exc, env=False, section=name, given=given)) from None
     return settings.model_copy(update=update)
 
 
@@ -144,22 +158,18 @@ def index(
         chunking={"max_tokens": max_tokens, "overlap_tokens": overlap_tokens},
         indexing={"max_file_mb": max_file_mb},
     )
-    try:
-        spec = embedder_spec(settings) if not rebuild else (settings.embedder or "e5-small-q4")
-        report = index_paths(
-            paths,
-            settings.index,
-            lambda: load_embedder(spec),
-            spec,
-            ChunkingSettings(settings.chunking.max_tokens, settings.chunking.overlap_tokens),
-            rebuild=rebuild,
-            progress=not quiet,
-            max_file_bytes=settings.indexing.max_file_bytes,
-            batching=Batching.of(settings.indexing),
-        )
-    except CiteqaError as exc:
-        _fail(exc)
-        return
+    spec = embedder_spec(settings) if not rebuild else (settings.embedder or "e5-small-q4")
+    report = index_paths(
+        paths,
+        settings.index,
+        lambda: load_embedder(spec),
+        spec,
+        ChunkingSettings(settings.chunking.max_tokens, settings.chunking.overlap_tokens),
+        rebuild=rebuild,
+        progress=not quiet,
+        max_file_bytes=settings.indexing.max_file_bytes,
+        batching=Batching.of(settings.indexing),
+    )
     out = typer.echo
     out(terminal_safe(f"index: {settings.index}", newlines=False))
     out(
@@ -208,13 +218,10 @@ def search(
     from qa.factory import open_retriever
 
     if lang is not None and lang not in LANGUAGES:
-        _fail(ValueError(f"--lang {lang}: unknown language; choose {', '.join(LANGUAGES)}"))
+        raise BadInput(f"--lang {lang}: unknown language; choose {', '.join(LANGUAGES)}")
     settings = _settings(index, embedder, retrieval={"k": k, "mode": mode})
-    try:
-        retriever = open_retriever(settings)
-        hits = retriever.search(question, lang=lang, source=source)
-    except CiteqaError as exc:
-        _fail(exc)
+    retriever = open_retriever(settings)
+    hits = retriever.search(question, lang=lang, source=source)
     if as_json:
         typer.echo(_json_line({"query": question, "hits": [h.as_json() for h in hits]}))
         return
@@ -243,7 +250,7 @@ def _answer_settings(
     k: int | None = None,
 ) -> Settings:
     if answerer is not None and answerer not in ("extractive", "llm"):
-        _fail(ValueError(f"unknown answerer {answerer!r}; choose extractive or llm"))
+        raise BadInput(f"unknown answerer {answerer!r}; choose extractive or llm")
     return _settings(
         index,
         embedder,
@@ -295,20 +302,17 @@ def ask(
     from qa.service import Delta, Done
 
     settings = _answer_settings(index, embedder, answerer, llm, llm_base_url, k)
-    try:
-        service = open_service(settings)
-        history: list[tuple[str, str]] = []
-        for earlier in after or []:
-            history.append((earlier, service.ask(earlier, history).text))
-        streamed = ""
-        for event in service.stream(question, history):
-            if isinstance(event, Delta) and not as_json:
-                streamed += event.text
-                typer.echo(terminal_safe(event.text), nl=False)
-            elif isinstance(event, Done):
-                answer = event.answer
-    except CiteqaError as exc:
-        _fail(exc)
+    service = open_service(settings)
+    history: list[tuple[str, str]] = []
+    for earlier in after or []:
+        history.append((earlier, service.ask(earlier, history).text))
+    streamed = ""
+    for event in service.stream(question, history):
+        if isinstance(event, Delta) and not as_json:
+            streamed += event.text
+            typer.echo(terminal_safe(event.text), nl=False)
+        elif isinstance(event, Done):
+            answer = event.answer
     if as_json:
         typer.echo(_json_line(answer.as_json()))
         return
@@ -332,11 +336,7 @@ def chat(
     from qa.terminal_chat import run_chat
 
     settings = _answer_settings(index, embedder, answerer, llm, llm_base_url)
-    try:
-        service = open_service(settings)
-    except CiteqaError as exc:
-        _fail(exc)
-        return
+    service = open_service(settings)
     run_chat(service, settings.index.parent / "chat_history")
 
 
@@ -370,25 +370,21 @@ def evaluate(
     chosen = [m.strip() for m in modes.split(",") if m.strip()]
     unknown = [m for m in chosen if m not in MODES]
     if unknown or not chosen:
-        _fail(ValueError(f"unknown mode(s) {unknown}; choose from {', '.join(MODES)}"))
+        raise BadInput(f"unknown mode(s) {unknown}; choose from {', '.join(MODES)}")
     settings = _answer_settings(index, embedder, answerer, llm, llm_base_url)
     answer_figures = None
-    try:
-        data, result, retriever = run_eval(
-            dataset,
-            settings,
-            chosen,  # type: ignore[arg-type]
-            progress=True,
-            index_dir=index,
+    data, result, retriever = run_eval(
+        dataset,
+        settings,
+        chosen,  # type: ignore[arg-type]
+        progress=True,
+        index_dir=index,
+    )
+    if answers and data.fmt == "qa":
+        service = open_service(settings, retriever)
+        answer_figures = summary(
+            answer_all(service, data), service.threshold, service.answerer.name
         )
-        if answers and data.fmt == "qa":
-            service = open_service(settings, retriever)
-            answer_figures = summary(
-                answer_all(service, data), service.threshold, service.answerer.name
-            )
-    except CiteqaError as exc:
-        _fail(exc)
-        return
     typer.echo(
         json.dumps(as_dict(result, answer_figures), ensure_ascii=False)
         if as_json
@@ -433,13 +429,10 @@ def serve(
     from qa.api import bind
 
     settings = _answer_settings(index, None, answerer, llm, llm_base_url)
-    try:
-        sock = bind(host, port)  # before the slow UI import: a busy port is said at once
-        from app import serve as serve_app
+    sock = bind(host, port)  # before the slow UI import: a busy port is said at once
+    from app import serve as serve_app
 
-        serve_app(None, host, port, api_key or None, settings, sock)
-    except CiteqaError as exc:
-        _fail(exc)
+    serve_app(None, host, port, api_key or None, settings, sock)
 
 
 @app.command()
@@ -455,11 +448,7 @@ def mcp(
     from qa.mcp_server import create_mcp
 
     settings = _answer_settings(index, embedder, answerer, llm, llm_base_url)
-    try:
-        service = open_service(settings)
-    except CiteqaError as exc:
-        _fail(exc)
-        return
+    service = open_service(settings)
     create_mcp(service).run("stdio")
 
 
@@ -468,11 +457,7 @@ def main() -> None:
     import bm25s  # noqa: F401  (it sets its own logger to DEBUG on import; undo that here)
 
     logging.getLogger("bm25s").setLevel(logging.WARNING)
-    try:
-        app()
-    except CiteqaError as exc:  # errors raised while typer builds the command
-        typer.secho(f"citeqa: {exc}", err=True, fg=typer.colors.RED)
-        sys.exit(2)
+    app()
 
 
 if __name__ == "__main__":

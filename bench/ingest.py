@@ -71,7 +71,9 @@ def main() -> None:
     for _ in range(args.repeat):
         for spec in specs:
             loads.append(os.getloadavg()[0])
-            pipeline, raw, reports[spec] = _round(args.paths, spec, embedders[spec], not args.no_raw)
+            pipeline, raw, reports[spec] = _round(
+                args.paths, spec, embedders[spec], not args.no_raw
+            )
             times[spec][0].append(pipeline)
             times[spec][1].append(raw)
     results: list[dict[str, Any]] = []

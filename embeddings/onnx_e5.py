@@ -80,8 +80,7 @@ class E5File:
         blob = raw[offset : offset + blob_len]
         offset += blob_len
         pieces = [
-            (blob[offs[i] : offs[i + 1]].decode("utf-8"), float(scores[i]))
-            for i in range(n_pieces)
+            (blob[offs[i] : offs[i + 1]].decode("utf-8"), float(scores[i])) for i in range(n_pieces)
         ]
         n_norm, norm_bytes = take("<iI")
         normalise: dict[int, str] = {}
@@ -237,7 +236,9 @@ def build_graph(model: E5File, opset: int = 20) -> Any:
         v = split(linear(x, f"{p}.v", H, H, f"{p}.vo"), [0, 2, 1, 3])
         scores = node("Add", [node("MatMul", [q, k], f"{p}.qk"), bias], f"{p}.scores")
         probs = node("Softmax", [scores], f"{p}.probs", axis=-1)
-        ctx = node("Transpose", [node("MatMul", [probs, v], f"{p}.ctx")], f"{p}.ctx.t", perm=[0, 2, 1, 3])
+        ctx = node(
+            "Transpose", [node("MatMul", [probs, v], f"{p}.ctx")], f"{p}.ctx.t", perm=[0, 2, 1, 3]
+        )
         ctx = node("Reshape", [ctx, "hidden_shape"], f"{p}.ctx.h")
         attn = linear(ctx, f"{p}.ao", H, H, f"{p}.aoo")
         x = layernorm(node("Add", [x, attn], f"{p}.res1"), f"{p}.aln", f"{p}.h1")
@@ -289,7 +290,9 @@ class E5Graph:
         ).astype(np.float32)
         blob = build_graph(model).SerializeToString()
         threads = num_threads or 0
-        self._run = _openvino(blob, threads) if backend == "openvino" else _onnxruntime(blob, threads)
+        self._run = (
+            _openvino(blob, threads) if backend == "openvino" else _onnxruntime(blob, threads)
+        )
 
     def embed(self, texts: Sequence[str], is_query: bool) -> np.ndarray:
         prefix = "query: " if is_query else "passage: "

@@ -97,7 +97,14 @@ def _texts() -> list[str]:
         text = path.read_text(encoding="utf-8")
         texts += [text[i : i + 500] for i in range(0, len(text), 500)]
         texts.append(text)  # whole documents: several 510-token windows
-    tricky = ["", " ", "x", "a\x00b", "\ue000\ue001 \U00013000\U00013001 x", "ﬁ ½ Ⅷ ｶﾀｶﾅ  \t e\u0301"]
+    tricky = [
+        "",
+        " ",
+        "x",
+        "a\x00b",
+        "\ue000\ue001 \U00013000\U00013001 x",
+        "ﬁ ½ Ⅷ ｶﾀｶﾅ  \t e\u0301",
+    ]
     return texts[:40] + texts[-6:] + tricky
 
 

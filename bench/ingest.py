@@ -97,8 +97,7 @@ def main() -> None:
                 "raw_chunks_per_s": round(chunks / r, 1) if raw else None,
                 "raw_tokens_per_s": round(tokens / r) if raw else None,
                 "overhead_percent": round(100 * (p - r) / r, 1) if raw else None,
-                "pipeline_x_first": round(times[specs[0]][0][0] and
-                                          statistics.median(times[specs[0]][0]) / p, 2),
+                "pipeline_x_first": round(statistics.median(times[specs[0]][0]) / p, 2),
             }
         )  # fmt: skip
     summary = {

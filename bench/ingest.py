@@ -116,16 +116,15 @@ def main() -> None:
         f"load average {min(loads):.1f}-{max(loads):.1f}; peak RSS {summary['peak_rss_mb']} MB.",
         "",
         "| embedder | pipeline chunks/s | x first | raw embed chunks/s | pipeline tokens/s "
-        "| pipeline s | raw s | overhead |",
+        "| pipeline s | raw s | overhead % |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for row in results:
-        table.append(
-            f"| {row['embedder']} | {row['pipeline_chunks_per_s']} | {row['pipeline_x_first']} "
-            f"| {row['raw_chunks_per_s']} | {row['pipeline_tokens_per_s']} "
-            f"| {row['pipeline_seconds']} | {row['raw_embed_seconds']} "
-            f"| {row['overhead_percent']} % |"
-        )
+        cells = [row[k] for k in ("pipeline_chunks_per_s", "pipeline_x_first", "raw_chunks_per_s")]
+        cells += [row[k] for k in ("pipeline_tokens_per_s", "pipeline_seconds")]
+        cells += [row["raw_embed_seconds"], row["overhead_percent"]]
+        shown = ["-" if c is None else str(c) for c in cells]
+        table.append(f"| {row['embedder']} | " + " | ".join(shown) + " |")
     args.out.with_suffix(".md").write_text("\n".join(table) + "\n")
 
 

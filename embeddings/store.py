@@ -24,6 +24,7 @@ pickled. This module reads; it does not decide what to index (see `indexer`).
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
 import sqlite3
@@ -312,6 +313,55 @@ class Index:
     def document_text(self, source: str) -> str | None:
         rows = self._query("SELECT text FROM documents WHERE source = ?", (source,))
         return rows[0][0] if rows else None
+
+    def document_pages(self, source: str) -> list[tuple[int, int]]:
+        """(start offset, page number) of each page of a paged document (PDF), in order;
+        empty for other formats, an unknown source or an unreadable list."""
+        rows = self._query("SELECT pages FROM documents WHERE source = ?", (source,))
+        try:
+            pages = json.loads(rows[0][0]) if rows and rows[0][0] else []
+            return [(int(start), int(number)) for start, number in pages]
+        except (TypeError, ValueError):
+            return []
+
+    def document_languages(self) -> dict[str, str]:
+        """Each document's language, by source."""
+        return dict(self._query("SELECT source, lang FROM documents"))
+
+    # --- rows (chunk ids) by what they hold: for filters and document-level signals ---
+
+    def rows_where(self, lang: str | None = None, source: str | None = None) -> np.ndarray:
+        """Ascending row ids of the chunks in `lang` whose source contains `source` (a plain
+        substring: `_` and `%` are literal); a condition left out holds for every chunk."""
+        clauses, params = [], []
+        if lang:
+            clauses.append("lang = ?")
+            params.append(lang)
+        if source:
+            clauses.append("source LIKE ? ESCAPE '\\'")
+            params.append("%" + re.sub(r"([\\%_])", r"\\\1", source) + "%")
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self._query(f"SELECT id FROM chunks{where} ORDER BY id", params)
+        return np.fromiter((r for (r,) in rows), dtype=np.int64, count=len(rows))
+
+    def languages_of(self, rows: Sequence[int]) -> dict[int, str]:
+        """Row id -> the chunk's language, for these rows (unknown ones left out)."""
+        out: dict[int, str] = {}
+        for i in range(0, len(rows), 500):
+            part = list(rows[i : i + 500])
+            marks = ",".join("?" * len(part))
+            out.update(self._query(f"SELECT id, lang FROM chunks WHERE id IN ({marks})", part))
+        return out
+
+    def row_sources(self) -> list[tuple[int, str]]:
+        """(row id, source) of every chunk, by row id."""
+        return [
+            (int(r), str(s)) for r, s in self._query("SELECT id, source FROM chunks ORDER BY id")
+        ]
+
+    def row_terms(self) -> dict[int, str]:
+        """Row id -> the chunk's analysed BM25 terms, as stored (space-separated)."""
+        return dict(self._query("SELECT id, terms FROM chunks"))
 
     def vectors(self, rows: Sequence[int]) -> np.ndarray:
         """Stored vectors of these rows (approximate, 8-bit, in an HNSW-SQ8 index)."""

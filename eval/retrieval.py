@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from citeqa.extras import require
 from embeddings.documents import detect_language
 from eval.datasets import Dataset, Query, contains
 from qa.retrieval import Hit, Retriever
@@ -115,8 +116,8 @@ def evaluate(
     modes: Sequence[Mode],
     doc_of_file: dict[str, str] | None = None,
 ) -> RetrievalEval:
-    from ranx import Qrels, Run, compare
-    from ranx import evaluate as ranx_evaluate
+    ranx = require("ranx", "eval")
+    Qrels, Run, compare, ranx_evaluate = ranx.Qrels, ranx.Run, ranx.compare, ranx.evaluate
 
     doc_of_file = doc_of_file or {}
     qrels = qrels_for(dataset)

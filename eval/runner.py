@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from embeddings.embedders import load_embedder
-from embeddings.indexer import Batching, ChunkingSettings, index_paths
+from embeddings.embedders import DEFAULT_EMBEDDER, load_embedder
+from embeddings.indexer import Batching, index_paths
 from eval.datasets import Dataset, load_dataset, write_beir_corpus
 from eval.retrieval import RetrievalEval, evaluate
 from qa.factory import embedder_spec, open_retriever
@@ -32,13 +32,13 @@ def prepare(
         home = settings.index.parent / "eval" / dataset.name
         index, docs = home / "index", home / "docs"
     doc_of_file = write_beir_corpus(dataset, docs)
-    spec = settings.embedder or "e5-small-q4"
+    spec = settings.embedder or DEFAULT_EMBEDDER
     index_paths(
         [docs],
         index,
-        lambda: load_embedder(spec),
+        lambda: load_embedder(spec, settings.embed_threads),
         spec,
-        ChunkingSettings(settings.chunking.max_tokens, settings.chunking.overlap_tokens),
+        settings.chunking,
         progress=progress,
         batching=Batching.of(settings.indexing),
     )

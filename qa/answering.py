@@ -19,6 +19,7 @@ from embeddings.chunking import split_sentences
 from embeddings.embedders import Embedder
 from embeddings.errors import BadInput
 from embeddings.store import ChunkRecord
+from qa.query import Query
 
 if TYPE_CHECKING:
     from qa.settings import AnswerConfig
@@ -235,10 +236,13 @@ class ExtractiveAnswerer:
         return REFUSAL.get(lang, REFUSAL["en"])
 
     def candidates(
-        self, question: str, passages: Sequence[ChunkRecord], emphasis: str | None = None
+        self, question: str | Query, passages: Sequence[ChunkRecord], emphasis: str | None = None
     ) -> list[Candidate]:
-        """Sentences scored against `question`; word overlap counts against `emphasis`
-        when given (a follow-up's own words: "And to UNOPS?")."""
+        """Sentences scored against `question` (a `Query` brings its vector and terms, so
+        the question is not embedded or analysed again); word overlap counts against
+        `emphasis` when given (a follow-up's own words: "And to UNOPS?")."""
+        if isinstance(question, str):
+            question = Query(question, self.embedder.embed_query)
         sentences: list[tuple[int, str, int]] = []  # (passage number, sentence, passage rank)
         for rank, passage in enumerate(passages[: self.passages_considered]):
             for s, e in split_sentences(passage.text):
@@ -247,11 +251,13 @@ class ExtractiveAnswerer:
                     sentences.append((rank + 1, text, rank))
         if not sentences:
             return []
-        q = self.embedder.embed_query(question)
+        q = question.vector
         vectors = self.embedder.embed_documents([t for _, t, _ in sentences])
         sims = vectors @ q
-        query_terms = set(analyse_query(emphasis or question))
-        expects = expected_answer_type(emphasis or question) or expected_answer_type(question)
+        query_terms = set(analyse_query(emphasis) if emphasis else question.terms)
+        expects = expected_answer_type(emphasis or question.text) or expected_answer_type(
+            question.text
+        )
         out = []
         # Weights measured on the bundled QA set (bench/abstention.py): the question's words
         # in the sentence help, a lower passage rank costs a little, and the wrong kind of

@@ -27,7 +27,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
-from embeddings.errors import BadInput, CiteqaError, LLMUnavailable
+from citeqa.errors import BadInput, CiteqaError, LLMUnavailable
 from qa.service import Answer, Delta, Done, QAService
 
 log = logging.getLogger(__name__)
@@ -68,8 +68,8 @@ class ChatRequest(BaseModel):
 class SearchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     query: str = Field(min_length=1, max_length=2000)
-    k: int = Field(5, ge=1, le=100)
-    mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
+    k: int | None = Field(None, ge=1, le=100, description="Unset: the retrieval.k setting.")
+    mode: Literal["hybrid", "dense", "bm25"] | None = None  # unset: retrieval.mode
     lang: str | None = None
     source: str | None = None
 

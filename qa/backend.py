@@ -9,7 +9,6 @@ other's files.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import re
@@ -157,18 +156,12 @@ class Backend:
 
     def page_of(self, source: str, offset: int) -> int | None:
         """The page a document offset falls on, for paged formats (PDF); None otherwise."""
-        # the store keeps pages per document but has no public reader for them yet
-        rows = self.index._query("SELECT pages FROM documents WHERE source = ?", (source,))
-        try:
-            pages = json.loads(rows[0][0]) if rows else []
-        except (TypeError, ValueError):
-            return None
         page = None
-        for start, number in pages:
+        for start, number in self.index.document_pages(source):
             if start > offset:
                 break
             page = number
-        return page if isinstance(page, int) else None
+        return page
 
     def _check(self, upload: Upload) -> str:
         """The stored name of an acceptable upload; raises BadInput with the reason otherwise."""
@@ -203,7 +196,8 @@ class Backend:
         Refused files are listed with the reason; the others are indexed all the same.
         With an inbox, every handed-over file is deleted from it afterwards.
         """
-        from embeddings.indexer import ChunkingSettings, index_paths
+        from citeqa.settings import ChunkingConfig
+        from embeddings.indexer import index_paths
 
         uploads = [f if isinstance(f, Upload) else Upload(Path(f), Path(f).name) for f in files]
         report = UploadReport()
@@ -234,7 +228,9 @@ class Backend:
                 self.index.root,
                 lambda: self.embedder,
                 self.embedder_spec,
-                ChunkingSettings(chunking["max_tokens"], chunking["overlap_tokens"]),
+                ChunkingConfig(
+                    max_tokens=chunking["max_tokens"], overlap_tokens=chunking["overlap_tokens"]
+                ),
                 progress=progress,
                 max_file_bytes=MAX_UPLOAD_BYTES,
             )

@@ -51,7 +51,7 @@ class DocumentLevel:
 
     def __init__(self, index: Index) -> None:
         self.index = index
-        rows_sources = index._query("SELECT id, source FROM chunks ORDER BY id")
+        rows_sources = index.row_sources()
         self.sources = sorted({s for _, s in rows_sources})
         number = {s: i for i, s in enumerate(self.sources)}
         row_ids = np.asarray([r for r, _ in rows_sources], dtype=np.int64)
@@ -62,9 +62,9 @@ class DocumentLevel:
         self._doc_starts = np.searchsorted(self.doc_of_row[order], np.arange(len(self.sources) + 1))
         counts = TermCounts.load(index.generation / LEXICAL)
         if counts is None or not np.array_equal(counts.rows, row_ids):
-            terms = dict(index._query("SELECT id, terms FROM chunks"))
+            terms = index.row_terms()
             counts = TermCounts.from_terms(row_ids, [terms[int(r)] for r in row_ids])
-        langs = dict(index._query("SELECT source, lang FROM documents"))
+        langs = index.document_languages()
         self.dutch = np.asarray([langs.get(s) == "nl" for s in self.sources], dtype=bool)
         self.lexical = LexicalIndex.from_counts(
             document_counts(counts, self.doc_of_row, len(self.sources))

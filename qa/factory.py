@@ -33,7 +33,7 @@ def open_index(settings: Settings, embedder: Embedder | None = None) -> tuple[In
     if embedder is None:
         spec = embedder_spec(settings)
         check_embedder(index.manifest, embedder_id(spec), index.root)
-        embedder = load_embedder(spec)
+        embedder = load_embedder(spec, settings.embed_threads)
     return index, embedder
 
 

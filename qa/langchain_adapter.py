@@ -8,9 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
-from langchain_core.documents import Document
-from langchain_core.retrievers import BaseRetriever
+try:
+    from langchain_core.callbacks import CallbackManagerForRetrieverRun
+    from langchain_core.documents import Document
+    from langchain_core.retrievers import BaseRetriever
+except ImportError:
+    from citeqa.errors import MissingExtra
+
+    raise MissingExtra("LangChain is not installed: pip install 'citeqa[llm]'") from None
 from pydantic import ConfigDict
 
 from qa.retrieval import Retriever

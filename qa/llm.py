@@ -11,7 +11,8 @@ import html
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from embeddings.errors import LLMUnavailable
+from citeqa.errors import LLMUnavailable
+from citeqa.extras import require
 from embeddings.store import ChunkRecord
 from qa.answering import LANGUAGE_NAMES, REFUSAL, Reading, Turn
 
@@ -54,7 +55,7 @@ Standalone question:"""
 
 
 def _openai(model: str, base_url: str | None, timeout: float) -> Any:
-    from langchain_openai import ChatOpenAI
+    ChatOpenAI = require("langchain_openai", "llm").ChatOpenAI
 
     # Local servers (llama.cpp, vLLM, LM Studio) ignore the key but the client wants one.
     return ChatOpenAI(
@@ -69,7 +70,7 @@ def _openai(model: str, base_url: str | None, timeout: float) -> Any:
 
 
 def _ollama(model: str, base_url: str | None, timeout: float) -> Any:
-    from langchain_ollama import ChatOllama
+    ChatOllama = require("langchain_ollama", "llm").ChatOllama
 
     kwargs: dict[str, Any] = {"model": model, "temperature": 0.0}
     if base_url:

@@ -94,8 +94,10 @@ def create_mcp(service: QAService) -> Any:
     @server.tool()
     def search(
         query: Annotated[str, Field(min_length=1, max_length=2000, description="What to find.")],
-        k: Annotated[int, Field(ge=1, le=100, description="Passages to return.")] = 5,
-        mode: Literal["hybrid", "dense", "bm25"] = "hybrid",
+        k: Annotated[
+            int | None, Field(ge=1, le=100, description="Passages to return [setting: 5].")
+        ] = None,
+        mode: Literal["hybrid", "dense", "bm25"] | None = None,
         lang: Annotated[str | None, Field(description="Only passages in this language.")] = None,
     ) -> SearchResult:
         """Find the passages of the indexed documents that best match the query."""
@@ -114,7 +116,9 @@ def create_mcp(service: QAService) -> Any:
             list[Turn] | None,
             Field(description="Earlier turns of this conversation, oldest first."),
         ] = None,
-        k: Annotated[int, Field(ge=1, le=100, description="Passages to read.")] = 5,
+        k: Annotated[
+            int | None, Field(ge=1, le=100, description="Passages to read [setting: 5].")
+        ] = None,
     ) -> AnswerResult:
         """Answer a question from the documents, with numbered, checked citations; follow-up
         questions ("and in 2024?") use the earlier turns."""

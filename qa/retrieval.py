@@ -19,12 +19,12 @@ from typing import Any
 
 import numpy as np
 
-from embeddings.analysis import analyse, analyse_query
-from embeddings.documents import language_of_question
+from embeddings.analysis import analyse_query
 from embeddings.embedders import Embedder
 from embeddings.errors import BadInput
 from embeddings.store import ChunkRecord, Index
 from qa.doclevel import DocumentLevel
+from qa.query import Query
 from qa.settings import Mode, RetrievalConfig
 
 MODES: tuple[Mode, ...] = ("hybrid", "dense", "bm25")
@@ -92,35 +92,28 @@ class Retriever:
                 self._query_vectors.popitem(last=False)
         return vector
 
+    def query(self, text: str) -> Query:
+        """`text` as a `Query` whose vector comes through this retriever's cache."""
+        return Query(text, self.embed_query)
+
     def _allowed(self, lang: str | None, source: str | None) -> np.ndarray | None:
         if not lang and not source:
             return None
-        clauses, params = [], []
-        if lang:
-            clauses.append("c.lang = ?")
-            params.append(lang)
-        if source:
-            clauses.append("c.source LIKE ? ESCAPE '\\'")  # a substring: _ and % are literal
-            params.append("%" + re.sub(r"([\\%_])", r"\\\1", source) + "%")
-        rows = self.index._query(f"SELECT c.id FROM chunks c WHERE {' AND '.join(clauses)}", params)
-        return np.asarray(sorted(r[0] for r in rows), dtype=np.int64)
-
-    def _dense(
-        self, query: str, k: int, allowed: np.ndarray | None
-    ) -> tuple[np.ndarray, list[tuple[int, float]]]:
-        vector = self.embed_query(query)
-        return vector, self.index.search(vector, k, allowed)
+        return self.index.rows_where(lang=lang, source=source)
 
     def search(
         self,
-        query: str,
+        query: str | Query,
         k: int | None = None,
         mode: Mode | None = None,
         lang: str | None = None,
         source: str | None = None,
     ) -> list[Hit]:
-        query = query.strip()
-        if not query:
+        """The `k` best passages for `query` (text, or a `Query` built once by the caller
+        and passed on to the answerer)."""
+        if isinstance(query, str):
+            query = self.query(query.strip())
+        if not query.text.strip():
             raise BadInput("The question is empty.")
         mode = mode or self.config.mode
         if mode not in MODES:
@@ -130,7 +123,7 @@ class Retriever:
         allowed = self._allowed(lang, source)
         ranked: list[tuple[int, float, float | None, float | None, float | None]] = []
         if mode == "dense":
-            _, dense = self._dense(query, pool, allowed)
+            dense = self.index.search(query.vector, pool, allowed)
             ranked = [(r, s, s, None, None) for r, s in dense]
         elif mode == "bm25":
             scores = self.lexical_scores(query)
@@ -145,23 +138,26 @@ class Retriever:
         """Which chunks (aligned with the lexical index's rows) were analysed as Dutch."""
         with self._cache_lock:
             if self._dutch is None:
-                rows = self.index._query("SELECT id FROM chunks WHERE lang = 'nl'")
-                dutch = np.asarray(sorted(r for (r,) in rows), dtype=np.int64)
+                dutch = self.index.rows_where(lang="nl")
                 self._dutch = np.isin(self.index.lexical.rows, dutch)
             return self._dutch
 
-    def lexical_scores(self, query: str, documents: DocumentLevel | None = None) -> np.ndarray:
+    def lexical_scores(
+        self, query: str | Query, documents: DocumentLevel | None = None
+    ) -> np.ndarray:
         """BM25 of every chunk (or of every document), each matched with the question stemmed
         in its own language, as it was itself analysed (`query_stemming=language`), or with
         Dutch and English stems together (`both`)."""
+        if isinstance(query, str):
+            query = self.query(query)
         lexical = documents.lexical if documents is not None else self.index.lexical
         if self.config.query_stemming == "both":
-            return lexical.scores(analyse_query(query))
+            return lexical.scores(query.terms)
         dutch = documents.dutch if documents is not None else self._dutch_rows()
-        english = lexical.scores(analyse(query, "en"))
+        english = lexical.scores(query.terms_in("en"))
         if not dutch.any():
             return english
-        return np.where(dutch, lexical.scores(analyse(query, "nl")), english)
+        return np.where(dutch, lexical.scores(query.terms_in("nl")), english)
 
     def documents(self) -> DocumentLevel:
         """The index's document-level signals, built on first use (one pass over the counts)."""
@@ -171,11 +167,11 @@ class Retriever:
             return self._documents
 
     def _hybrid(
-        self, query: str, pool: int, allowed: np.ndarray | None
+        self, query: Query, pool: int, allowed: np.ndarray | None
     ) -> list[tuple[int, float, float | None, float | None, float | None]]:
-        vector, dense = self._dense(query, pool, allowed)
-        fusion = self.config.fusion
-        question_lang = language_of_question(query) if fusion != "rrf" else None
+        vector = query.vector
+        dense = self.index.search(vector, pool, allowed)
+        question_lang = query.lang if self.config.fusion != "rrf" else None
         scores = self.lexical_scores(query)
         lexical = self.index.lexical.top(scores, pool, allowed)
         docs = self.documents() if self.config.granularity == "document" else None
@@ -191,17 +187,12 @@ class Retriever:
             for r, v in zip(missing, self.index.vectors(missing), strict=True):
                 dense_scores[r] = float(v @ vector)
         bm25_scores = self.index.lexical.at(scores, candidates)
-        langs = dict(
-            self.index._query(
-                f"SELECT id, lang FROM chunks WHERE id IN ({','.join('?' * len(candidates))})",
-                candidates,
-            )
-        )
+        langs = self.index.languages_of(candidates)
         # names and numbers are spelled alike in Dutch and English: across languages, BM25
         # on those terms alone is evidence, where BM25 on the whole question is noise (a
         # second BM25 pass, so only when some candidate is in another language)
         crossing = question_lang and any(langs.get(r) != question_lang for r in candidates)
-        neutral = analyse_query(" ".join(neutral_words(query))) if crossing else []
+        neutral = analyse_query(" ".join(neutral_words(query.text))) if crossing else []
         neutral_scores = (
             self.index.lexical.at(self.index.lexical.scores(neutral), candidates) if neutral else {}
         )

@@ -14,7 +14,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from embeddings.documents import language_of_question
 from embeddings.errors import BadInput, CiteqaError
 from embeddings.store import Index, live_generation
 from qa.answerability import Background, Model, signals
@@ -28,6 +27,7 @@ from qa.answering import (
     is_follow_up,
 )
 from qa.citations import Citation, CitationChecker, Claim, MarkerStream
+from qa.query import Query
 from qa.retrieval import Hit, Retriever
 from qa.settings import AnswerConfig, Mode
 
@@ -199,8 +199,9 @@ class QAService:
             raise BadInput(
                 f"The question is {len(question)} characters; the limit is {MAX_QUESTION_CHARS}."
             )
-        answer_lang = language_of_question(question) or "en"
-        a = self.assess(question, history, k, mode, lang, answerer)
+        asked = self.retriever.query(question)  # analysed and embedded once, passed down
+        answer_lang = asked.lang or "en"
+        a = self.assess(asked, history, k, mode, lang, answerer)
         yield Retrieved(question, a.standalone, a.hits)
         if not a.hits or (abstain and refuses(a.probability, a.signals, self.threshold)):
             text = answerer.abstain(answer_lang)
@@ -258,7 +259,7 @@ class QAService:
 
     def assess(
         self,
-        question: str,
+        question: str | Query,
         history: Sequence[Turn] = (),
         k: int | None = None,
         mode: Mode | None = None,
@@ -267,10 +268,14 @@ class QAService:
     ) -> Assessment:
         """Retrieve for `question` and judge whether the passages answer it."""
         answerer = answerer or self.answerer
-        standalone = answerer.condense(question, history) if history else question
         # one retriever for the whole question, even if a newer generation arrives meanwhile
         retriever = self.current_retriever()
-        hits = retriever.search(standalone, k=k, mode=mode, lang=lang)
+        asked = retriever.query(question) if isinstance(question, str) else question
+        question = asked.text
+        standalone = answerer.condense(question, history) if history else question
+        # a follow-up made standalone is another text: its own Query
+        query = asked if standalone == question else retriever.query(standalone)
+        hits = retriever.search(query, k=k, mode=mode, lang=lang)
         # a follow-up is judged and scored as the conversation asks it (the question before
         # it and its own words), with its own words as the emphasis: alone, "And why?" or
         # "How much?" name no topic, and would be refused for covering none
@@ -278,8 +283,8 @@ class QAService:
         emphasis = question if focus != question else None
         passages = [h.chunk for h in hits]
         # scored once: the answerability gate and the extractive answer use the same ones
-        candidates = self.scorer.candidates(focus, passages, emphasis) if hits else []
-        vector = retriever.embed_query(standalone)
+        candidates = self.scorer.candidates(query, passages, emphasis) if hits else []
+        vector = query.vector
         pool = [s for _, s in retriever.index.search(vector, BACKGROUND_POOL, None)]
         features = signals(
             focus,

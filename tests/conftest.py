@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from citeqa.settings import ChunkingConfig
 from embeddings.embedders import FakeEmbedder
-from embeddings.indexer import ChunkingSettings, index_paths
+from embeddings.indexer import index_paths
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
@@ -64,7 +65,7 @@ def small_index(tmp_path: Path, small_corpus: Path, fake_embedder: FakeEmbedder)
         root,
         lambda: fake_embedder,
         "fake:64",
-        ChunkingSettings(max_tokens=24, overlap_tokens=6),
+        ChunkingConfig(max_tokens=24, overlap_tokens=6),
         progress=False,
     )
     return root

@@ -1,4 +1,4 @@
-"""The index type follows the index size: exact below the crossover, IVF-SQ8 above, and back."""
+"""The index type follows the index size: exact below the crossover, HNSW-SQ8 above, and back."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from citeqa.settings import ChunkingConfig
 from embeddings import ann
 from embeddings.embedders import FakeEmbedder
-from embeddings.indexer import ChunkingSettings, index_paths
+from embeddings.indexer import index_paths
 from embeddings.store import Index
 
 WORDS = ["rivier", "dijk", "polder", "water", "boot", "fiets", "trein", "kaas"]
@@ -32,7 +33,7 @@ def build(folder: Path, root: Path) -> Index:
         root,
         lambda: FakeEmbedder(32),
         "fake:32",
-        ChunkingSettings(max_tokens=24, overlap_tokens=0),
+        ChunkingConfig(max_tokens=24, overlap_tokens=0),
         progress=False,
     )
     return Index(root)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from embeddings.errors import BadInput, LLMUnavailable
+from citeqa.errors import BadInput, LLMUnavailable
 from embeddings.store import ChunkRecord, Index
 from qa.answering import ExtractiveAnswerer
 from qa.citations import CitationChecker, clean_markers, parse_markers, split_claims

@@ -321,7 +321,7 @@ class FailingLLM:
     """Retrieves, then the configured LLM server fails (as qa.llm reports it)."""
 
     def stream(self, question: str, history: object = (), k: object = None) -> Iterator[object]:
-        from embeddings.errors import LLMUnavailable
+        from citeqa.errors import LLMUnavailable
         from qa.service import Retrieved
 
         yield Retrieved(question, question, [])

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.test_bench_smoke import _bench
 
 
+@pytest.mark.slow  # a benchmark's smoke run (real server, many requests), like test_bench_smoke's
 def test_api_latency_quick(small_index: Path, tmp_path: Path) -> None:
     result = _bench("api_latency", tmp_path / "out", "--index", str(small_index))
     assert result["questions"] == 3 and result["answerer"] == "extractive"

@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 
 from app import create_app
+from citeqa.settings import ChunkingConfig
 from embeddings.embedders import FakeEmbedder
 from embeddings.errors import BadInput
-from embeddings.indexer import ChunkingSettings, index_paths
+from embeddings.indexer import index_paths
 from embeddings.store import Index
 from qa.answering import ExtractiveAnswerer
 from qa.backend import MAX_UPLOAD_BYTES, Backend, Upload, display_name, safe_upload_name
@@ -303,7 +304,7 @@ def test_sibling_indexes_do_not_share_uploads(
             root,
             lambda: fake_embedder,
             "fake:64",
-            ChunkingSettings(24, 6),
+            ChunkingConfig(max_tokens=24, overlap_tokens=6),
             progress=False,
         )
     one, two = (Backend(service_for(r, fake_embedder), "fake:64") for r in roots)

@@ -332,28 +332,30 @@ def test_escape_sequences_from_documents_do_not_reach_the_terminal(tmp_path: Pat
 def test_search_and_ask_fall_back_to_the_settings(
     small_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Issue 13: options left unset take the settings (env), through the real command line."""
+    """Issue 13: options left unset take the settings (env); once through the real command
+    line (`CITEQA_RETRIEVAL__K=3 citeqa search … --json`), the rest in-process."""
     from tests.conftest import citeqa
 
     ix = tmp_path / "ix"
-    assert (
-        citeqa("index", str(small_corpus), "--embedder", "fake:64", "-q", index=ix).returncode == 0
-    )
+    monkeypatch.setenv("CITEQA_INDEX", str(ix))
+    assert invoke("index", str(small_corpus), "--embedder", "fake:64", "-q").exit_code == 0
 
     def hits(*args: str) -> list[dict]:
-        done = citeqa("search", "bijdrage Rode Kruis euro", "--json", *args, index=ix)
-        assert done.returncode == 0, done.stderr
+        done = invoke("search", "bijdrage Rode Kruis euro", "--json", *args)
+        assert done.exit_code == 0, done.output
         return list(json.loads(done.stdout)["hits"])
 
     hybrid, dense = hits(), hits("--mode", "dense")
     assert len(hybrid) == 5 and [h["score"] for h in hybrid] != [h["score"] for h in dense]
     monkeypatch.setenv("CITEQA_RETRIEVAL__K", "3")
+    done = citeqa("search", "bijdrage Rode Kruis euro", "--json", index=ix)
+    assert done.returncode == 0 and len(json.loads(done.stdout)["hits"]) == 3, done.stderr
     assert len(hits()) == 3
     assert len(hits("-k", "2")) == 2  # an option given still wins
     monkeypatch.setenv("CITEQA_RETRIEVAL__MODE", "dense")
     assert [(h["chunk_id"], h["score"]) for h in hits()] == [
         (h["chunk_id"], h["score"]) for h in dense[:3]
     ]
-    done = citeqa("ask", "Hoeveel geeft Nederland aan het Rode Kruis?", "--json", index=ix)
-    assert done.returncode == 0, done.stderr
+    done = invoke("ask", "Hoeveel geeft Nederland aan het Rode Kruis?", "--json")
+    assert done.exit_code == 0, done.output
     assert len(json.loads(done.stdout)["citations"]) <= 3

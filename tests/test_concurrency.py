@@ -19,8 +19,9 @@ from typing import Any
 
 import pytest
 
+from citeqa.settings import ChunkingConfig
 from embeddings.embedders import FakeEmbedder
-from embeddings.indexer import ChunkingSettings, index_paths
+from embeddings.indexer import index_paths
 from embeddings.store import Index, live_generation
 from qa.answering import ExtractiveAnswerer
 from qa.citations import CitationChecker
@@ -115,7 +116,7 @@ def test_threads_keep_answering_while_the_index_is_rewritten(
     docs.mkdir()
     for i in range(8):
         write_fact(docs, i)
-    chunking = ChunkingSettings(max_tokens=24, overlap_tokens=6)
+    chunking = ChunkingConfig(max_tokens=24, overlap_tokens=6)
     index_paths([docs], index, lambda: fake_embedder, "fake:64", chunking, progress=False)
     service = make_service(index, fake_embedder)
     errors: list[BaseException] = []

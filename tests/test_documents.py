@@ -210,6 +210,7 @@ def test_encodings_fall_back_in_order(tmp_path: Path) -> None:
         assert load_document(tmp_path / name).text == text
 
 
+@pytest.mark.slow  # 12 MiB read under tracemalloc: 13 s each, the fast tier's slowest
 @pytest.mark.parametrize("wide", [False, True])
 def test_reading_a_big_text_holds_about_one_copy(tmp_path: Path, wide: bool) -> None:
     """Stream, don't slurp: no bytes copy, no list of lines, no second copy of the text."""

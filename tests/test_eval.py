@@ -18,6 +18,7 @@ from tests.conftest import ROOT
 TINY = Path(__file__).parent / "data" / "tiny-beir"
 
 
+@pytest.mark.slow  # ranx compiles its metrics with numba: 159 s on a fresh machine (cached after)
 def test_tiny_beir_matches_hand_computed_numbers(tmp_path: Path) -> None:
     settings = Settings(index=tmp_path / "ix", embedder="fake:64")
     _, result, _ = run_eval(TINY, settings, ["bm25"])
@@ -93,6 +94,7 @@ def test_answer_metrics_by_hand(small_index: Path) -> None:  # type: ignore[no-u
     assert m["false_abstention"] == 0.5 and m["citation_precision"] == 0.5
 
 
+@pytest.mark.slow  # ranx (numba), as above
 def test_eval_cli_json_and_report(tmp_path: Path) -> None:
     runner = CliRunner()
     report = tmp_path / "r.md"

@@ -14,9 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from citeqa.settings import ChunkingConfig
 from embeddings.embedders import FakeEmbedder
 from embeddings.errors import IndexCorrupt
-from embeddings.indexer import ChunkingSettings, index_paths
+from embeddings.indexer import index_paths
 from embeddings.store import Index, live_generation
 
 FLIPS_PER_FILE = 12
@@ -66,7 +67,7 @@ def tiny_index(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         base / "index",
         lambda: FakeEmbedder(64),
         "fake:64",
-        ChunkingSettings(max_tokens=16, overlap_tokens=4),
+        ChunkingConfig(max_tokens=16, overlap_tokens=4),
         progress=False,
     )
     return docs, base / "index"
@@ -100,7 +101,7 @@ def test_damaged_generations_give_one_line_or_a_correct_index(
                             root,
                             lambda: embedder,
                             "fake:64",
-                            ChunkingSettings(max_tokens=16, overlap_tokens=4),
+                            ChunkingConfig(max_tokens=16, overlap_tokens=4),
                             progress=False,
                         )
                 except IndexCorrupt as exc:

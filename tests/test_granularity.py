@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from citeqa.settings import ChunkingConfig
 from embeddings.analysis import analyse, analyse_query
 from embeddings.embedders import FakeEmbedder
-from embeddings.indexer import ChunkingSettings, index_paths
+from embeddings.indexer import index_paths
 from embeddings.lexical import LexicalIndex, TermCounts
 from embeddings.store import Index
 from qa.doclevel import DocumentLevel, document_counts
@@ -73,7 +74,7 @@ def build(tmp_path: Path, docs: dict[str, str], max_tokens: int = 24) -> Path:
         root,
         AngleEmbedder,
         "fake:8",
-        ChunkingSettings(max_tokens=max_tokens, overlap_tokens=0),
+        ChunkingConfig(max_tokens=max_tokens, overlap_tokens=0),
         progress=False,
     )
     return root
@@ -160,7 +161,7 @@ def test_each_passage_meets_the_question_stemmed_in_its_language(small_index: Pa
     question = "How many bicycles does the Netherlands have, fietsen?"
     dutch = np.isin(
         index.lexical.rows,
-        [row for (row,) in index._query("SELECT id FROM chunks WHERE lang='nl'")],
+        index.rows_where(lang="nl"),
     )
     assert dutch.any() and not dutch.all()
     expected = np.where(

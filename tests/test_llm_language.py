@@ -139,6 +139,7 @@ def _run(out: Path, *args: str) -> dict[str, Any]:
     return dict(json.loads((out / "llm_language.json").read_text()))
 
 
+@pytest.mark.slow  # the benchmark end to end: its own server process and a full run
 def test_end_to_end_against_a_scripted_server(
     bench: ModuleType, scripted_server: str, small_index: Path, tmp_path: Path
 ) -> None:

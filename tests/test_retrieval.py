@@ -5,9 +5,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from citeqa.settings import ChunkingConfig
 from embeddings.embedders import FakeEmbedder
 from embeddings.errors import BadInput
-from embeddings.indexer import ChunkingSettings, index_paths
+from embeddings.indexer import index_paths
 from embeddings.store import Index
 from qa.langchain_adapter import CiteqaRetriever
 from qa.retrieval import Retriever, neutral_words
@@ -55,7 +56,7 @@ def test_language_aware_fusion_keeps_dense_order_across_languages(
 
 
 def test_near_duplicates_collapse(small_corpus: Path, tmp_path: Path, fake_embedder) -> None:  # type: ignore[no-untyped-def]
-    from embeddings.indexer import ChunkingSettings, index_paths
+    from embeddings.indexer import index_paths
 
     copy = small_corpus / "copy.txt"
     copy.write_text((small_corpus / "en_cats.txt").read_text() + " ")  # other bytes, same text
@@ -65,7 +66,7 @@ def test_near_duplicates_collapse(small_corpus: Path, tmp_path: Path, fake_embed
         root,
         lambda: fake_embedder,
         "fake:64",
-        ChunkingSettings(24, 6),
+        ChunkingConfig(max_tokens=24, overlap_tokens=6),
         progress=False,
     )
     hits = retriever(root, fake_embedder).search("cats sleep", k=5)
@@ -137,7 +138,7 @@ def test_names_and_numbers_count_across_languages(
         tmp_path / "index",
         lambda: embedder,
         "fake:8",
-        ChunkingSettings(max_tokens=64, overlap_tokens=0),
+        ChunkingConfig(max_tokens=64, overlap_tokens=0),
         progress=False,
     )
     r = Retriever(Index(tmp_path / "index"), embedder, RetrievalConfig(fusion="language"))

@@ -7,12 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from citeqa.settings import ChunkingConfig
 from embeddings.embedders import FakeEmbedder
 from embeddings.errors import IndexCorrupt, IndexMismatch, IndexNotFound
-from embeddings.indexer import ChunkingSettings, index_paths
+from embeddings.indexer import chunking_manifest, index_paths
 from embeddings.store import Index, live_generation
 
-CHUNKING = ChunkingSettings(max_tokens=24, overlap_tokens=6)
+CHUNKING = ChunkingConfig(max_tokens=24, overlap_tokens=6)
 
 
 def reseal(generation: Path) -> None:
@@ -159,7 +160,7 @@ def test_other_embedder_is_refused(small_index: Path, small_corpus: Path) -> Non
 
 
 def test_other_chunking_is_refused_and_rebuild_works(small_index: Path, small_corpus: Path) -> None:
-    other = ChunkingSettings(max_tokens=50, overlap_tokens=0)
+    other = ChunkingConfig(max_tokens=50, overlap_tokens=0)
     with pytest.raises(IndexMismatch, match="rebuild"):
         index_paths(
             [small_corpus], small_index, lambda: FakeEmbedder(64), "fake:64", other, progress=False
@@ -275,7 +276,7 @@ def test_a_first_build_killed_part_way_is_repaired_by_the_next_run(
     from embeddings.writer import IndexWriter
 
     root = tmp_path / "ix"
-    writer = IndexWriter(root, "fake-64", CHUNKING.as_dict())
+    writer = IndexWriter(root, "fake-64", chunking_manifest(CHUNKING))
     writer._lock.release()  # what SIGKILL does: the lock goes, the half-built folder stays
     (root / "gen-000001-abcdef").mkdir()  # a half-built generation from format 1
     with pytest.raises(IndexNotFound, match="citeqa index"):
@@ -283,7 +284,7 @@ def test_a_first_build_killed_part_way_is_repaired_by_the_next_run(
     report = run(small_corpus, root, FakeEmbedder(64))
     assert len(report.added) == 5 and len(Index(root).documents()) == 5
     assert not list(root.glob(".building-*")) and not (root / "gen-000001-abcdef").exists()
-    writer = IndexWriter(root, "fake-64", CHUNKING.as_dict())
+    writer = IndexWriter(root, "fake-64", chunking_manifest(CHUNKING))
     writer._lock.release()
     run(small_corpus, root, FakeEmbedder(64), rebuild=True)
     assert len(Index(root).documents()) == 5 and not list(root.glob(".building-*"))
@@ -482,12 +483,13 @@ def test_calibration_is_kept_from_generation_to_generation(
 
     root = tmp_path / "ix"
     run(small_corpus, root, FakeEmbedder(64))
-    with IndexWriter(root, "fake-64", CHUNKING.as_dict()) as writer:
+    with IndexWriter(root, "fake-64", chunking_manifest(CHUNKING)) as writer:
         writer.commit(64, calibration={"background": [0.1, 0.25], "n": 3})
     (small_corpus / "more.txt").write_text("Nog een document over molens.")
     run(small_corpus, root, FakeEmbedder(64))
     assert Index(root).calibration == {"background": [0.1, 0.25], "n": 3}
-    with IndexWriter(root, "fake-64", CHUNKING.as_dict()) as writer, pytest.raises(ValueError):
+    manifest = chunking_manifest(CHUNKING)
+    with IndexWriter(root, "fake-64", manifest) as writer, pytest.raises(ValueError):
         writer.commit(64, calibration={"x": float("nan")})
 
 
@@ -628,6 +630,7 @@ def test_the_cli_gives_a_full_disk_its_own_exit_code(
 
 
 # -- eval ------------------------------------------------------------------------------------
+@pytest.mark.slow  # run_eval scores with ranx (numba): 159 s on a fresh machine
 def test_eval_builds_a_beir_sets_index_at_the_index_given(tmp_path: Path) -> None:
     from eval.runner import run_eval
     from qa.settings import Settings

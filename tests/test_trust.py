@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from citeqa.errors import BadInput, LLMUnavailable
 from embeddings.documents import boilerplate_spans
-from embeddings.errors import BadInput, LLMUnavailable
 from embeddings.store import Index
 from qa.answerability import FEATURES, Background, Model, signals
 from qa.answering import ANSWERERS, REFUSAL, ExtractiveAnswerer, Reading, load_answerer

@@ -1,0 +1,120 @@
+"""A question is analysed and embedded once per ask (`qa.query.Query`), and the index answers
+row questions through public methods."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from embeddings.embedders import FakeEmbedder
+from embeddings.store import Index
+from qa.factory import open_service
+from qa.query import Query
+from qa.settings import Settings
+
+QUESTION = "How much extra money does the Netherlands give to the Red Cross?"
+
+
+class CountingEmbedder(FakeEmbedder):
+    def __init__(self, dim: int = 64) -> None:
+        super().__init__(dim)
+        self.queries: Counter[str] = Counter()
+
+    def embed_query(self, text: str) -> np.ndarray:
+        self.queries[text] += 1
+        return super().embed_query(text)
+
+
+def count_calls(monkeypatch: pytest.MonkeyPatch, name: str, calls: Counter[tuple]) -> None:
+    """Count calls of `name`, by its arguments, wherever a qa/ module imported it."""
+    for module in [m for key, m in sys.modules.items() if key.startswith("qa.")]:
+        original = getattr(module, name, None)
+        if callable(original):
+
+            def counted(
+                text: str, *args: Any, _f: Callable[..., Any] = original, name: str = name
+            ) -> Any:
+                calls[(name, text, *args)] += 1
+                return _f(text, *args)
+
+            monkeypatch.setattr(module, name, counted)
+
+
+def service_over(index: Path, embedder: FakeEmbedder):  # type: ignore[no-untyped-def]
+    from qa.factory import open_retriever
+
+    settings = Settings(index=index)
+    return open_service(settings, open_retriever(settings, embedder))
+
+
+def test_one_hybrid_ask_embeds_and_analyses_the_question_once(
+    small_index: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    embedder = CountingEmbedder()
+    service = service_over(small_index, embedder)
+    assert service.retriever.config.mode == "hybrid"
+    calls: Counter[tuple] = Counter()
+    for name in ("analyse", "analyse_query", "language_of_question"):
+        count_calls(monkeypatch, name, calls)
+    answer = service.ask(QUESTION)
+    assert not answer.abstained and answer.citations  # the whole way: search, scoring, gate
+    assert embedder.queries[QUESTION] == 1  # (the citation check embeds answer sentences)
+    assert {key: n for key, n in calls.items() if key[1] == QUESTION} == {
+        ("language_of_question", QUESTION): 1,
+        ("analyse_query", QUESTION): 1,  # both stemmings: the extractive scorer's terms
+        ("analyse", QUESTION, "en"): 1,  # BM25 of English passages and documents
+        ("analyse", QUESTION, "nl"): 1,  # of Dutch ones
+    }
+
+
+def test_a_follow_up_embeds_only_its_standalone_form(small_index: Path) -> None:
+    embedder = CountingEmbedder()
+    service = service_over(small_index, embedder)
+    first = service.ask(QUESTION)
+    embedder.queries.clear()
+    answer = service.ask("And why?", [(QUESTION, first.text)])
+    assert answer.standalone != "And why?"
+    assert embedder.queries[answer.standalone] == 1
+    assert embedder.queries["And why?"] == embedder.queries[QUESTION] == 0
+
+
+def test_a_query_works_each_thing_out_once_and_only_when_asked() -> None:
+    embedded: list[str] = []
+
+    def embed(text: str) -> np.ndarray:
+        embedded.append(text)
+        return np.ones(4, dtype=np.float32)
+
+    q = Query("Hoeveel fietsen zijn er in Nederland?", embed)
+    assert q.terms_in("nl") is q.terms_in("nl") and q.terms_in("other") == q.terms_in("en")
+    assert q.lang == "nl" and "fiets" in q.terms
+    assert embedded == []  # BM25 needs no vector
+    assert q.vector is q.vector and embedded == [q.text]
+
+
+def test_index_rows_by_language_and_source(small_index: Path) -> None:
+    index = Index(small_index)
+    every = index.rows_where()
+    assert every.tolist() == sorted(c.row for c in index.iter_chunks())
+    langs = index.languages_of(every.tolist())
+    dutch = index.rows_where(lang="nl")
+    assert dutch.tolist() == [r for r in every.tolist() if langs[r] == "nl"] and len(dutch)
+    sub = index.rows_where(source="/sub/")
+    assert {index.chunks(sub.tolist())[r].source.rsplit("/", 2)[-2] for r in sub.tolist()} == {
+        "sub"
+    }
+    assert index.rows_where(source="%").tolist() == []  # a literal, not a LIKE pattern
+    fiets = index.rows_where(lang="nl", source="fiets").tolist()
+    assert fiets and fiets == [r for r in dutch.tolist() if "fiets" in index.chunks([r])[r].source]
+    sources = [c.source for c in index.iter_chunks()]
+    assert [s for _, s in index.row_sources()] == sources
+    assert {index.document_languages()[s] for s in sources if s.endswith("nl_fiets.txt")} == {"nl"}
+    assert set(index.row_terms()) == set(every.tolist())
+    assert index.document_pages(sources[0]) == [] and index.document_pages("nope") == []
+    index.close()

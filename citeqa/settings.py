@@ -144,6 +144,13 @@ class AnswerConfig(BaseModel):
         "http://127.0.0.1:8080/v1 for llama.cpp's server.",
     )
     llm_timeout: float = Field(60.0, gt=0, description="Seconds to wait for the LLM.")
+    llm_max_tokens: int = Field(
+        400,
+        ge=16,
+        le=8192,
+        description="Longest LLM reply, in tokens (an answer is at most a few sentences; "
+        "a small model that rambles is cut off here).",
+    )
     max_sentences: int = Field(3, ge=1, le=10, description="Sentences in an extractive answer.")
     min_evidence: float | None = Field(
         None,

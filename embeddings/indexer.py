@@ -145,7 +145,7 @@ def index_paths(
             len(todo.files), sum(st.st_size for _, _, st in todo.files), progress,
             batching.progress_seconds,
         )  # fmt: skip
-        run = _Run(writer, model, report, meter, batch_size, batching, embedder_spec)
+        run = _Run(writer, model, report, meter, batch_size, batching, embedder_spec, loaded)
         try:
             run.dirty = bool(report.removed)
             content_owner = {doc_id: src for src, (doc_id, _, _) in known.items()}
@@ -178,7 +178,7 @@ def index_paths(
             meter.close()
         report.documents, report.chunks = writer.counts()
         if run.dirty or (fresh and writer.published == 0):
-            writer.commit(dim=run.dim(), extra={"embedder_spec": embedder_spec})
+            writer.commit(dim=run.dim(), extra=run.extra())
     report.seconds = time.perf_counter() - started
     return report
 
@@ -229,6 +229,7 @@ class _Run:
     batch_size: int
     batching: Batching
     spec: str
+    loaded: list[Embedder]  # the model, once `model()` has loaded it
     pending: list[tuple[Document, int, float, list[Chunk]]] = field(default_factory=list)
     pending_bytes: int = 0
     pending_chunks: int = 0
@@ -239,6 +240,14 @@ class _Run:
     def dim(self) -> int:
         return self.writer.dim or self.model().dim
 
+    def extra(self) -> dict[str, Any]:
+        """Manifest fields: the spec, and the engine that embedded (when this run did)."""
+        model = self.loaded[0] if self.loaded else None
+        engine = getattr(model, "engine", None)
+        if engine and getattr(model, "precision", None):
+            engine = f"{engine} ({model.precision})"  # type: ignore[union-attr]
+        return {"embedder_spec": self.spec, "embedder_engine": engine}
+
     def add(self, doc: Document, stat: os.stat_result, chunks: list[Chunk]) -> None:
         self.pending.append((doc, stat.st_size, stat.st_mtime, chunks))
         self.pending_bytes += stat.st_size
@@ -248,7 +257,7 @@ class _Run:
         if self.pending_chunks >= _FLUSH_CHUNKS or full or due:
             self.flush()
         if self.dirty and (self.since_publish >= self.batching.chunks or due):
-            self.writer.publish(dim=self.dim(), extra={"embedder_spec": self.spec})
+            self.writer.publish(dim=self.dim(), extra=self.extra())
             self.since_publish, self.published_at, self.dirty = 0, time.monotonic(), False
 
     def flush(self) -> None:

@@ -143,13 +143,77 @@ def roc_auc(items: Sequence[Answered]) -> float:
     return round(wins / (len(pos) * len(neg)), 4)
 
 
+# Operating points the report lists: the most unanswerable questions refused while refusing
+# at most this share of answerable ones
+FALSE_REFUSAL_CAPS = (0.0, 0.05, 0.10, 0.20, 0.30)
+POINT_FIELDS = (
+    "threshold",
+    "false_abstention",
+    "refused_near_domain",
+    "refused_out_of_domain",
+    "abstain_unanswerable",
+    "answer_accuracy",
+)
+
+
+def operating_points(swept: Sequence[dict[str, float]]) -> dict[str, dict[str, float]]:
+    """The ROC read at a few costs: for each cap on answerable questions refused, the
+    threshold refusing the most unanswerable ones within it; and the best point, where
+    refused unanswerable minus refused answerable (Youden's J) is largest."""
+    out = {}
+    for cap in FALSE_REFUSAL_CAPS:
+        within = [m for m in swept if m["false_abstention"] <= cap]
+        if within:
+            m = max(within, key=lambda m: (m["abstain_unanswerable"], -m["false_abstention"]))
+            out[f"answerable refused <= {cap:.0%}"] = {f: m[f] for f in POINT_FIELDS}
+    if swept:
+        m = max(swept, key=lambda m: m["abstain_unanswerable"] - m["false_abstention"])
+        out["best (Youden's J)"] = {f: m[f] for f in POINT_FIELDS}
+    return out
+
+
 def summary(items: Sequence[Answered], threshold: float, answerer: str) -> dict[str, Any]:
-    """Figures at the operating point, the ROC AUC, and the ROC curve itself as
-    (answerable refused, unanswerable refused) points."""
-    curve = [(m["false_abstention"], m["abstain_unanswerable"]) for m in sweep(items)]
+    """Figures at the operating point, the ROC AUC, the ROC curve itself as (answerable
+    refused, unanswerable refused) points, and the curve read at a few operating points."""
+    swept = sweep(items) if items else []
+    curve = [(m["false_abstention"], m["abstain_unanswerable"]) for m in swept]
     return {
         "answerer": answerer,
         **metrics(items, threshold),
         "roc_auc": roc_auc(items),
         "roc": sorted(set(curve)),
+        "operating_points": operating_points(swept),
     }
+
+
+def roc_lines(answers: dict[str, Any]) -> list[str]:
+    """The ROC curve and its operating points as markdown, for the eval report."""
+    points = answers.get("operating_points") or {}
+    if not points:
+        return []
+    lines = [
+        "",
+        "### Refusal: the ROC curve read at operating points",
+        "",
+        "| operating point | threshold | answerable refused | near-domain refused "
+        "| out-of-domain refused | unanswerable refused | accuracy |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, m in points.items():
+        lines.append(
+            f"| {name} | {m['threshold']:.3f} | "
+            + " | ".join(f"{m[f]:.3f}" for f in POINT_FIELDS[1:])
+            + " |"
+        )
+    lines.append(
+        f"| configured | {answers['threshold']:.3f} | "
+        + " | ".join(f"{answers[f]:.3f}" for f in POINT_FIELDS[1:])
+        + " |"
+    )
+    roc = answers.get("roc") or []
+    lines += [
+        "",
+        f"ROC AUC {answers.get('roc_auc')}; the curve as (answerable refused, "
+        "unanswerable refused): " + ", ".join(f"({a:.2f}, {b:.2f})" for a, b in roc),
+    ]
+    return lines

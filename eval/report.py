@@ -63,6 +63,7 @@ def _pair_rows(
     return header, rows
 
 
+_NOT_LISTED = ("answerer", "roc", "operating_points")  # tables of their own, not list items
 HEADER = ["mode", *(LABELS[m] for m in METRICS), "p50 ms", "p95 ms"]
 
 
@@ -88,7 +89,7 @@ def text_table(result: RetrievalEval, answers: dict[str, Any] | None = None) -> 
             )
     if answers:
         parts += ["", "answers (" + answers.get("answerer", "") + ")"]
-        parts += [f"  {k}: {v}" for k, v in answers.items() if k not in ("answerer", "roc")]
+        parts += [f"  {k}: {v}" for k, v in answers.items() if k not in _NOT_LISTED]
     return "\n".join(parts)
 
 
@@ -118,5 +119,8 @@ def markdown(result: RetrievalEval, answers: dict[str, Any] | None = None) -> st
         ]
     if answers:
         parts += ["", f"## Answers ({answers.get('answerer', '')})", ""]
-        parts += [f"- {k}: {v}" for k, v in answers.items() if k not in ("answerer", "roc")]
+        parts += [f"- {k}: {v}" for k, v in answers.items() if k not in _NOT_LISTED]
+        from eval.answers import roc_lines  # answers pull in the QA service; retrieval does not
+
+        parts += roc_lines(answers)
     return "\n".join(parts) + "\n"

@@ -153,7 +153,7 @@ _DATE = re.compile(
     r"march|may|june|july|august|october)\b",
     re.I,
 )
-_SAID = re.compile(
+SAID = re.compile(
     r"[\"'“”‘’]|\b(said|says|stated|states|told|added|zei|zegt|aldus|verklaarde|"
     r"voegde|eiste|antwoordde|benadrukte|noemde)\b",
     re.I,
@@ -162,16 +162,43 @@ _MONTHS = (
     r"januari|februari|maart|april|mei|juni|juli|augustus|september|oktober|november|"
     r"december|january|february|march|may|june|july|august|october"
 )
-# an amount or a count, not a date: "3 miljoen euro", "$ 3,8", "vijftig", "17 mensen"
+# an amount or a count, not a date: "3 miljoen euro", "$ 3,8", "vijftig", "17 mensen"; and
+# not the Dutch preposition in "ten behoeve van", "ten minste"
+_DUTCH_TEN = (
+    r"ten(?!\s+(?:behoeve|minste|aanzien|opzichte|slotte|gevolge|laste|einde|onrechte|dele|"
+    r"zuiden|noorden|oosten|westen|tijde|hoogste|eerste|tweede|derde)\b)"
+)
 _QUANTITY = re.compile(
     r"[$€£]\s?\d|\b(?!(?:19|20)\d\d\b)\d[\d.,]*\s*(?!(?:" + _MONTHS + r")\b)[^\W\d]"
     r"|\b(twee|drie|vier|vijf|zes|zeven|acht|negen|tien|elf|twaalf|twintig|dertig|veertig|"
-    r"vijftig|honderd|duizend|miljoen|miljard|two|three|four|five|six|seven|eight|nine|ten|"
+    r"vijftig|honderd|duizend|miljoen|miljard|two|three|four|five|six|seven|eight|nine|"
+    + _DUTCH_TEN
+    + r"|"
     r"eleven|twelve|twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozens?|"
     r"tientallen|honderden|duizenden)\b",
     re.I,
 )
 _NAME = re.compile(r"(?<=[\w,;:] )[A-ZÀ-ÖØ-Þ][\w'’-]{2,}")
+_CAP = r"[A-ZÀ-ÖØ-Þ][\w'’-]+"
+# who spoke, in the question before "what else did he say?": "What did John Kirby say",
+# "Wat zei Heiko Maas", "What did correspondent Ties Brock tell"
+_SPEAKER = re.compile(
+    rf"\b(?:did|does|has|had)\s+(?:[a-z]+\s+){{0,3}}((?:{_CAP}\s+){{0,3}}{_CAP})\s+"
+    r"(?:say|tell|claim|write|announce|add|state)\b"
+    rf"|\b(?:zei|zegt|vertelde|verklaarde|stelde)\s+(?:[a-z]+\s+){{0,3}}((?:{_CAP}\s+){{0,3}}{_CAP})"
+    rf"|(?!(?:Wat|What|Who|Wie|Welke|Which|How|Hoe|Waarom|Why)\b)((?:{_CAP}\s+){{0,3}}{_CAP})\s+"
+    r"(?:said|says|told|zei|zegt|vertelde|verklaarde)\b"
+)
+
+
+def speakers(question: str) -> set[str]:
+    """Surnames of the people a question asks about the words of, lower-cased."""
+    out = set()
+    for m in _SPEAKER.finditer(question):
+        name = next(g for g in m.groups() if g).split()
+        if name and len(name[-1]) > 2:
+            out.add(name[-1].lower())
+    return out
 
 
 def is_follow_up(question: str, history: Sequence[Turn]) -> bool:
@@ -197,11 +224,12 @@ def follow_up_intent(question: str) -> re.Pattern[str] | None:
     if expects is not None:  # it asks "when" or "how much"
         return _DATE if expects.search("maandag") else _QUANTITY
     if _ELSE.search(question):
-        return _SAID
+        return SAID
     return None
 
 
-def _bare(text: str) -> str:
+def bare(text: str) -> str:
+    """An answer's text without its [n] markers and extra spaces."""
     return " ".join(re.sub(r"\[\d{1,3}\]", "", text).split())
 
 
@@ -274,29 +302,31 @@ class ExtractiveAnswerer:
     def follow_up(self, reading: Reading) -> list[Candidate]:
         """Candidates re-ranked for a bare follow-up of the previous turn."""
         previous_q, previous_a = reading.history[-1]
-        previous = _bare(previous_a)
+        previous = bare(previous_a)
         intent = follow_up_intent(reading.question)
         why = intent is _REASON
-        names = {n.lower() for n in _NAME.findall(previous_q)}
+        names = speakers(previous_q) or {n.lower() for n in _NAME.findall(previous_q)}
         # where the previous answer was quoted from: the reason, the date or the rest of
         # what was said is usually a sentence or two away from it
         sentences: dict[int, list[str]] = {}
         anchors: dict[int, list[int]] = {}
         for n, passage in enumerate(reading.passages, start=1):
             sentences[n] = [passage.text[s:e] for s, e in split_sentences(passage.text)]
-            anchors[n] = [i for i, t in enumerate(sentences[n]) if _bare(t) in previous]
+            anchors[n] = [i for i, t in enumerate(sentences[n]) if bare(t) in previous]
         # the previous turn's topic: the documents its answer was quoted from, when they
         # were retrieved again; a sentence from another document is another topic
         topic = {reading.passages[n - 1].doc_id for n, found in anchors.items() if found}
         # an answer that already holds the amount or date asked for is the answer again
         # ("Hoeveel geeft Nederland?" then "En hoeveel was dat?"); otherwise never repeat it
         repeat_ok = intent in (_QUANTITY, _DATE) and bool(intent and intent.search(previous))
+        # the previous answer's subject ("via UNOPS"): a follow-up stays with it
+        subject = set(analyse(previous, "nl")) | set(analyse(previous, "en"))
         out = []
         for c in reading.candidates:
             if topic and reading.passages[c.n - 1].doc_id not in topic:
                 continue
             if not repeat_ok and (
-                _bare(c.text) in previous
+                bare(c.text) in previous
                 or any(_similar(c.text, p) for p in re.split(r"(?<=[.!?])\s+", previous) if p)
             ):
                 continue
@@ -305,8 +335,13 @@ class ExtractiveAnswerer:
             # asks for and where it stands decide, similarity breaks ties
             if intent is not None and intent.search(c.text):
                 bonus += 0.25
-            if intent is _SAID and any(n in c.text.lower() for n in names):
-                bonus += 0.1  # the same person, named again
+            if intent is SAID and any(
+                re.search(rf"\b{re.escape(n)}\b", c.text.lower()) for n in names
+            ):
+                bonus += 0.2  # the same person, named again: their words, not another's
+            if subject:
+                terms = set(analyse(c.text, "nl")) | set(analyse(c.text, "en"))
+                bonus += 0.1 * len(subject & terms) / len(subject)
             position = next((i for i, t in enumerate(sentences[c.n]) if t == c.text), None)
             if position is not None and anchors[c.n]:
                 distance = min(abs(position - a) for a in anchors[c.n])
@@ -316,7 +351,9 @@ class ExtractiveAnswerer:
                     for a in anchors[c.n]
                 ):
                     bonus += 0.25  # the previous answer says "therefore": this is why
-            out.append(Candidate(c.n, c.text, c.score + bonus, c.similarity, c.typed))
+            # a follow-up asking "when" or "how much" is answered by a date or an amount
+            typed = bool(intent.search(c.text)) if intent in (_QUANTITY, _DATE) else c.typed
+            out.append(Candidate(c.n, c.text, c.score + bonus, c.similarity, typed))
         out.sort(key=lambda c: -c.score)
         return out
 
@@ -363,7 +400,9 @@ def _extractive(config: AnswerConfig, embedder: Embedder) -> Answerer:
 def _llm(config: AnswerConfig, embedder: Embedder) -> Answerer:
     from qa.llm import LLMAnswerer, load_chat_model
 
-    model = load_chat_model(config.llm, config.llm_base_url, config.llm_timeout)
+    model = load_chat_model(
+        config.llm, config.llm_base_url, config.llm_timeout, config.llm_max_tokens
+    )
     return LLMAnswerer(model, config.llm_base_url)
 
 

@@ -54,10 +54,15 @@ Last question: <question>{question}</question>
 Standalone question:"""
 
 
-def _openai(model: str, base_url: str | None, timeout: float) -> Any:
+def _openai(model: str, base_url: str | None, timeout: float, max_tokens: int | None) -> Any:
     ChatOpenAI = require("langchain_openai", "llm").ChatOpenAI
 
     # Local servers (llama.cpp, vLLM, LM Studio) ignore the key but the client wants one.
+    # langchain-openai sends max_tokens as max_completion_tokens, which llama.cpp's server
+    # ignores: the cap also goes in the request body under its older name.
+    limit: dict[str, Any] = {}
+    if max_tokens is not None:
+        limit = {"max_tokens": max_tokens, "extra_body": {"max_tokens": max_tokens}}
     return ChatOpenAI(
         model=model,
         base_url=base_url,
@@ -66,28 +71,34 @@ def _openai(model: str, base_url: str | None, timeout: float) -> Any:
         max_retries=0,
         temperature=0.0,
         streaming=True,
+        **limit,
     )
 
 
-def _ollama(model: str, base_url: str | None, timeout: float) -> Any:
+def _ollama(model: str, base_url: str | None, timeout: float, max_tokens: int | None) -> Any:
     ChatOllama = require("langchain_ollama", "llm").ChatOllama
 
     kwargs: dict[str, Any] = {"model": model, "temperature": 0.0}
     if base_url:
         kwargs["base_url"] = base_url
+    if max_tokens is not None:
+        kwargs["num_predict"] = max_tokens
     return ChatOllama(**kwargs)
 
 
-PROVIDERS: dict[str, Callable[[str, str | None, float], Any]] = {
+PROVIDERS: dict[str, Callable[[str, str | None, float, int | None], Any]] = {
     "openai": _openai,
     "ollama": _ollama,
 }
 
 
-def load_chat_model(spec: str, base_url: str | None = None, timeout: float = 60.0) -> Any:
+def load_chat_model(
+    spec: str, base_url: str | None = None, timeout: float = 60.0, max_tokens: int | None = None
+) -> Any:
     """`openai:MODEL` (with --llm-base-url, required) or `ollama:MODEL` (its local default
     when no URL is given). There is no implicit remote endpoint: an OpenAI-compatible model
-    without a base URL is a configuration error, never api.openai.com."""
+    without a base URL is a configuration error, never api.openai.com. `max_tokens` caps
+    each reply's length (None: the server's own limit)."""
     provider, _, model = spec.partition(":")
     factory = PROVIDERS.get(provider)
     if factory is None or not model:
@@ -102,7 +113,7 @@ def load_chat_model(spec: str, base_url: str | None = None, timeout: float = 60.
             "to your OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1; citeqa never "
             "picks a remote endpoint by itself."
         )
-    return factory(model, base_url, timeout)
+    return factory(model, base_url, timeout, max_tokens)
 
 
 def format_passages(passages: Sequence[ChunkRecord]) -> str:

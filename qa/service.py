@@ -9,22 +9,28 @@ the next question loads it (see `current_retriever`).
 from __future__ import annotations
 
 import logging
+import re
 import threading
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from embeddings.chunking import split_sentences
 from embeddings.errors import BadInput, CiteqaError
 from embeddings.store import Index, live_generation
 from qa.answerability import Background, Model, signals
 from qa.answering import (
+    SAID,
     Answerer,
     Candidate,
     ExtractiveAnswerer,
     Reading,
     Turn,
+    bare,
     contextual_query,
+    follow_up_intent,
     is_follow_up,
+    speakers,
 )
 from qa.citations import Citation, CitationChecker, Claim, MarkerStream
 from qa.query import Query
@@ -117,6 +123,53 @@ def refuses(probability: float, signals: dict[str, float], threshold: float) -> 
     if threshold == float("-inf"):
         return False
     return probability < threshold or signals.get("typed", 1.0) < 1.0
+
+
+def has_markers(answer: str) -> bool:
+    """Whether an answer cites passages (a refusal cites none)."""
+    return re.search(r"\[\d{1,3}\]", answer) is not None
+
+
+SPEAKER_WINDOW = 12  # chunks either side of the previous answer's searched for its speaker
+
+
+def around_previous_answer(
+    index: Index, hits: list[Hit], previous_answer: str, names: Collection[str] = ()
+) -> list[Hit]:
+    """A follow-up's hits with the chunk the previous answer quoted first, followed by its
+    neighbours in the same document: the reason, date or amount a follow-up asks for is
+    usually a sentence or two from the previous answer, often across a chunk boundary, and
+    the next chunk need not be retrieved by the question. `names` (the speaker of "what
+    else did he say?"): the document's chunks nearby that name them come right after the
+    previous answer's. Unchanged when no hit holds a sentence of the previous answer."""
+    previous = bare(previous_answer)
+    anchor = next(
+        (
+            h
+            for h in hits
+            if any(bare(h.chunk.text[s:e]) in previous for s, e in split_sentences(h.chunk.text))
+        ),
+        None,
+    )
+    if anchor is None:
+        return hits
+    c = anchor.chunk
+    # rows follow a document's chunks in order; the doc_id and ordinal checks make sure
+    reach = SPEAKER_WINDOW if names else 1
+    near = index.chunks(range(c.row - reach, c.row + reach + 1))
+    same = sorted((n for n in near.values() if n.doc_id == c.doc_id), key=lambda n: n.ordinal)
+    neighbours = [n for n in same if abs(n.ordinal - c.ordinal) == 1]
+    speaking = [
+        n
+        for n in same
+        if n.row != c.row
+        and n not in neighbours
+        and any(re.search(rf"\b{re.escape(name)}\b", n.text, re.I) for name in names)
+    ]
+    taken = {c.row} | {n.row for n in neighbours + speaking}
+    ordered = [anchor, *(Hit(n, 0.0, 0) for n in speaking + neighbours)]
+    ordered += [h for h in hits if h.chunk.row not in taken]
+    return [replace(h, rank=i) for i, h in enumerate(ordered, start=1)]
 
 
 class QAService:
@@ -275,7 +328,13 @@ class QAService:
         standalone = answerer.condense(question, history) if history else question
         # a follow-up made standalone is another text: its own Query
         query = asked if standalone == question else retriever.query(standalone)
-        hits = retriever.search(query, k=k, mode=mode, lang=lang)
+        retrieved = retriever.search(query, k=k, mode=mode, lang=lang)
+        follow_up = is_follow_up(question, history)
+        hits = retrieved
+        if follow_up and hits:
+            said = follow_up_intent(question) is SAID
+            names = speakers(history[-1][0]) if said else set()
+            hits = around_previous_answer(retriever.index, hits, history[-1][1], names)
         # a follow-up is judged and scored as the conversation asks it (the question before
         # it and its own words), with its own words as the emphasis: alone, "And why?" or
         # "How much?" name no topic, and would be refused for covering none
@@ -284,20 +343,32 @@ class QAService:
         passages = [h.chunk for h in hits]
         # scored once: the answerability gate and the extractive answer use the same ones
         candidates = self.scorer.candidates(query, passages, emphasis) if hits else []
+        # a follow-up is answered by what the previous answer leads to (its re-ranking), so
+        # the answer-type check reads that sentence: "How much?" needs an amount there, not
+        # in the sentence that best matches the earlier question
+        judged = candidates
+        if follow_up and candidates:
+            reading = Reading(question, focus, "", passages, candidates, tuple(history))
+            judged = self.scorer.follow_up(reading) or candidates
         vector = query.vector
         pool = [s for _, s in retriever.index.search(vector, BACKGROUND_POOL, None)]
         features = signals(
             focus,
             vector,
             pool,
-            passages,
+            [h.chunk for h in retrieved],  # coverage as retrieved, before any reordering
             candidates[0].similarity if candidates else None,
-            bool(candidates) and candidates[0].typed,
+            bool(judged) and judged[0].typed,
             self.background,
         )
-        return Assessment(
-            standalone, focus, hits, candidates, features, self.model.probability(features)
-        )
+        probability = self.model.probability(features)
+        # a follow-up on an answered turn, read from the passage that turn quoted, is as
+        # answerable as that turn: the conversation is judged, not its last few words
+        # (the answer-type check still applies to the sentence it would quote)
+        if follow_up and hits is not retrieved and has_markers(history[-1][1]):
+            earlier = self.assess(history[-1][0], history[:-1], k, mode, lang, answerer)
+            probability = max(probability, earlier.probability)
+        return Assessment(standalone, focus, hits, candidates, features, probability)
 
     def ask(self, question: str, history: Sequence[Turn] = (), **options: Any) -> Answer:
         for event in self.stream(question, history, **options):

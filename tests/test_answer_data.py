@@ -16,6 +16,9 @@ from eval.datasets import contains
 ROOT = Path(__file__).resolve().parent.parent
 QA = ROOT / "eval/qa/corpus_qa.jsonl"
 TRAIN = ROOT / "eval/qa/answerability_train.jsonl"
+HELD_OUT_FOLLOW_UPS = (
+    ROOT / "eval/qa/followups_heldout.jsonl"
+)  # written before tuning, never tuned on
 
 
 def _rows(path: Path) -> list[dict]:
@@ -49,9 +52,14 @@ def test_training_and_test_questions_do_not_overlap() -> None:
     train = {fold(r["question"]) for r in _rows(TRAIN)}
     test = {fold(r["question"]) for r in _rows(QA)}
     assert not train & test
+    held_out = {fold(q) for r in _rows(HELD_OUT_FOLLOW_UPS) for q in r["after"]}
+    assert not held_out & (train | test), "the held-out follow-ups open with their own questions"
 
 
-@pytest.mark.parametrize("row", [r for r in _rows(QA) if r.get("type") == "followup"])
+@pytest.mark.parametrize(
+    "row",
+    [r for path in (QA, HELD_OUT_FOLLOW_UPS) for r in _rows(path) if r.get("type") == "followup"],
+)
 def test_follow_up_evidence_is_in_its_source(row: dict) -> None:
     assert row["after"]
     for ev in row["evidence"]:

@@ -198,3 +198,62 @@ def test_an_answer_whose_citations_are_all_unsupported_is_refused(
     answer = qa.ask("Hoeveel geeft Nederland aan het Rode Kruis?", k=3)
     assert answer.abstained and not answer.citations
     assert "[1]" not in answer.text
+
+
+class _RecordingServer:
+    """An OpenAI-compatible chat endpoint on loopback that records request bodies and
+    streams a fixed reply, as llama.cpp's server does."""
+
+    def __init__(self) -> None:
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.bodies: list[dict] = []
+        bodies = self.bodies
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                chunk = {
+                    "id": "x",
+                    "object": "chat.completion.chunk",
+                    "created": 0,
+                    "model": "local",
+                    "choices": [{"index": 0, "delta": {"content": "3 miljoen [1]."}}],
+                }
+                stop = {**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+                payload = "".join(f"data: {json.dumps(c)}\n\n" for c in (chunk, stop))
+                payload += "data: [DONE]\n\n"
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Content-Length", str(len(payload.encode())))
+                self.end_headers()
+                self.wfile.write(payload.encode())
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+
+def test_llm_reply_length_is_capped_in_a_field_llama_cpp_reads() -> None:
+    from qa.answering import load_answerer
+
+    server = _RecordingServer()
+    try:
+        config = AnswerConfig(answerer="llm", llm_base_url=server.url, llm_max_tokens=77)
+        answerer = load_answerer(config, None)  # type: ignore[arg-type]
+        assert "".join(answerer.compose(_reading())) == "3 miljoen [1]."
+        # langchain-openai alone sends only max_completion_tokens, which llama.cpp ignores
+        assert server.bodies[0]["max_tokens"] == 77
+    finally:
+        server.httpd.shutdown()
+
+
+def _reading():  # type: ignore[no-untyped-def]
+    from qa.answering import Reading
+
+    return Reading("Hoeveel?", "Hoeveel geeft Nederland?", "nl", [RED_CROSS])

@@ -169,6 +169,83 @@ def test_follow_up_answers_about_the_topic_without_repeating(
     assert answer.split(" [")[0].split(": ")[-1] not in previous
 
 
+def test_what_else_did_he_say_keeps_to_the_same_speaker() -> None:
+    from qa.answering import speakers
+
+    assert speakers("What did John Kirby say about Gaza?") == {"kirby"}
+    assert speakers("Wat zei minister van Defensie Yoav Gallant over Hamas?") == {"gallant"}
+    assert speakers("Which ministers did the Dutch government declare persona non grata?") == set()
+    story = passage(
+        "Kirby said the talks would go on. Blinken said aid must reach Gaza soon. "
+        "Herzog said Israel has no plans to stay. Later Kirby added that support will go on.",
+        1,
+        "en",
+    )
+    answerer = ExtractiveAnswerer(FlatEmbedder())  # type: ignore[arg-type]
+    previous_q = "What did John Kirby say about the talks?"
+    focus = f"{previous_q} What else did he say?"
+    reading = Reading(
+        "What else did he say?",
+        focus,
+        "en",
+        [story],
+        answerer.candidates(focus, [story], "What else did he say?"),
+        ((previous_q, "Kirby said the talks would go on. [1]"),),
+    )
+    assert "Later Kirby added" in "".join(answerer.compose(reading))
+
+
+class _Chunks:
+    """An index's chunk lookup by row, over a list of passages."""
+
+    def __init__(self, records: list) -> None:  # type: ignore[type-arg]
+        self.records = {r.row: r for r in records}
+
+    def chunks(self, rows):  # type: ignore[no-untyped-def]
+        return {r: self.records[r] for r in rows if r in self.records}
+
+
+def test_a_follow_up_reads_the_chunks_around_the_previous_answer() -> None:
+    from dataclasses import replace
+
+    from qa.retrieval import Hit
+    from qa.service import around_previous_answer
+
+    first = passage("Israel announced pauses on 26 July. It opened the airspace too.", 1)
+    doc = [
+        replace(first, row=10, doc_id="d", ordinal=3),
+        replace(first, row=11, doc_id="d", ordinal=4, text="It also opened its airspace."),
+        replace(first, row=12, doc_id="d", ordinal=5, text="Aid drops began on Sunday."),
+        replace(first, row=13, doc_id="other", ordinal=0, text="Unrelated text here."),
+    ]
+    hits = [Hit(doc[3], 0.9, 1), Hit(doc[1], 0.8, 2)]
+    out = around_previous_answer(_Chunks(doc), hits, "It also opened its airspace. [2]")  # type: ignore[arg-type]
+    assert [h.chunk.row for h in out] == [11, 10, 12, 13]
+    assert [h.rank for h in out] == [1, 2, 3, 4]
+    assert around_previous_answer(_Chunks(doc), hits, "Nothing quoted.") == hits  # type: ignore[arg-type]
+    far = replace(first, row=16, doc_id="d", ordinal=9, text="Later Kirby added more.")
+    index = _Chunks([*doc, far])
+    out = around_previous_answer(index, hits, "It also opened its airspace. [2]", {"kirby"})  # type: ignore[arg-type]
+    assert [h.chunk.row for h in out] == [11, 16, 10, 12, 13]  # the speaker's words come first
+
+
+def test_a_follow_up_sentence_is_typed_by_what_the_follow_up_asks() -> None:
+    """The gate judges a "How much?" follow-up on the sentence it would quote: a date is
+    a number but no amount, so it does not count as the answer's kind."""
+    answerer = ExtractiveAnswerer(FlatEmbedder())  # type: ignore[arg-type]
+    reading = _reading(
+        answerer, "How much?", "Which ministers did the cabinet declare persona non grata?"
+    )
+    typed = {c.text: c.typed for c in answerer.follow_up(reading)}
+    assert typed["Nederland geeft ook 3 miljoen euro aan het Rode Kruis."]
+    assert not typed["Dat gebeurde op 28 juli 2025 in Den Haag."]
+    from qa.answering import follow_up_intent
+
+    amount = follow_up_intent("Hoeveel?")
+    assert amount is not None and amount.search("ten people") and amount.search("vijftig")
+    assert not amount.search("Het kabinet blijft ten behoeve van een staakt-het-vuren praten.")
+
+
 def test_ask_after_makes_a_follow_up_on_the_command_line(
     small_index: Path,
     monkeypatch,  # type: ignore[no-untyped-def]
@@ -324,3 +401,32 @@ def test_a_question_asking_for_a_number_no_sentence_holds_is_refused() -> None:
     assert not refuses(0.9, {"typed": 1.0}, 0.149)
     assert refuses(0.1, {"typed": 1.0}, 0.149)
     assert not refuses(0.0, {"typed": 0.0}, float("-inf"))  # measuring: answer everything
+
+
+# --- the ROC curve read at operating points ------------------------------------------------------
+
+
+def test_operating_points_read_the_curve_at_each_cost_and_render_in_the_report() -> None:
+    from eval.answers import operating_points, roc_lines
+
+    def point(t: float, fa: float, un: float) -> dict[str, float]:
+        return {
+            "threshold": t,
+            "false_abstention": fa,
+            "refused_near_domain": un / 2,
+            "refused_out_of_domain": un,
+            "abstain_unanswerable": un,
+            "answer_accuracy": 0.8 - fa,
+        }
+
+    swept = [point(0.0, 0.0, 0.1), point(0.2, 0.04, 0.5), point(0.4, 0.15, 0.9), point(1, 1, 1)]
+    points = operating_points(swept)
+    assert points["answerable refused <= 0%"]["abstain_unanswerable"] == 0.1
+    assert points["answerable refused <= 5%"]["threshold"] == 0.2
+    assert points["answerable refused <= 10%"]["threshold"] == 0.2
+    assert points["answerable refused <= 20%"]["threshold"] == 0.4
+    assert points["best (Youden's J)"]["threshold"] == 0.4  # 0.9 - 0.15 beats 0.5 - 0.04
+    answers = {**point(0.2, 0.04, 0.5), "roc_auc": 0.9, "roc": [(0.0, 0.1), (0.04, 0.5)]}
+    table = "\n".join(roc_lines({**answers, "operating_points": points}))
+    assert "| answerable refused <= 5% | 0.200 | 0.040 | 0.250 | 0.500 | 0.500 | 0.760 |" in table
+    assert "| configured | 0.200 |" in table and "(0.04, 0.50)" in table

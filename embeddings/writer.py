@@ -211,6 +211,11 @@ class IndexWriter:
         rows = self._db.execute("SELECT source, doc_id, size, mtime FROM documents")
         return {s: (d, size, mtime) for s, d, size, mtime in rows}
 
+    @property
+    def dim(self) -> int | None:
+        """The vectors' dimension; None before the first vector of a new index."""
+        return int(self.faiss.d) if self.faiss is not None else None
+
     def ensure_vectors(self, dim: int) -> None:
         if self.faiss is None:
             self.faiss = ann.new_flat(dim)

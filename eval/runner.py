@@ -11,6 +11,7 @@ from pathlib import Path
 
 from embeddings.embedders import DEFAULT_EMBEDDER, load_embedder
 from embeddings.indexer import Batching, index_paths
+from embeddings.stores import is_remote
 from eval.datasets import Dataset, load_dataset, write_beir_corpus
 from eval.retrieval import RetrievalEval, evaluate
 from qa.factory import embedder_spec, open_retriever
@@ -26,7 +27,9 @@ def prepare(
     next to the default index (.../eval/NAME/index)."""
     if dataset.fmt != "beir":
         return settings, {}
-    if index_dir is not None:
+    if index_dir is not None and is_remote(index_dir):  # milvus:...: documents stay local
+        index, docs = index_dir, Path(".citeqa") / "eval-docs" / dataset.name
+    elif index_dir is not None:
         index, docs = index_dir, index_dir / "eval-docs" / dataset.name
     else:
         home = settings.index.parent / "eval" / dataset.name

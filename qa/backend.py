@@ -130,6 +130,10 @@ class Backend:
 
     @property
     def uploads(self) -> Path:
+        from embeddings.stores import is_remote
+
+        if is_remote(self.index.root):  # milvus:...: no index directory to keep them in
+            return Path(".citeqa") / "uploads"
         return self.index.root / "uploads"
 
     @property

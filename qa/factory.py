@@ -6,9 +6,11 @@ Entry points (CLI, app, eval) call these; library code receives the built object
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from embeddings.embedders import DEFAULT_EMBEDDER, Embedder, embedder_id, load_embedder
-from embeddings.store import Index, check_embedder, live_generation, read_manifest
+from embeddings.store import Index, check_embedder
+from embeddings.stores import LexicalStore, manifest_of, open_store
 from qa.answering import Answerer, load_answerer
 from qa.citations import CitationChecker
 from qa.retrieval import Retriever
@@ -20,16 +22,18 @@ def embedder_spec(settings: Settings, index_dir: Path | None = None) -> str:
     """The embedder asked for, else the one the index was built with, else the default."""
     if settings.embedder:
         return settings.embedder
-    root = index_dir or settings.index
-    if (root / "CURRENT").is_file():
-        manifest = read_manifest(live_generation(root))
+    manifest = manifest_of(index_dir or settings.index)
+    if manifest is not None:
         return str(manifest.get("embedder_spec") or manifest["embedder"])
     return DEFAULT_EMBEDDER
 
 
-def open_index(settings: Settings, embedder: Embedder | None = None) -> tuple[Index, Embedder]:
-    """Load the index, then the embedder it was built with (refusing a different one)."""
-    index = Index(settings.index)
+def open_index(
+    settings: Settings, embedder: Embedder | None = None
+) -> tuple[Index | LexicalStore, Embedder]:
+    """Load the index (a directory, or `milvus:<uri>[#collection]`), then the embedder it
+    was built with (refusing a different one)."""
+    index: Any = open_store(settings.index)
     if embedder is None:
         spec = embedder_spec(settings)
         check_embedder(index.manifest, embedder_id(spec), index.root)

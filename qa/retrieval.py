@@ -15,7 +15,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -23,6 +23,7 @@ from embeddings.analysis import analyse_query
 from embeddings.embedders import Embedder
 from embeddings.errors import BadInput
 from embeddings.store import ChunkRecord, Index
+from embeddings.stores import LexicalStore
 from qa.doclevel import DocumentLevel
 from qa.query import Query
 from qa.settings import Mode, RetrievalConfig
@@ -63,12 +64,20 @@ def _words(text: str) -> set[str]:
 class Retriever:
     """Search one loaded index with one embedder. Thread-safe for concurrent searches."""
 
-    def __init__(self, index: Index, embedder: Embedder, config: RetrievalConfig | None = None):
+    def __init__(
+        self,
+        index: Index | LexicalStore,
+        embedder: Embedder,
+        config: RetrievalConfig | None = None,
+    ):
         if index.embedder != embedder.id:
             from embeddings.store import check_embedder
 
             check_embedder(index.manifest, embedder.id, index.root)
-        self.index, self.embedder = index, embedder
+        # Below, `index` is the embedded store (its BM25 index and SQLite); a store that ranks
+        # BM25 itself (Milvus) is searched through `qa.storesearch` before any of that.
+        self.index = cast(Index, index)
+        self.embedder = embedder
         self.config = config or RetrievalConfig()
         self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_lock = threading.Lock()
@@ -121,6 +130,10 @@ class Retriever:
         k = k or self.config.k
         pool = max(self.config.pool, 4 * k)
         allowed = self._allowed(lang, source)
+        if not isinstance(self.index, Index):  # a LexicalStore: candidates from the store
+            from qa import storesearch
+
+            return self._collapse(storesearch.ranked(self, query, mode, pool, allowed), k)
         ranked: list[tuple[int, float, float | None, float | None, float | None]] = []
         if mode == "dense":
             dense = self.index.search(query.vector, pool, allowed)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -159,3 +160,20 @@ def test_long_docs_quick(tmp_path: Path) -> None:
     real = [r for r in rows if r["kind"] == "real-txt"]
     assert [r["chars"] for r in real] == [10_000, 20_000]
     assert (tmp_path / "long_docs.md").read_text().startswith("| code |")
+
+
+def test_ingest_interleaves_several_embedders(tmp_path: Path) -> None:
+    out = tmp_path / "ingest.json"
+    done = subprocess.run(
+        [sys.executable, "bench/ingest.py", "--repeat", "2", "--out", str(out),
+         "--embedder", "fake", "--embedder", "fake:64", "corpus"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert [r["embedder"] for r in result["results"]] == ["fake", "fake:64"]
+    assert result["results"][0]["pipeline_x_first"] == 1.0
+    assert len(result["load_average_at_rounds"]) == 4  # 2 rounds x 2 embedders
+    assert all(r["chunks"] == result["results"][0]["chunks"] > 0 for r in result["results"])
+    assert "| fake:64 |" in out.with_suffix(".md").read_text()

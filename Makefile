@@ -39,7 +39,7 @@ test: $(TEST_STAMP)
 	$(BIN)/python -m pytest
 
 test-fast: $(TEST_STAMP)
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -m "not slow" -n 2
 
 # The figures in docs/: ingest, scale (1k-1M chunks, index types), LangChain side by
 # side, embedding levers, chunk size, answers/abstention, fusion, long documents,

@@ -20,6 +20,9 @@ from embeddings.store import Index
 from embeddings.stores import LexicalStore, Store, is_remote, open_store
 from qa.retrieval import Retriever
 
+# Every test here but the first starts a real Milvus Lite server (about 3.5 s each): the slow tier.
+pytestmark = pytest.mark.slow
+
 CHUNKING = ChunkingSettings(max_tokens=24, overlap_tokens=6)
 
 

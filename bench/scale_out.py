@@ -42,8 +42,8 @@ from qa.retrieval import Retriever  # noqa: E402
 RESULTS = ROOT / "bench" / "results"
 DATASETS = {
     "qa": ROOT / "eval" / "qa" / "corpus_qa.jsonl",
-    "tatoeba-nl2en": ROOT.parent.parent / "shared" / "datasets" / "tatoeba-nld-eng" / "nl2en",
-    "tatoeba-en2nl": ROOT.parent.parent / "shared" / "datasets" / "tatoeba-nld-eng" / "en2nl",
+    "tatoeba-nl2en": ROOT.parent / "shared" / "datasets" / "tatoeba-nld-eng" / "nl2en",
+    "tatoeba-en2nl": ROOT.parent / "shared" / "datasets" / "tatoeba-nld-eng" / "en2nl",
 }
 
 

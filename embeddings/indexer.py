@@ -72,6 +72,16 @@ class IndexReport:
         return bool(self.added or self.updated or self.removed)
 
 
+def _remove_gone(
+    writer: Any, known: Any, seen: Any, roots: Sequence[Path], report: IndexReport
+) -> None:
+    """Remove from the index every known source under `roots` that was not seen this run."""
+    for source in sorted(known):
+        if source not in seen and _under(source, roots):
+            writer.remove(source)
+            report.removed.append(source)
+
+
 def _under(source: str, roots: Sequence[Path]) -> bool:
     return any(source == str(r) or source.startswith(str(r) + os.sep) for r in roots)
 
@@ -137,10 +147,7 @@ def index_paths(
         fresh = rebuild or writer.previous is None
         known = writer.known_sources()
         todo = _changed_files(files, known, roots, report)
-        for source in sorted(known):
-            if source not in todo.seen and _under(source, roots):
-                writer.remove(source)
-                report.removed.append(source)
+        _remove_gone(writer, known, todo.seen, roots, report)
         meter = Progress(
             len(todo.files), sum(st.st_size for _, _, st in todo.files), progress,
             batching.progress_seconds,

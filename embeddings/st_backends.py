@@ -212,6 +212,8 @@ def _onnxruntime(blob: bytes, inputs: list[str], threads: int) -> tuple[Runner, 
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
+    # no spin-waiting between batches: on a shared machine it takes the other core's time
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     session = ort.InferenceSession(blob, options, providers=["CPUExecutionProvider"])
 
     def run(feed: dict[str, np.ndarray]) -> np.ndarray:

@@ -124,12 +124,16 @@ class SentenceTransformerEmbedder:
     """
 
     def __init__(
-        self, name_or_path: str, backend: str = "torch", threads: int | None = None
+        self,
+        name_or_path: str,
+        backend: str = "torch",
+        threads: int | None = None,
+        precision: str = "f32",
     ) -> None:
         from citeqa.extras import require
         from embeddings import st_backends
 
-        st_backends.check_backend(backend)
+        st_backends.check_backend(backend, precision)
         path = Path(name_or_path).expanduser()
         if not path.exists():  # said before the slow import of torch
             raise ModelNotAvailable(
@@ -160,7 +164,7 @@ class SentenceTransformerEmbedder:
         if backend == "torch":
             self.precision = st_backends.dtype_name(self._model)
         else:
-            self._graph = st_backends.ExportedModel(self._model, backend, threads)
+            self._graph = st_backends.ExportedModel(self._model, backend, threads, precision)
             self.precision = self._graph.precision
 
     def _encode(self, texts: list[str]) -> np.ndarray:
@@ -216,8 +220,8 @@ class FakeEmbedder:
 def _sentence_transformer(arg: str, threads: int | None) -> SentenceTransformerEmbedder:
     from embeddings.st_backends import split_spec
 
-    path, backend = split_spec(arg)
-    return SentenceTransformerEmbedder(path, backend, threads)
+    path, backend, precision = split_spec(arg)
+    return SentenceTransformerEmbedder(path, backend, threads, precision)
 
 
 # name -> factory(argument after the colon, threads: the `embed_threads` setting or None)
@@ -252,6 +256,6 @@ def embedder_id(name: str) -> str:
     if kind == "sentence-transformers":
         from embeddings.st_backends import split_spec
 
-        path, _backend = split_spec(arg)  # every backend gives the same vectors: one id
+        path, _, _ = split_spec(arg)  # every backend gives the same vectors: one id
         return f"sentence-transformers:{Path(path).expanduser().resolve().name}"
     return kind if kind == DEFAULT_EMBEDDER else name

@@ -1,6 +1,7 @@
 """A sentence-transformers model run by OpenVINO or ONNX Runtime instead of torch.
 
-`sentence-transformers:<path>?backend=openvino|onnx|torch`. For openvino and onnx the model is
+`sentence-transformers:<path>?backend=openvino|onnx|torch[&precision=f32|bf16]` (bf16: OpenVINO
+only). For openvino and onnx the model is
 loaded with sentence-transformers as usual, then its whole module chain (transformer, pooling,
 any dense layers, Normalize) is exported with `torch.onnx.export` into a bytes buffer and
 compiled, so the model's own pooling and `max_seq_length` apply; tokenising stays the model's
@@ -28,6 +29,9 @@ log = logging.getLogger(__name__)
 BACKENDS = ("torch", "openvino", "onnx")
 # the module that runs each exported backend (torch needs nothing more than the st extra)
 _RUNTIME = {"openvino": "openvino", "onnx": "onnxruntime"}
+# what each backend can be asked for; bf16 is OpenVINO's on CPUs with AVX512_BF16 or AMX (it
+# falls back to f32 elsewhere, and the manifest records what ran)
+PRECISIONS = {"torch": ("f32",), "onnx": ("f32",), "openvino": ("f32", "bf16")}
 MIN_COSINE = 0.999  # exported graph vs torch: below this the backend is refused
 BATCH_SIZE = 32  # as SentenceTransformer.encode, so both backends see the same batches
 # Checked at load: padding (texts of unequal length), one text alone, punctuation, no letters.
@@ -39,29 +43,36 @@ PROBE_TEXTS = (
 )
 
 
-def split_spec(arg: str) -> tuple[str, str]:
-    """`<path>[?backend=X]` -> (path, backend); torch when no backend is named."""
+def split_spec(arg: str) -> tuple[str, str, str]:
+    """`<path>[?backend=X][&precision=Y]` -> (path, backend, precision); torch and f32 when
+    not named."""
     if Path(arg).expanduser().exists():  # a folder whose name holds a '?'
-        return arg, "torch"
+        return arg, "torch", "f32"
     path, sep, options = arg.partition("?")
-    backend = "torch"
+    chosen = {"backend": "torch", "precision": "f32"}
     for option in options.split("&") if sep else ():
         key, eq, value = option.partition("=")
-        if key != "backend" or not eq:
+        if key not in chosen or not eq:
             raise ModelNotAvailable(
-                f"Unknown option {option!r} in sentence-transformers:{arg}; the only option "
-                "is backend=" + "|".join(BACKENDS)
+                f"Unknown option {option!r} in sentence-transformers:{arg}; the options are "
+                "backend=" + "|".join(BACKENDS) + " and precision=f32|bf16 (openvino only)"
             )
-        backend = value
-    check_backend(backend)
-    return path, backend
+        chosen[key] = value
+    check_backend(chosen["backend"], chosen["precision"])
+    return path, chosen["backend"], chosen["precision"]
 
 
-def check_backend(backend: str) -> None:
+def check_backend(backend: str, precision: str = "f32") -> None:
     if backend not in BACKENDS:
         raise ModelNotAvailable(
             f"Unknown backend {backend!r} for sentence-transformers; choose one of: "
             + ", ".join(BACKENDS)
+        )
+    if precision not in PRECISIONS[backend]:
+        raise ModelNotAvailable(
+            f"backend={backend} runs precision "
+            + " or ".join(PRECISIONS[backend])
+            + f", not {precision!r}"
         )
 
 
@@ -95,18 +106,21 @@ class ExportedModel:
     sorted by length, the model's pooling, then L2 normalisation.
     """
 
-    def __init__(self, model: Any, backend: str, threads: int | None = None) -> None:
+    def __init__(
+        self, model: Any, backend: str, threads: int | None = None, precision: str = "f32"
+    ) -> None:
         if backend not in _RUNTIME:
             raise ModelNotAvailable(f"No exported graph for backend {backend!r}")
+        check_backend(backend, precision)
         check_runtime(backend)
         self._model = model
         self.backend = backend
         self._lock = threading.Lock()  # an OpenVINO infer request serves one call at a time
         blob, self._inputs = export(model)
         if backend == "openvino":
-            self._run, self.precision = _openvino(blob, self._inputs, threads or 0)
+            self._run, self.precision = _openvino(blob, threads or 0, precision)
         else:
-            self._run, self.precision = _onnxruntime(blob, self._inputs, threads or 0)
+            self._run, self.precision = _onnxruntime(blob, threads or 0)
         cosine = float(
             np.min(np.sum(self.encode(PROBE_TEXTS) * encode_torch(model, PROBE_TEXTS), axis=1))
         )
@@ -188,25 +202,28 @@ def export(model: Any) -> tuple[bytes, list[str]]:
 Runner = Callable[[dict[str, np.ndarray]], np.ndarray]
 
 
-def _openvino(blob: bytes, inputs: list[str], threads: int) -> tuple[Runner, str]:
+def _openvino(blob: bytes, threads: int, precision: str) -> tuple[Runner, str]:
     import openvino as ov
 
     core = ov.Core()
-    # f32 pinned: on CPUs with AVX512_BF16 or AMX OpenVINO would otherwise pick bf16
-    config: dict[str, Any] = {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY"}
+    # always named: on CPUs with AVX512_BF16 or AMX OpenVINO's default is bf16
+    config: dict[str, Any] = {"INFERENCE_PRECISION_HINT": precision, "PERFORMANCE_HINT": "LATENCY"}
     if threads:
         config["INFERENCE_NUM_THREADS"] = threads
     compiled = core.compile_model(core.read_model(blob, b""), "CPU", config)
-    precision = compiled.get_property("INFERENCE_PRECISION_HINT")
+    ran = compiled.get_property("INFERENCE_PRECISION_HINT")  # what the CPU does, e.g. f32
+    ran = str(getattr(ran, "get_type_name", lambda: ran)())
+    if ran != precision:
+        log.warning("OpenVINO runs %s on this CPU, not %s (no native support)", ran, precision)
     request = compiled.create_infer_request()
 
     def run(feed: dict[str, np.ndarray]) -> np.ndarray:
         return np.array(request.infer(feed)[0], dtype=np.float32)
 
-    return run, str(getattr(precision, "get_type_name", lambda: precision)())  # f32
+    return run, ran
 
 
-def _onnxruntime(blob: bytes, inputs: list[str], threads: int) -> tuple[Runner, str]:
+def _onnxruntime(blob: bytes, threads: int) -> tuple[Runner, str]:
     import onnxruntime as ort
 
     options = ort.SessionOptions()

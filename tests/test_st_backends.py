@@ -23,15 +23,17 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_the_backend_is_an_option_of_the_path() -> None:
-    assert st_backends.split_spec("/m/minilm") == ("/m/minilm", "torch")
-    assert st_backends.split_spec("/m/minilm?backend=openvino") == ("/m/minilm", "openvino")
-    assert st_backends.split_spec("/m/minilm?backend=onnx") == ("/m/minilm", "onnx")
+    split = st_backends.split_spec
+    assert split("/m/minilm") == ("/m/minilm", "torch", "f32")
+    assert split("/m/minilm?backend=openvino") == ("/m/minilm", "openvino", "f32")
+    assert split("/m/minilm?backend=onnx") == ("/m/minilm", "onnx", "f32")
+    assert split("/m/minilm?backend=openvino&precision=bf16") == ("/m/minilm", "openvino", "bf16")
 
 
 def test_a_folder_whose_name_holds_a_question_mark_is_a_path(tmp_path: Path) -> None:
     odd = tmp_path / "model?backend=x"
     odd.mkdir()
-    assert st_backends.split_spec(str(odd)) == (str(odd), "torch")
+    assert st_backends.split_spec(str(odd)) == (str(odd), "torch", "f32")
 
 
 @pytest.mark.parametrize(
@@ -44,6 +46,16 @@ def test_bad_options_are_one_line_naming_the_choices(spec: str) -> None:
     assert (
         "\n" not in message and "torch" in message and "openvino" in message and "onnx" in message
     )
+
+
+@pytest.mark.parametrize(
+    "spec",
+    ["/m?precision=bf16", "/m?backend=onnx&precision=bf16", "/m?backend=openvino&precision=int4"],
+)
+def test_a_precision_the_backend_cannot_run_is_refused(spec: str) -> None:
+    with pytest.raises(ModelNotAvailable, match="runs precision") as caught:
+        load_embedder(f"sentence-transformers:{spec}")
+    assert "\n" not in str(caught.value)
 
 
 def test_every_backend_shares_the_id() -> None:
@@ -92,20 +104,27 @@ class _Model:
 
 
 def _exported(
-    monkeypatch: pytest.MonkeyPatch, model: _Model, table: np.ndarray, reference: np.ndarray
+    monkeypatch: pytest.MonkeyPatch,
+    model: _Model,
+    table: np.ndarray,
+    reference: np.ndarray,
+    backend: str = "onnx",
+    precision: str = "f32",
 ) -> st_backends.ExportedModel:
-    """An ExportedModel whose graph looks rows up in `table`; torch gives `reference`."""
+    """An ExportedModel whose graph looks rows up in `table`; torch gives `reference`; the
+    OpenVINO fake runs f32 whatever it is asked (as on a CPU without bf16)."""
 
     def runner(feed: dict[str, np.ndarray]) -> np.ndarray:
         return table[feed["input_ids"][:, 0]] * 3.0  # not normalised, as a graph may be
 
     monkeypatch.setattr(st_backends, "check_runtime", lambda backend: None)
     monkeypatch.setattr(st_backends, "export", lambda m: (b"", ["input_ids", "attention_mask"]))
-    monkeypatch.setattr(st_backends, "_onnxruntime", lambda blob, names, threads: (runner, "f32"))
+    monkeypatch.setattr(st_backends, "_onnxruntime", lambda blob, threads: (runner, "f32"))
+    monkeypatch.setattr(st_backends, "_openvino", lambda blob, threads, asked: (runner, "f32"))
     monkeypatch.setattr(
         st_backends, "encode_torch", lambda m, texts: reference[[model.vocab[t] for t in texts]]
     )
-    return st_backends.ExportedModel(model, "onnx")
+    return st_backends.ExportedModel(model, backend, precision=precision)
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -123,6 +142,28 @@ def test_vectors_come_back_in_input_order_in_batches_of_32(monkeypatch: pytest.M
     np.testing.assert_allclose(out, table[[model.vocab[t] for t in shuffled]], rtol=1e-6)
     assert model.batches == [32, 32, len(texts) - 64]
     assert graph.precision == "f32" and graph.backend == "onnx"
+
+
+@pytest.mark.parametrize("asked", ["f32", "bf16"])
+def test_openvino_reports_the_precision_that_runs(asked: str) -> None:
+    ov = pytest.importorskip("openvino")
+    from onnx import TensorProto, helper, numpy_helper
+
+    weight = np.arange(16, dtype=np.float32).reshape(4, 4) / 16
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["input_ids", "w"], ["embedding"])],
+        "tiny",
+        [helper.make_tensor_value_info("input_ids", TensorProto.FLOAT, ["batch", 4])],
+        [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["batch", 4])],
+        [numpy_helper.from_array(weight, "w")],
+    )
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    proto.ir_version = 9
+    run, ran = st_backends._openvino(proto.SerializeToString(), 1, asked)
+    native_bf16 = "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    assert ran == ("bf16" if asked == "bf16" and native_bf16 else "f32")
+    x = np.eye(4, dtype=np.float32)
+    np.testing.assert_allclose(run({"input_ids": x}), weight, atol=1e-2)
 
 
 def test_a_graph_that_disagrees_with_torch_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:

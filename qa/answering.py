@@ -19,6 +19,14 @@ from embeddings.chunking import split_sentences
 from embeddings.embedders import Embedder
 from embeddings.errors import BadInput
 from embeddings.store import ChunkRecord
+from qa.answertypes import (
+    CONSEQUENCE,
+    REASON,
+    SAID,
+    TYPED_FOLLOW_UPS,
+    expected_answer_type,
+    follow_up_intent,
+)
 from qa.query import Query
 
 if TYPE_CHECKING:
@@ -79,103 +87,11 @@ class Answerer(Protocol):
         ...
 
 
-# What a question asks for, by its opening words; an answer sentence should contain such a
-# thing. Anchored at the start (or after "According to X,") so "... when he said" is no date.
-_LEAD = r"(?:^|[,:]\s*)"
-_NUMBER_WORDS = (
-    r"\d|\b(twee|drie|vier|vijf|zes|zeven|acht|negen|tien|elf|twaalf|twintig|"
-    r"dertig|veertig|vijftig|honderd|duizend|miljoen|miljard|two|three|four|five|"
-    r"six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|"
-    r"thousand|million|billion|dozens?|tientallen|honderden|duizenden)\b"
-)
-_DATE_WORDS = (
-    r"\d|\b(maandag|dinsdag|woensdag|donderdag|vrijdag|zaterdag|zondag|gisteren|"
-    r"vandaag|morgen|gisteravond|vannacht|monday|tuesday|wednesday|thursday|friday|"
-    r"saturday|sunday|yesterday|today|tomorrow|tonight|januari|februari|maart|april|"
-    r"mei|juni|juli|augustus|september|oktober|november|december|january|february|"
-    r"march|may|june|july|august|october)\b"
-)
-_EXPECTS = [
-    (
-        re.compile(
-            _LEAD + r"(hoeveel|how (much|many)|welk (bedrag|aantal)|what (amount|number|"
-            r"percentage))\b",
-            re.I,
-        ),
-        re.compile(_NUMBER_WORDS, re.I),
-    ),
-    (
-        re.compile(
-            _LEAD + r"(wanneer|(op )?welke (datum|dag)|in welk jaar|when|(on )?what "
-            r"(date|day|year)|(on )?which (date|day))\b",
-            re.I,
-        ),
-        re.compile(_DATE_WORDS, re.I),
-    ),
-]
-
-
-def expected_answer_type(question: str) -> re.Pattern[str] | None:
-    for asks, answer in _EXPECTS:
-        if asks.search(question):
-            return answer
-    return None
-
-
 # Words that make a question lean on the one before it ("And how much...", "Hoeveel was dat?")
 _FOLLOW_UP = re.compile(
     r"^\s*(and|but|also|what about|how about|en|maar|ook|en hoe|hoe zit|wat dan)\b|"
     r"\b(that|this|those|these|it|they|them|he|she|him|her|there|dat|dit|die|deze|daar|"
     r"daarvan|hij|zij|ze|hem|haar|hen|hun|ervan|else|nog meer)\b",
-    re.I,
-)
-# What a follow-up asks about the previous turn's topic, and what a sentence that answers it
-# looks like: a reason, a date, an amount, or more of what someone said.
-_WHY = re.compile(r"\b(why|waarom|how come|hoezo|reason|reden)\b", re.I)
-_ELSE = re.compile(r"\b(else|more|nog meer|verder|anders)\b", re.I)
-_REASON = re.compile(
-    r"\b(because|since|due to|as a result|therefore|so that|in order to|reason|omdat|"
-    r"want|doordat|vanwege|zodat|aangezien)\b",
-    re.I,
-)
-# "…, so they decided": the reason is the sentence before one that draws a conclusion
-_CONSEQUENCE = re.compile(
-    r"\b(therefore|hence|thus|consequently|as a result|so|daarom|dus|derhalve|"
-    r"om die reden|daardoor)\b",
-    re.I,
-)
-# a date proper: a month, a weekday, a year, or d-m; not just any number
-_DATE = re.compile(
-    r"\b(1[89]\d\d|20\d\d|\d{1,2}[-/]\d{1,2}|maandag|dinsdag|woensdag|donderdag|vrijdag|"
-    r"zaterdag|zondag|gisteren|vandaag|gisteravond|vannacht|monday|tuesday|wednesday|"
-    r"thursday|friday|saturday|sunday|yesterday|today|tonight|januari|februari|maart|"
-    r"april|mei|juni|juli|augustus|september|oktober|november|december|january|february|"
-    r"march|may|june|july|august|october)\b",
-    re.I,
-)
-SAID = re.compile(
-    r"[\"'“”‘’]|\b(said|says|stated|states|told|added|zei|zegt|aldus|verklaarde|"
-    r"voegde|eiste|antwoordde|benadrukte|noemde)\b",
-    re.I,
-)
-_MONTHS = (
-    r"januari|februari|maart|april|mei|juni|juli|augustus|september|oktober|november|"
-    r"december|january|february|march|may|june|july|august|october"
-)
-# an amount or a count, not a date: "3 miljoen euro", "$ 3,8", "vijftig", "17 mensen"; and
-# not the Dutch preposition in "ten behoeve van", "ten minste"
-_DUTCH_TEN = (
-    r"ten(?!\s+(?:behoeve|minste|aanzien|opzichte|slotte|gevolge|laste|einde|onrechte|dele|"
-    r"zuiden|noorden|oosten|westen|tijde|hoogste|eerste|tweede|derde)\b)"
-)
-_QUANTITY = re.compile(
-    r"[$€£]\s?\d|\b(?!(?:19|20)\d\d\b)\d[\d.,]*\s*(?!(?:" + _MONTHS + r")\b)[^\W\d]"
-    r"|\b(twee|drie|vier|vijf|zes|zeven|acht|negen|tien|elf|twaalf|twintig|dertig|veertig|"
-    r"vijftig|honderd|duizend|miljoen|miljard|two|three|four|five|six|seven|eight|nine|"
-    + _DUTCH_TEN
-    + r"|"
-    r"eleven|twelve|twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozens?|"
-    r"tientallen|honderden|duizenden)\b",
     re.I,
 )
 _NAME = re.compile(r"(?<=[\w,;:] )[A-ZÀ-ÖØ-Þ][\w'’-]{2,}")
@@ -212,20 +128,6 @@ def contextual_query(question: str, history: Sequence[Turn]) -> str:
     if not is_follow_up(question, history):
         return question
     return f"{history[-1][0]} {question}"
-
-
-def follow_up_intent(question: str) -> re.Pattern[str] | None:
-    """What an answer sentence to a bare follow-up should hold, or None to score as usual."""
-    if _WHY.search(question):
-        return _REASON
-    expects = expected_answer_type(question) or expected_answer_type(
-        re.sub(r"^\W*(and|en)\s+", "", question, flags=re.I)
-    )
-    if expects is not None:  # it asks "when" or "how much"
-        return _DATE if expects.search("maandag") else _QUANTITY
-    if _ELSE.search(question):
-        return SAID
-    return None
 
 
 def bare(text: str) -> str:
@@ -304,7 +206,7 @@ class ExtractiveAnswerer:
         previous_q, previous_a = reading.history[-1]
         previous = bare(previous_a)
         intent = follow_up_intent(reading.question)
-        why = intent is _REASON
+        why = intent is REASON
         names = speakers(previous_q) or {n.lower() for n in _NAME.findall(previous_q)}
         # where the previous answer was quoted from: the reason, the date or the rest of
         # what was said is usually a sentence or two away from it
@@ -318,7 +220,7 @@ class ExtractiveAnswerer:
         topic = {reading.passages[n - 1].doc_id for n, found in anchors.items() if found}
         # an answer that already holds the amount or date asked for is the answer again
         # ("Hoeveel geeft Nederland?" then "En hoeveel was dat?"); otherwise never repeat it
-        repeat_ok = intent in (_QUANTITY, _DATE) and bool(intent and intent.search(previous))
+        repeat_ok = intent in TYPED_FOLLOW_UPS and bool(intent and intent.search(previous))
         # the previous answer's subject ("via UNOPS"): a follow-up stays with it
         subject = set(analyse(previous, "nl")) | set(analyse(previous, "en"))
         out = []
@@ -347,12 +249,12 @@ class ExtractiveAnswerer:
                 distance = min(abs(position - a) for a in anchors[c.n])
                 bonus += {1: 0.15, 2: 0.05}.get(distance, 0.0)
                 if why and any(
-                    a - position == 1 and _CONSEQUENCE.search(sentences[c.n][a])
+                    a - position == 1 and CONSEQUENCE.search(sentences[c.n][a])
                     for a in anchors[c.n]
                 ):
                     bonus += 0.25  # the previous answer says "therefore": this is why
             # a follow-up asking "when" or "how much" is answered by a date or an amount
-            typed = bool(intent.search(c.text)) if intent in (_QUANTITY, _DATE) else c.typed
+            typed = bool(intent.search(c.text)) if intent in TYPED_FOLLOW_UPS else c.typed
             out.append(Candidate(c.n, c.text, c.score + bonus, c.similarity, typed))
         out.sort(key=lambda c: -c.score)
         return out

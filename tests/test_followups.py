@@ -105,3 +105,19 @@ def test_why_after_how_many_asks_for_no_number() -> None:
     )
     best = answerer.follow_up(reading)[0]
     assert "vrijwel uitgesloten" in best.text and best.typed
+
+
+def test_a_sentence_adding_another_point_is_not_the_previous_answers_next() -> None:
+    """ "Daarnaast …" right after the previous answer starts another item; the amount
+    before the answer (in the chunk before, so ranked lower) is the one asked for."""
+    chunks = _chunks(
+        "d",
+        [
+            "Het gaat om 1,5 miljoen euro voor de monitoring.",
+            "Ook helpt het kabinet met de monitoring. Daarnaast gaat 3 miljoen euro naar "
+            "het rode kruis.",
+        ],
+    )
+    previous = "Ook helpt het kabinet met de monitoring. [1]"
+    best = _follow_up("Hoeveel?", "Hoe helpt het kabinet?", previous, chunks[::-1])
+    assert "1,5 miljoen" in best

@@ -27,6 +27,7 @@ from qa.answertypes import (
     SAID,
     TYPED_FOLLOW_UPS,
     expected_answer_type,
+    focus_words,
     follow_up_intent,
 )
 from qa.query import Query
@@ -197,6 +198,7 @@ class ExtractiveAnswerer:
         expects = expected_answer_type(emphasis or question.text) or expected_answer_type(
             question.text
         )
+        focus = set(analyse_query(" ".join(focus_words(emphasis or question.text))))
         out = []
         # Weights measured on the bundled QA set (bench/abstention.py): the question's words
         # in the sentence help, a lower passage rank costs a little, and the wrong kind of
@@ -205,7 +207,8 @@ class ExtractiveAnswerer:
             terms = set(analyse(text, "nl")) | set(analyse(text, "en"))
             overlap = len(query_terms & terms) / max(1, len(query_terms))
             typed = 0.0 if expects is None else (0.03 if expects.search(text) else -0.03)
-            score = float(sim) + 0.15 * overlap - 0.01 * rank + typed
+            named = 0.03 if focus & terms else 0.0  # names what is asked for ("de krant")
+            score = float(sim) + 0.15 * overlap - 0.01 * rank + typed + named
             out.append(Candidate(n, text, score, float(sim), typed >= 0))
         out.sort(key=lambda c: -c.score)
         return out

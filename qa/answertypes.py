@@ -167,3 +167,29 @@ def follow_up_intent(question: str) -> re.Pattern[str] | None:
     if _ELSE.search(question):
         return SAID
     return None
+
+
+# The thing a question names as what it asks for: "In welke Oostenrijkse krant …" -> krant,
+# "Which aid organisation …" -> aid organisation, "Wat was volgens Israël het doelwit …" ->
+# doelwit. An answer sentence names it too ("de krant Die Presse", "het doelwit").
+_FOCUS = re.compile(
+    r"\b(?:welke|welk|which|what)\s+(?!(?:is|was|were|are|did|does|do|has|had|have|zijn|"
+    r"waren|heeft|hebben|deed|doet)\b)(\w[\w-]*)(?:\s+(\w[\w-]*))?"
+    r"|\b(?:wat|what)\s+(?:is|was|waren|zijn|were|are)\s+(?:volgens\s+\w+\s+|according\s+"
+    r"to\s+\w+\s+)?(?:het|de|the)\s+(\w[\w-]*)",
+    re.I,
+)
+
+
+def focus_words(question: str) -> list[str]:
+    """The noun naming what the question asks for (see `_FOCUS`), or none. A capitalised
+    word or a number before it describes it ("Israeli newspaper", "twee steden")."""
+    m = _FOCUS.search(question)
+    if m is None:
+        return []
+    first, second, noun = m.groups()
+    if noun:
+        return [noun]
+    if second and (first[0].isupper() or NUMBER.fullmatch(first)):
+        return [second]
+    return [first]

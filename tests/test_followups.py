@@ -121,3 +121,19 @@ def test_a_sentence_adding_another_point_is_not_the_previous_answers_next() -> N
     previous = "Ook helpt het kabinet met de monitoring. [1]"
     best = _follow_up("Hoeveel?", "Hoe helpt het kabinet?", previous, chunks[::-1])
     assert "1,5 miljoen" in best
+
+
+def test_the_previous_answers_rare_name_carries_its_subject() -> None:
+    """Two sentences next to the previous answer; the one sharing its rare name (GHF) is
+    on its subject, the one sharing a name most sentences have (Nederland) is not."""
+    chunks = _chunks(
+        "d",
+        [
+            "Ook helpt Nederland met veel geld. Daar werkt Nederland met de VN samen. De chaos "
+            "bij GHF is onacceptabel voor Nederland. Het mechanisme van GHF schiet ernstig "
+            "tekort. Zo blijft Nederland actief in de regio."
+        ],
+    )
+    previous = "De chaos bij GHF is onacceptabel voor Nederland. [1]"
+    best = _follow_up("Waarom?", "Wat zegt het kabinet over de chaos?", previous, chunks)
+    assert "mechanisme van GHF" in best

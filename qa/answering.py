@@ -58,6 +58,7 @@ class Candidate:
     score: float
     similarity: float
     typed: bool = True  # holds what the question asks for (or the question asks for nothing)
+    named: float = 0.0  # the lift for naming the noun the question asks for ("de krant")
 
 
 @dataclass(frozen=True)
@@ -209,7 +210,7 @@ class ExtractiveAnswerer:
             typed = 0.0 if expects is None else (0.03 if expects.search(text) else -0.03)
             named = 0.03 if focus & terms else 0.0  # names what is asked for ("de krant")
             score = float(sim) + 0.15 * overlap - 0.01 * rank + typed + named
-            out.append(Candidate(n, text, score, float(sim), typed >= 0))
+            out.append(Candidate(n, text, score, float(sim), typed >= 0, named))
         out.sort(key=lambda c: -c.score)
         return out
 

@@ -125,6 +125,15 @@ def refuses(probability: float, signals: dict[str, float], threshold: float) -> 
     return probability < threshold or signals.get("typed", 1.0) < 1.0
 
 
+def gate_sentence(candidates: Sequence[Candidate]) -> float | None:
+    """The similarity of the best sentence as the answerability model was fitted on it:
+    ranked without the lift for naming the asked-for noun, which breaks ties between
+    answer sentences and is no evidence that the passages answer."""
+    if not candidates:
+        return None
+    return max(candidates, key=lambda c: c.score - c.named).similarity
+
+
 def has_markers(answer: str) -> bool:
     """Whether an answer cites passages (a refusal cites none)."""
     return re.search(r"\[\d{1,3}\]", answer) is not None
@@ -377,7 +386,7 @@ class QAService:
             vector,
             pool,
             [h.chunk for h in retrieved],  # coverage as retrieved, before any reordering
-            candidates[0].similarity if candidates else None,
+            gate_sentence(candidates),
             bool(judged) and judged[0].typed,
             self.background,
         )

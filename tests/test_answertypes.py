@@ -109,3 +109,15 @@ def test_the_sentence_naming_what_is_asked_for_wins_a_tie() -> None:
     answerer = ExtractiveAnswerer(FlatEmbedder())  # type: ignore[arg-type]
     best = answerer.candidates("In welke krant sprak minister Saar?", [_passage(text)])[0]
     assert "Die Presse" in best.text
+
+
+def test_the_gate_reads_the_best_sentence_without_the_focus_lift() -> None:
+    """Naming the asked-for noun breaks ties between answer sentences; the answerability
+    gate still reads the sentence that is best without that lift."""
+    from qa.answering import Candidate
+    from qa.service import gate_sentence
+
+    lifted = Candidate(1, "Het ging om de krant.", 0.90, 0.80, True, 0.03)
+    plain = Candidate(1, "Saar sprak met Die Presse.", 0.89, 0.86, True, 0.0)
+    assert gate_sentence([lifted, plain]) == 0.86
+    assert gate_sentence([]) is None

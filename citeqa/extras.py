@@ -16,7 +16,7 @@ EXTRAS = {
     "st": "sentence-transformers embedders (sentence-transformers, torch)",
     "llm": "LLM answers (langchain-openai, langchain-ollama)",
     "eval": "citeqa eval's metrics (ranx)",
-    "fast": "e5-small-q4's fast document engine (openvino, onnx, tokenizers)",
+    "fast": "the OpenVINO / ONNX Runtime embedding engines (openvino, onnxruntime, onnx)",
 }
 
 

@@ -51,9 +51,17 @@ def analyse(text: str, lang: str) -> list[str]:
     return list(_stemmer(lang).stemWords(words))
 
 
-def analyse_query(text: str) -> list[str]:
-    """Terms of a question, stemmed both ways; stopwords of either language dropped."""
+def analyse_query(text: str, repeats: bool = False) -> list[str]:
+    """Terms of a question, stemmed both ways; stopwords of either language dropped.
+
+    Each term once, or with `repeats` once per occurrence of its word (a word's Dutch and
+    English stems once each), as BM25 weighs a query: a word the question repeats counts
+    again, as in Lucene and bm25s. On long questions that weight matters (docs/retrieval.md).
+    """
     words = [t for t in tokens(text) if t not in STOPWORDS["nl"] and t not in STOPWORDS["en"]]
+    if repeats:
+        pairs = zip(*(_stemmer(lang).stemWords(words) for lang in STEMMER_LANGUAGE), strict=True)
+        return [term for pair in pairs for term in dict.fromkeys(pair)]
     terms: list[str] = []
     for lang in STEMMER_LANGUAGE:
         for term in _stemmer(lang).stemWords(words):

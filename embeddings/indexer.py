@@ -32,6 +32,7 @@ from embeddings.documents import (
     load_document,
 )
 from embeddings.embedders import Embedder, embedder_id
+from embeddings.engine_check import engine_label
 from embeddings.progress import Progress
 from embeddings.store import text_hash
 from embeddings.stores import StoreWriter, manifest_of, open_writer
@@ -249,10 +250,7 @@ class _Run:
 
     def extra(self) -> dict[str, Any]:
         """Manifest fields: the spec, and the engine that embedded (when this run did)."""
-        model = self.loaded[0] if self.loaded else None
-        engine = getattr(model, "engine", None)
-        if engine and getattr(model, "precision", None):
-            engine = f"{engine} ({model.precision})"  # type: ignore[union-attr]
+        engine = engine_label(self.loaded[0]) if self.loaded else None
         return {"embedder_spec": self.spec, "embedder_engine": engine}
 
     def add(self, doc: Document, stat: os.stat_result, chunks: list[Chunk]) -> None:

@@ -26,6 +26,7 @@ from embeddings.analysis import analyse
 from embeddings.chunking import Chunk, chunk_document
 from embeddings.documents import MAX_FILE_BYTES, Document, SkipFile, iter_files, load_document
 from embeddings.embedders import embedder_id, load_embedder
+from embeddings.engine_check import engine_label
 from embeddings.errors import BadInput
 from embeddings.indexer import (
     Batching,
@@ -55,7 +56,7 @@ class Prepare:
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, list[Any]] = {"i": [], "skip": [], "doc": [], "chunks": [], "vectors": []}
-        out |= {"langs": [], "terms": [], "tokens": [], "seconds": []}
+        out |= {"langs": [], "terms": [], "tokens": [], "seconds": [], "engine": []}
         for i, path, source, old in zip(
             batch["i"], batch["path"], batch["source"], batch["old"], strict=True
         ):
@@ -76,7 +77,7 @@ class Prepare:
             "langs": "",
             "terms": "",
         }
-        empty |= {"tokens": 0, "seconds": 0.0}
+        empty |= {"tokens": 0, "seconds": 0.0, "engine": ""}
         try:
             doc = load_document(Path(path), source=source, max_bytes=self.max_bytes)
         except SkipFile as exc:
@@ -104,6 +105,7 @@ class Prepare:
             ),
             "tokens": sum(c.n_tokens for c in chunks),
             "seconds": time.perf_counter() - started,
+            "engine": engine_label(self.embedder) or "",  # recorded: queries run in it too
         }
 
 
@@ -161,6 +163,7 @@ def index_paths_ray(
         )  # fmt: skip
         dim = writer.dim
         since_publish, published_at = 0, time.monotonic()
+        extra: dict[str, Any] = {"embedder_spec": embedder_spec, "embedder_engine": None}
         try:
             results = _prepare(
                 todo.files, known, embedder_spec, chunking, batch_size, max_file_bytes,
@@ -194,18 +197,19 @@ def index_paths_ray(
                 report.chunks_embedded += len(chunks)
                 report.tokens_embedded += int(row["tokens"])
                 report.embed_seconds += float(row["seconds"])
+                extra["embedder_engine"] = str(row["engine"]) or None
                 (report.updated if old else report.added).append(source)
                 dirty, since_publish = True, since_publish + len(chunks)
                 due = time.monotonic() - published_at >= batching.seconds
                 if since_publish >= batching.chunks or due:
-                    writer.publish(dim=width, extra={"embedder_spec": embedder_spec})
+                    writer.publish(dim=width, extra=extra)
                     since_publish, published_at, dirty = 0, time.monotonic(), False
         finally:
             meter.close()
         report.documents, report.chunks = writer.counts()
         if dirty or (fresh and writer.published == 0):
             dim = dim or writer.dim or load_embedder(embedder_spec).dim
-            writer.commit(dim=dim, extra={"embedder_spec": embedder_spec})
+            writer.commit(dim=dim, extra=extra)
     report.seconds = time.perf_counter() - started
     return report
 

@@ -17,6 +17,7 @@ from embeddings.embedders import (
     engine_available,
     load_embedder,
 )
+from embeddings.engine_check import check_engine
 from embeddings.store import Index, check_embedder
 from embeddings.stores import LexicalStore, manifest_of, open_store
 from qa.answering import Answerer, load_answerer
@@ -53,12 +54,13 @@ def open_index(
     settings: Settings, embedder: Embedder | None = None
 ) -> tuple[Index | LexicalStore, Embedder]:
     """Load the index (a directory, or `milvus:<uri>[#collection]`), then the embedder it
-    was built with (refusing a different one)."""
+    was built with (refusing a different one, or another engine whose vectors differ)."""
     index: Any = open_store(settings.index)
+    spec = embedder_spec(settings)
     if embedder is None:
-        spec = embedder_spec(settings)
         check_embedder(index.manifest, embedder_id(spec), index.root)
         embedder = load_embedder(spec, settings.embed_threads)
+    check_engine(index, embedder, spec)
     return index, embedder
 
 

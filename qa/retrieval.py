@@ -165,7 +165,7 @@ class Retriever:
             query = self.query(query)
         lexical = documents.lexical if documents is not None else self.index.lexical
         if self.config.query_stemming == "both":
-            return lexical.scores(query.terms)
+            return lexical.scores(analyse_query(query.text, repeats=True))
         dutch = documents.dutch if documents is not None else self._dutch_rows()
         english = lexical.scores(query.terms_in("en"))
         if not dutch.any():

@@ -172,7 +172,7 @@ def test_each_passage_meets_the_question_stemmed_in_its_language(small_index: Pa
     np.testing.assert_allclose(r.lexical_scores(question), expected)
     both = Retriever(index, FakeEmbedder(64), RetrievalConfig(query_stemming="both"))
     np.testing.assert_allclose(
-        both.lexical_scores(question), index.lexical.scores(analyse_query(question))
+        both.lexical_scores(question), index.lexical.scores(analyse_query(question, True))
     )
     docs = r.documents()
     assert docs.dutch.sum() == 2  # nl_hulp.txt, nl_fiets.txt
@@ -213,3 +213,19 @@ def test_documents_an_embedder_reads_whole_are_scored_by_their_mean(tmp_path: Pa
     # the default index chunking: 100-token passages overlapping 20 -> (512 - 20) // 80
     r.index.manifest["chunking"] = {"max_tokens": 100, "overlap_tokens": 20}
     assert r.mean_up_to() == 6
+
+
+def test_a_word_the_question_repeats_weighs_again(small_index: Path) -> None:
+    # BM25 as Lucene and bm25s score a query: once per occurrence of a term. Counting each
+    # term once cost CISI's long questions a quarter of chunk BM25's nDCG@10 (0.374 -> 0.295).
+    index = Index(small_index)
+    once, twice = "How long do cats sleep?", "Cats: how long do cats sleep?"
+    assert analyse_query(twice, repeats=True).count("cat") == 2
+    assert set(analyse_query(twice)) == set(analyse_query(once))  # the term set, for others
+    for stemming in ("language", "both"):
+        r = Retriever(index, FakeEmbedder(64), RetrievalConfig(query_stemming=stemming))
+        cats = r.lexical_scores("cats")
+        assert cats.any()
+        np.testing.assert_allclose(
+            r.lexical_scores(twice), r.lexical_scores(once) + cats, rtol=1e-5
+        )

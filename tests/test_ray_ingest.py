@@ -60,9 +60,13 @@ def test_ray_gives_the_single_process_index(tmp_path: Path, ray_local: None) -> 
     va, vb = a.vectors([rows_a[i] for i in ids]), b.vectors([rows_b[i] for i in ids])
     cosine = (va * vb).sum(axis=1) / np.linalg.norm(va, axis=1) / np.linalg.norm(vb, axis=1)
     assert cosine.min() >= 0.9999
-    # incremental as before: nothing changed, nothing embedded
+    # the engine that embedded is recorded, so queries run in it (qa.factory.embedder_spec)
+    assert b.manifest["embedder_engine"] == a.manifest["embedder_engine"]
+    assert a.manifest["embedder_engine"]
+    # incremental as before: nothing changed, nothing embedded, the engine kept
     again = index_paths_ray([folder], tmp_path / "ray", spec, "local", chunking, progress=False)
     assert again.unchanged == 2 and not again.changed and again.chunks_embedded == 0
+    assert Index(tmp_path / "ray").manifest["embedder_engine"] == a.manifest["embedder_engine"]
 
 
 @pytest.mark.slow

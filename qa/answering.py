@@ -9,6 +9,7 @@ decides whether to abstain: `qa.service` does that around them.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +20,16 @@ from embeddings.chunking import split_sentences
 from embeddings.embedders import Embedder
 from embeddings.errors import BadInput
 from embeddings.store import ChunkRecord
+from qa.answertypes import (
+    CONSEQUENCE,
+    REASON,
+    REFERENCE,
+    SAID,
+    TYPED_FOLLOW_UPS,
+    expected_answer_type,
+    focus_words,
+    follow_up_intent,
+)
 from qa.query import Query
 
 if TYPE_CHECKING:
@@ -47,6 +58,7 @@ class Candidate:
     score: float
     similarity: float
     typed: bool = True  # holds what the question asks for (or the question asks for nothing)
+    named: float = 0.0  # the lift for naming the noun the question asks for ("de krant")
 
 
 @dataclass(frozen=True)
@@ -79,49 +91,6 @@ class Answerer(Protocol):
         ...
 
 
-# What a question asks for, by its opening words; an answer sentence should contain such a
-# thing. Anchored at the start (or after "According to X,") so "... when he said" is no date.
-_LEAD = r"(?:^|[,:]\s*)"
-_NUMBER_WORDS = (
-    r"\d|\b(twee|drie|vier|vijf|zes|zeven|acht|negen|tien|elf|twaalf|twintig|"
-    r"dertig|veertig|vijftig|honderd|duizend|miljoen|miljard|two|three|four|five|"
-    r"six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|"
-    r"thousand|million|billion|dozens?|tientallen|honderden|duizenden)\b"
-)
-_DATE_WORDS = (
-    r"\d|\b(maandag|dinsdag|woensdag|donderdag|vrijdag|zaterdag|zondag|gisteren|"
-    r"vandaag|morgen|gisteravond|vannacht|monday|tuesday|wednesday|thursday|friday|"
-    r"saturday|sunday|yesterday|today|tomorrow|tonight|januari|februari|maart|april|"
-    r"mei|juni|juli|augustus|september|oktober|november|december|january|february|"
-    r"march|may|june|july|august|october)\b"
-)
-_EXPECTS = [
-    (
-        re.compile(
-            _LEAD + r"(hoeveel|how (much|many)|welk (bedrag|aantal)|what (amount|number|"
-            r"percentage))\b",
-            re.I,
-        ),
-        re.compile(_NUMBER_WORDS, re.I),
-    ),
-    (
-        re.compile(
-            _LEAD + r"(wanneer|(op )?welke (datum|dag)|in welk jaar|when|(on )?what "
-            r"(date|day|year)|(on )?which (date|day))\b",
-            re.I,
-        ),
-        re.compile(_DATE_WORDS, re.I),
-    ),
-]
-
-
-def expected_answer_type(question: str) -> re.Pattern[str] | None:
-    for asks, answer in _EXPECTS:
-        if asks.search(question):
-            return answer
-    return None
-
-
 # Words that make a question lean on the one before it ("And how much...", "Hoeveel was dat?")
 _FOLLOW_UP = re.compile(
     r"^\s*(and|but|also|what about|how about|en|maar|ook|en hoe|hoe zit|wat dan)\b|"
@@ -129,56 +98,8 @@ _FOLLOW_UP = re.compile(
     r"daarvan|hij|zij|ze|hem|haar|hen|hun|ervan|else|nog meer)\b",
     re.I,
 )
-# What a follow-up asks about the previous turn's topic, and what a sentence that answers it
-# looks like: a reason, a date, an amount, or more of what someone said.
-_WHY = re.compile(r"\b(why|waarom|how come|hoezo|reason|reden)\b", re.I)
-_ELSE = re.compile(r"\b(else|more|nog meer|verder|anders)\b", re.I)
-_REASON = re.compile(
-    r"\b(because|since|due to|as a result|therefore|so that|in order to|reason|omdat|"
-    r"want|doordat|vanwege|zodat|aangezien)\b",
-    re.I,
-)
-# "…, so they decided": the reason is the sentence before one that draws a conclusion
-_CONSEQUENCE = re.compile(
-    r"\b(therefore|hence|thus|consequently|as a result|so|daarom|dus|derhalve|"
-    r"om die reden|daardoor)\b",
-    re.I,
-)
-# a date proper: a month, a weekday, a year, or d-m; not just any number
-_DATE = re.compile(
-    r"\b(1[89]\d\d|20\d\d|\d{1,2}[-/]\d{1,2}|maandag|dinsdag|woensdag|donderdag|vrijdag|"
-    r"zaterdag|zondag|gisteren|vandaag|gisteravond|vannacht|monday|tuesday|wednesday|"
-    r"thursday|friday|saturday|sunday|yesterday|today|tonight|januari|februari|maart|"
-    r"april|mei|juni|juli|augustus|september|oktober|november|december|january|february|"
-    r"march|may|june|july|august|october)\b",
-    re.I,
-)
-SAID = re.compile(
-    r"[\"'“”‘’]|\b(said|says|stated|states|told|added|zei|zegt|aldus|verklaarde|"
-    r"voegde|eiste|antwoordde|benadrukte|noemde)\b",
-    re.I,
-)
-_MONTHS = (
-    r"januari|februari|maart|april|mei|juni|juli|augustus|september|oktober|november|"
-    r"december|january|february|march|may|june|july|august|october"
-)
-# an amount or a count, not a date: "3 miljoen euro", "$ 3,8", "vijftig", "17 mensen"; and
-# not the Dutch preposition in "ten behoeve van", "ten minste"
-_DUTCH_TEN = (
-    r"ten(?!\s+(?:behoeve|minste|aanzien|opzichte|slotte|gevolge|laste|einde|onrechte|dele|"
-    r"zuiden|noorden|oosten|westen|tijde|hoogste|eerste|tweede|derde)\b)"
-)
-_QUANTITY = re.compile(
-    r"[$€£]\s?\d|\b(?!(?:19|20)\d\d\b)\d[\d.,]*\s*(?!(?:" + _MONTHS + r")\b)[^\W\d]"
-    r"|\b(twee|drie|vier|vijf|zes|zeven|acht|negen|tien|elf|twaalf|twintig|dertig|veertig|"
-    r"vijftig|honderd|duizend|miljoen|miljard|two|three|four|five|six|seven|eight|nine|"
-    + _DUTCH_TEN
-    + r"|"
-    r"eleven|twelve|twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozens?|"
-    r"tientallen|honderden|duizenden)\b",
-    re.I,
-)
-_NAME = re.compile(r"(?<=[\w,;:] )[A-ZÀ-ÖØ-Þ][\w'’-]{2,}")
+# a capitalised word that does not open a sentence: "… via UNOPS", "(UNOPS)"
+_NAME = re.compile(r"(?:(?<=[\w,;:)] )|(?<=\())[A-ZÀ-ÖØ-Þ][\w'’-]{2,}")
 _CAP = r"[A-ZÀ-ÖØ-Þ][\w'’-]+"
 # who spoke, in the question before "what else did he say?": "What did John Kirby say",
 # "Wat zei Heiko Maas", "What did correspondent Ties Brock tell"
@@ -212,20 +133,6 @@ def contextual_query(question: str, history: Sequence[Turn]) -> str:
     if not is_follow_up(question, history):
         return question
     return f"{history[-1][0]} {question}"
-
-
-def follow_up_intent(question: str) -> re.Pattern[str] | None:
-    """What an answer sentence to a bare follow-up should hold, or None to score as usual."""
-    if _WHY.search(question):
-        return _REASON
-    expects = expected_answer_type(question) or expected_answer_type(
-        re.sub(r"^\W*(and|en)\s+", "", question, flags=re.I)
-    )
-    if expects is not None:  # it asks "when" or "how much"
-        return _DATE if expects.search("maandag") else _QUANTITY
-    if _ELSE.search(question):
-        return SAID
-    return None
 
 
 def bare(text: str) -> str:
@@ -264,18 +171,24 @@ class ExtractiveAnswerer:
         return REFUSAL.get(lang, REFUSAL["en"])
 
     def candidates(
-        self, question: str | Query, passages: Sequence[ChunkRecord], emphasis: str | None = None
+        self,
+        question: str | Query,
+        passages: Sequence[ChunkRecord],
+        emphasis: str | None = None,
+        considered: int | None = None,
     ) -> list[Candidate]:
-        """Sentences scored against `question` (a `Query` brings its vector and terms, so
-        the question is not embedded or analysed again); word overlap counts against
-        `emphasis` when given (a follow-up's own words: "And to UNOPS?")."""
+        """Sentences of the first `considered` passages (default `passages_considered`)
+        scored against `question` (a `Query` brings its vector and terms, so the question
+        is not embedded or analysed again); word overlap counts against `emphasis` when
+        given (a follow-up's own words: "And to UNOPS?")."""
         if isinstance(question, str):
             question = Query(question, self.embedder.embed_query)
         sentences: list[tuple[int, str, int]] = []  # (passage number, sentence, passage rank)
-        for rank, passage in enumerate(passages[: self.passages_considered]):
+        for rank, passage in enumerate(passages[: considered or self.passages_considered]):
             for s, e in split_sentences(passage.text):
                 text = passage.text[s:e]
-                if len(text) >= 25 and len(text.split()) >= 4:  # not a heading
+                # not a heading, and not a bare pointer elsewhere ("Zie ook Kamerbrief …")
+                if len(text) >= 25 and len(text.split()) >= 4 and not REFERENCE.match(text):
                     sentences.append((rank + 1, text, rank))
         if not sentences:
             return []
@@ -286,6 +199,7 @@ class ExtractiveAnswerer:
         expects = expected_answer_type(emphasis or question.text) or expected_answer_type(
             question.text
         )
+        focus = set(analyse_query(" ".join(focus_words(emphasis or question.text))))
         out = []
         # Weights measured on the bundled QA set (bench/abstention.py): the question's words
         # in the sentence help, a lower passage rank costs a little, and the wrong kind of
@@ -294,8 +208,9 @@ class ExtractiveAnswerer:
             terms = set(analyse(text, "nl")) | set(analyse(text, "en"))
             overlap = len(query_terms & terms) / max(1, len(query_terms))
             typed = 0.0 if expects is None else (0.03 if expects.search(text) else -0.03)
-            score = float(sim) + 0.15 * overlap - 0.01 * rank + typed
-            out.append(Candidate(n, text, score, float(sim), typed >= 0))
+            named = 0.03 if focus & terms else 0.0  # names what is asked for ("de krant")
+            score = float(sim) + 0.15 * overlap - 0.01 * rank + typed + named
+            out.append(Candidate(n, text, score, float(sim), typed >= 0, named))
         out.sort(key=lambda c: -c.score)
         return out
 
@@ -304,23 +219,27 @@ class ExtractiveAnswerer:
         previous_q, previous_a = reading.history[-1]
         previous = bare(previous_a)
         intent = follow_up_intent(reading.question)
-        why = intent is _REASON
+        why = intent is REASON
         names = speakers(previous_q) or {n.lower() for n in _NAME.findall(previous_q)}
         # where the previous answer was quoted from: the reason, the date or the rest of
-        # what was said is usually a sentence or two away from it
-        sentences: dict[int, list[str]] = {}
-        anchors: dict[int, list[int]] = {}
-        for n, passage in enumerate(reading.passages, start=1):
-            sentences[n] = [passage.text[s:e] for s, e in split_sentences(passage.text)]
-            anchors[n] = [i for i, t in enumerate(sentences[n]) if bare(t) in previous]
+        # what was said is usually a sentence or two away from it, in reading order
+        order = reading_order(reading.passages)
+        anchors: dict[str, set[int]] = {}  # document -> the previous answer's positions
+        said_at: dict[tuple[str, int], str] = {}
+        for (doc_id, text), at in order.items():
+            said_at[(doc_id, at)] = text
+            if bare(text) in previous:
+                anchors.setdefault(doc_id, set()).add(at)
         # the previous turn's topic: the documents its answer was quoted from, when they
         # were retrieved again; a sentence from another document is another topic
-        topic = {reading.passages[n - 1].doc_id for n, found in anchors.items() if found}
+        topic = set(anchors)
         # an answer that already holds the amount or date asked for is the answer again
         # ("Hoeveel geeft Nederland?" then "En hoeveel was dat?"); otherwise never repeat it
-        repeat_ok = intent in (_QUANTITY, _DATE) and bool(intent and intent.search(previous))
-        # the previous answer's subject ("via UNOPS"): a follow-up stays with it
-        subject = set(analyse(previous, "nl")) | set(analyse(previous, "en"))
+        repeat_ok = intent in TYPED_FOLLOW_UPS and bool(intent and intent.search(previous))
+        # the previous answer's subject ("via UNOPS"): a follow-up stays with it. Its rare
+        # words carry it: "UNOPS" says more than "Nederland", which most sentences share
+        subject = _names(previous)
+        weight = _rarity([_names(c.text) for c in reading.candidates])
         out = []
         for c in reading.candidates:
             if topic and reading.passages[c.n - 1].doc_id not in topic:
@@ -340,19 +259,26 @@ class ExtractiveAnswerer:
             ):
                 bonus += 0.2  # the same person, named again: their words, not another's
             if subject:
-                terms = set(analyse(c.text, "nl")) | set(analyse(c.text, "en"))
-                bonus += 0.1 * len(subject & terms) / len(subject)
-            position = next((i for i, t in enumerate(sentences[c.n]) if t == c.text), None)
-            if position is not None and anchors[c.n]:
-                distance = min(abs(position - a) for a in anchors[c.n])
+                shared = sum(weight.get(t, 0.0) for t in subject & _names(c.text))
+                bonus += 0.1 * shared / max(sum(weight.get(t, 0.0) for t in subject), 1e-9)
+            doc_id = reading.passages[c.n - 1].doc_id
+            position = order.get((doc_id, c.text))
+            if position is not None and doc_id in anchors:
+                distance = min(abs(position - a) for a in anchors[doc_id])
+                if ANOTHER_POINT.match(c.text) and position - 1 in anchors[doc_id]:
+                    distance += 1  # "Daarnaast …" right after the answer: another item
                 bonus += {1: 0.15, 2: 0.05}.get(distance, 0.0)
                 if why and any(
-                    a - position == 1 and _CONSEQUENCE.search(sentences[c.n][a])
-                    for a in anchors[c.n]
+                    a - position == 1 and CONSEQUENCE.search(said_at.get((doc_id, a), ""))
+                    for a in anchors[doc_id]
                 ):
                     bonus += 0.25  # the previous answer says "therefore": this is why
-            # a follow-up asking "when" or "how much" is answered by a date or an amount
-            typed = bool(intent.search(c.text)) if intent in (_QUANTITY, _DATE) else c.typed
+            # a follow-up asking "when" or "how much" is answered by a date or an amount; one
+            # asking "why" or "what else" asks for no type, whatever the question before did
+            # ("How many were refused?" then "And why?"); a bare "And to UNOPS?" keeps it
+            typed = c.typed if intent is None else True
+            if intent in TYPED_FOLLOW_UPS:
+                typed = bool(intent.search(c.text))
             out.append(Candidate(c.n, c.text, c.score + bonus, c.similarity, typed))
         out.sort(key=lambda c: -c.score)
         return out
@@ -386,6 +312,53 @@ class ExtractiveAnswerer:
             notice = notices.get(source_lang, notices["other"])
         for i, c in enumerate(chosen):
             yield ("" if i == 0 else " ") + (notice if i == 0 else "") + f"{c.text} [{c.n}]"
+
+
+def _terms(text: str) -> set[str]:
+    return set(analyse(text, "nl")) | set(analyse(text, "en"))
+
+
+def _names(text: str) -> set[str]:
+    return {n.lower() for n in _NAME.findall(text)}
+
+
+def _rarity(sentences: Sequence[set[str]]) -> dict[str, float]:
+    """Each term's weight by its rarity among `sentences`: 1 + log(n / df)."""
+    n = len(sentences)
+    df: dict[str, int] = {}
+    for terms in sentences:
+        for t in terms:
+            df[t] = df.get(t, 0) + 1
+    return {t: 1.0 + math.log(n / f) for t, f in df.items()}
+
+
+# a sentence opening with these adds another point to the one before it, on another subject
+ANOTHER_POINT = re.compile(
+    r"\W*(daarnaast|bovendien|verder|tevens|in addition|additionally|furthermore|moreover|"
+    r"besides)\b",
+    re.I,
+)
+GAP = 10  # text between two passages that none of them holds: sentences far apart
+
+
+def reading_order(passages: Sequence[ChunkRecord]) -> dict[tuple[str, str], int]:
+    """Each sentence's position in its document, (doc_id, sentence) -> position, counted
+    over the sentences the passages hold. Chunks overlap and end mid-paragraph, so the
+    sentence next to one in a chunk may sit in the chunk before it; a stretch of the
+    document that no passage covers counts as `GAP` sentences."""
+    spans: dict[str, dict[str, tuple[int, int]]] = {}
+    for p in passages:
+        for s, e in split_sentences(p.text):
+            spans.setdefault(p.doc_id, {}).setdefault(p.text[s:e], (p.start + s, p.start + e))
+    order = {}
+    for doc_id, found in spans.items():
+        position, end = 0, -1
+        for text, (start, stop) in sorted(found.items(), key=lambda kv: kv[1]):
+            if end >= 0 and start >= end:  # a piece inside the one before keeps its place
+                position += 1 if start - end <= 4 else GAP
+            order[(doc_id, text)] = position
+            end = max(end, stop)
+    return order
 
 
 def _similar(a: str, b: str) -> bool:

@@ -125,50 +125,75 @@ def refuses(probability: float, signals: dict[str, float], threshold: float) -> 
     return probability < threshold or signals.get("typed", 1.0) < 1.0
 
 
+def gate_sentence(candidates: Sequence[Candidate]) -> float | None:
+    """The similarity of the best sentence as the answerability model was fitted on it:
+    ranked without the lift for naming the asked-for noun, which breaks ties between
+    answer sentences and is no evidence that the passages answer."""
+    if not candidates:
+        return None
+    return max(candidates, key=lambda c: c.score - c.named).similarity
+
+
 def has_markers(answer: str) -> bool:
     """Whether an answer cites passages (a refusal cites none)."""
     return re.search(r"\[\d{1,3}\]", answer) is not None
 
 
 SPEAKER_WINDOW = 12  # chunks either side of the previous answer's searched for its speaker
+FOLLOW_UP_PASSAGES = 8  # at most this many chunks around the previous answer are read
+
+
+def previous_answer_region(
+    index: Index, hits: list[Hit], previous_answer: str, names: Collection[str] = ()
+) -> list[Hit]:
+    """Where a follow-up is answered: the chunks that hold the previous answer's sentences
+    (one answer may span two chunks), then the document's chunks nearby that name `names`
+    (the speaker of "what else did he say?"), then the anchors' neighbours. The reason,
+    date or amount a follow-up asks for is usually a sentence or two from the previous
+    answer, often across a chunk boundary, and the follow-up's own words need not retrieve
+    that chunk. Empty when no hit holds a sentence of the previous answer."""
+    previous = bare(previous_answer)
+    anchors = [
+        h
+        for h in hits
+        if any(bare(h.chunk.text[s:e]) in previous for s, e in split_sentences(h.chunk.text))
+    ]
+    if not anchors:
+        return []
+    doc_id = anchors[0].chunk.doc_id  # the best one's document: the previous turn's topic
+    anchors = [h for h in anchors if h.chunk.doc_id == doc_id]
+    rows = {h.chunk.row for h in anchors}
+    ordinals = {h.chunk.ordinal for h in anchors}
+    # rows follow a document's chunks in order; the doc_id and ordinal checks make sure
+    reach = SPEAKER_WINDOW if names else 1
+    near = index.chunks(range(min(rows) - reach, max(rows) + reach + 1))
+    same = sorted(
+        (n for n in near.values() if n.doc_id == doc_id and n.row not in rows),
+        key=lambda n: n.ordinal,
+    )
+    neighbours = [n for n in same if min(abs(n.ordinal - o) for o in ordinals) == 1]
+    speaking = [
+        n
+        for n in same
+        if n not in neighbours
+        and any(re.search(rf"\b{re.escape(name)}\b", n.text, re.I) for name in names)
+    ]
+    return [*anchors, *(Hit(n, 0.0, 0) for n in speaking + neighbours)]
 
 
 def around_previous_answer(
     index: Index, hits: list[Hit], previous_answer: str, names: Collection[str] = ()
 ) -> list[Hit]:
-    """A follow-up's hits with the chunk the previous answer quoted first, followed by its
-    neighbours in the same document: the reason, date or amount a follow-up asks for is
-    usually a sentence or two from the previous answer, often across a chunk boundary, and
-    the next chunk need not be retrieved by the question. `names` (the speaker of "what
-    else did he say?"): the document's chunks nearby that name them come right after the
-    previous answer's. Unchanged when no hit holds a sentence of the previous answer."""
-    previous = bare(previous_answer)
-    anchor = next(
-        (
-            h
-            for h in hits
-            if any(bare(h.chunk.text[s:e]) in previous for s, e in split_sentences(h.chunk.text))
-        ),
-        None,
-    )
-    if anchor is None:
+    """A follow-up's hits with `previous_answer_region` first, then the other hits;
+    unchanged when no hit holds a sentence of the previous answer."""
+    return _region_first(previous_answer_region(index, hits, previous_answer, names), hits)
+
+
+def _region_first(region: list[Hit], hits: list[Hit]) -> list[Hit]:
+    if not region:
         return hits
-    c = anchor.chunk
-    # rows follow a document's chunks in order; the doc_id and ordinal checks make sure
-    reach = SPEAKER_WINDOW if names else 1
-    near = index.chunks(range(c.row - reach, c.row + reach + 1))
-    same = sorted((n for n in near.values() if n.doc_id == c.doc_id), key=lambda n: n.ordinal)
-    neighbours = [n for n in same if abs(n.ordinal - c.ordinal) == 1]
-    speaking = [
-        n
-        for n in same
-        if n.row != c.row
-        and n not in neighbours
-        and any(re.search(rf"\b{re.escape(name)}\b", n.text, re.I) for name in names)
-    ]
-    taken = {c.row} | {n.row for n in neighbours + speaking}
-    ordered = [anchor, *(Hit(n, 0.0, 0) for n in speaking + neighbours)]
-    ordered += [h for h in hits if h.chunk.row not in taken]
+    taken = {h.chunk.row for h in region}
+    ordered = region + [h for h in hits if h.chunk.row not in taken]
     return [replace(h, rank=i) for i, h in enumerate(ordered, start=1)]
 
 
@@ -331,10 +356,14 @@ class QAService:
         retrieved = retriever.search(query, k=k, mode=mode, lang=lang)
         follow_up = is_follow_up(question, history)
         hits = retrieved
+        considered = None  # the scorer's default: the best few passages
         if follow_up and hits:
             said = follow_up_intent(question) is SAID
             names = speakers(history[-1][0]) if said else set()
-            hits = around_previous_answer(retriever.index, hits, history[-1][1], names)
+            region = previous_answer_region(retriever.index, hits, history[-1][1], names)
+            hits = _region_first(region, hits)
+            if region:  # all of the region is read, up to a bound on what is embedded
+                considered = min(len(region), FOLLOW_UP_PASSAGES)
         # a follow-up is judged and scored as the conversation asks it (the question before
         # it and its own words), with its own words as the emphasis: alone, "And why?" or
         # "How much?" name no topic, and would be refused for covering none
@@ -342,7 +371,7 @@ class QAService:
         emphasis = question if focus != question else None
         passages = [h.chunk for h in hits]
         # scored once: the answerability gate and the extractive answer use the same ones
-        candidates = self.scorer.candidates(query, passages, emphasis) if hits else []
+        candidates = self.scorer.candidates(query, passages, emphasis, considered) if hits else []
         # a follow-up is answered by what the previous answer leads to (its re-ranking), so
         # the answer-type check reads that sentence: "How much?" needs an amount there, not
         # in the sentence that best matches the earlier question
@@ -357,7 +386,7 @@ class QAService:
             vector,
             pool,
             [h.chunk for h in retrieved],  # coverage as retrieved, before any reordering
-            candidates[0].similarity if candidates else None,
+            gate_sentence(candidates),
             bool(judged) and judged[0].typed,
             self.background,
         )

@@ -16,9 +16,9 @@ from eval.datasets import contains
 ROOT = Path(__file__).resolve().parent.parent
 QA = ROOT / "eval/qa/corpus_qa.jsonl"
 TRAIN = ROOT / "eval/qa/answerability_train.jsonl"
-HELD_OUT_FOLLOW_UPS = (
-    ROOT / "eval/qa/followups_heldout.jsonl"
-)  # written before tuning, never tuned on
+# written before tuning, never tuned on
+HELD_OUT_FOLLOW_UPS = ROOT / "eval/qa/followups_heldout.jsonl"
+HELD_OUT_ANSWERS = ROOT / "eval/qa/answers_heldout.jsonl"
 
 
 def _rows(path: Path) -> list[dict]:
@@ -54,6 +54,20 @@ def test_training_and_test_questions_do_not_overlap() -> None:
     assert not train & test
     held_out = {fold(q) for r in _rows(HELD_OUT_FOLLOW_UPS) for q in r["after"]}
     assert not held_out & (train | test), "the held-out follow-ups open with their own questions"
+    held_out_answers = {fold(r["question"]) for r in _rows(HELD_OUT_ANSWERS)}
+    assert len(held_out_answers) == len(_rows(HELD_OUT_ANSWERS)) >= 20
+    assert not held_out_answers & (train | test | held_out)
+
+
+@pytest.mark.parametrize("row", _rows(HELD_OUT_ANSWERS), ids=lambda r: r["id"])
+def test_held_out_answers_are_in_their_source(row: dict) -> None:
+    """Each held-out question's evidence is a span of its source, and an acceptable answer
+    is written there (in the source's own language, at least one of them)."""
+    assert row["answerable"] and row["type"] == "single"
+    for ev in row["evidence"]:
+        text = (ROOT / "corpus" / ev["source"]).read_text(encoding="utf-8")
+        assert contains(text, ev["text"])
+    assert any(fold(a) in fold(text) for a in row["answers"]), row["id"]
 
 
 @pytest.mark.parametrize(

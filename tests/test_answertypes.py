@@ -3,7 +3,6 @@ extractive answerer quotes the sentence that holds it."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from embeddings.store import ChunkRecord
@@ -15,19 +14,7 @@ from qa.answertypes import (
     answer_type,
     follow_up_intent,
 )
-
-
-class FlatEmbedder:
-    """Every text the same vector: sentence choice rests on words and types alone."""
-
-    id = "flat"
-    dim = 4
-
-    def embed_documents(self, texts):  # type: ignore[no-untyped-def]
-        return np.tile(np.array([1.0, 0.0, 0.0, 0.0], dtype=np.float32), (len(texts), 1))
-
-    def embed_query(self, text):  # type: ignore[no-untyped-def]
-        return np.array([1.0, 0.0, 0.0, 0.0], dtype=np.float32)
+from tests.fakes import FlatEmbedder
 
 
 def _passage(text: str) -> ChunkRecord:

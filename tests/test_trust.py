@@ -21,7 +21,7 @@ from qa.llm import LLMAnswerer, load_chat_model
 from qa.retrieval import Retriever
 from qa.service import Delta, Done, QAService
 from qa.settings import AnswerConfig
-from tests.fakes import ScriptedChatModel
+from tests.fakes import FlatEmbedder, ScriptedChatModel
 from tests.test_answering import RED_CROSS, WEATHER, passage
 
 ALWAYS = Model(FEATURES, (0.0,) * 6, (1.0,) * 6, (0.0,) * 6, bias=5.0, threshold=0.5)
@@ -111,19 +111,6 @@ LETTER = passage(
     "in Den Haag. Nederland geeft ook 3 miljoen euro aan het Rode Kruis.",
     1,
 )
-
-
-class FlatEmbedder:
-    """Every text the same vector: sentence choice rests on words and position alone."""
-
-    id = "flat"
-    dim = 4
-
-    def embed_documents(self, texts):  # type: ignore[no-untyped-def]
-        return np.tile(np.array([1.0, 0.0, 0.0, 0.0], dtype=np.float32), (len(texts), 1))
-
-    def embed_query(self, text):  # type: ignore[no-untyped-def]
-        return np.array([1.0, 0.0, 0.0, 0.0], dtype=np.float32)
 
 
 def _reading(answerer: ExtractiveAnswerer, question: str, previous_q: str) -> Reading:

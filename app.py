@@ -508,6 +508,9 @@ def serve(
     try:
         spec = embedder_spec(settings)
         service = open_service(settings.model_copy(update={"embedder": spec}))
+        # OpenVINO builds the embedder's graph on first use (about 3.5 s): now, not on the
+        # first question, so "chat UI on ..." below means ready
+        service.retriever.embedder.embed_query("warm-up")
         demo = create_app(service, spec, settings.index.parent)
         demo.queue(default_concurrency_limit=8)
         server = api.create_api(service, api_key)

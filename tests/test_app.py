@@ -509,3 +509,22 @@ def test_create_app_builds_without_a_data_folder(
 ) -> None:
     demo = create_app(service_for(small_index, fake_embedder), "fake:64", small_index.parent)
     assert demo is not None  # the third argument (the old data folder) is accepted, unused
+
+
+def test_serve_warms_the_embedder_before_it_says_ready(
+    small_index: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import app
+    import qa.factory
+    from qa import api
+    from qa.settings import Settings
+
+    events: list[str] = []
+    service = qa.factory.open_service(Settings(index=small_index))
+    embedder = service.retriever.embedder
+    real = embedder.embed_query
+    monkeypatch.setattr(embedder, "embed_query", lambda text: events.append("embed") or real(text))
+    monkeypatch.setattr(qa.factory, "open_service", lambda settings: service)
+    monkeypatch.setattr(api, "run", lambda server, sock: events.append("serving"))
+    app.serve(small_index, "127.0.0.1", 0)
+    assert events == ["embed", "serving"]

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from embeddings import runtimes
 from embeddings.errors import ModelNotAvailable
 
 QK = 32  # weights per Q4_0 block: fp16 scale + 16 bytes of nibbles
@@ -297,7 +298,9 @@ class E5Graph:
         blob = build_graph(model).SerializeToString()
         threads = num_threads or 0
         self._run = (
-            _openvino(blob, threads) if backend == "openvino" else _onnxruntime(blob, threads)
+            runtimes.openvino(blob, threads)[0]
+            if backend == "openvino"
+            else runtimes.onnxruntime(blob, threads, "pooled")
         )
 
     def embed(self, texts: Sequence[str], is_query: bool) -> np.ndarray:
@@ -334,42 +337,4 @@ class E5Graph:
             n = len(tokens)
             x[row, :n] = dequantise(self._word[tokens]).reshape(n, self.dim) + self._pos[:n]
             mask[row, :n] = 1.0
-        return self._run(x, mask)
-
-
-def _openvino(blob: bytes, threads: int) -> Any:
-    try:
-        import openvino as ov
-    except ImportError as exc:
-        raise ModelNotAvailable(
-            "e5-small-q4:openvino needs OpenVINO: pip install 'citeqa[fast]'"
-        ) from exc
-    core = ov.Core()
-    config: dict[str, Any] = {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY"}
-    if threads:
-        config["INFERENCE_NUM_THREADS"] = threads
-    compiled = core.compile_model(core.read_model(blob, b""), "CPU", config)
-    request = compiled.create_infer_request()
-
-    def run(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        return np.array(request.infer({"x": x, "mask": mask})[0], dtype=np.float32)
-
-    return run
-
-
-def _onnxruntime(blob: bytes, threads: int) -> Any:
-    try:
-        import onnxruntime as ort
-    except ImportError as exc:
-        raise ModelNotAvailable(
-            "e5-small-q4:onnxruntime needs ONNX Runtime: pip install onnxruntime"
-        ) from exc
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    session = ort.InferenceSession(blob, options, providers=["CPUExecutionProvider"])
-
-    def run(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        return np.asarray(session.run(["pooled"], {"x": x, "mask": mask})[0], dtype=np.float32)
-
-    return run
+        return self._run({"x": x, "mask": mask})

@@ -16,13 +16,15 @@ import io
 import logging
 import threading
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from embeddings import runtimes
 from embeddings.errors import ModelNotAvailable
+from embeddings.runtimes import Runner
 
 log = logging.getLogger(__name__)
 
@@ -203,41 +205,9 @@ def export(model: Any) -> tuple[bytes, list[str]]:
     return buffer.getvalue(), names
 
 
-Runner = Callable[[dict[str, np.ndarray]], np.ndarray]
-
-
 def _openvino(blob: bytes, threads: int, precision: str) -> tuple[Runner, str]:
-    import openvino as ov
-
-    core = ov.Core()
-    # always named: on CPUs with AVX512_BF16 or AMX OpenVINO's default is bf16
-    config: dict[str, Any] = {"INFERENCE_PRECISION_HINT": precision, "PERFORMANCE_HINT": "LATENCY"}
-    if threads:
-        config["INFERENCE_NUM_THREADS"] = threads
-    compiled = core.compile_model(core.read_model(blob, b""), "CPU", config)
-    ran = compiled.get_property("INFERENCE_PRECISION_HINT")  # what the CPU does, e.g. f32
-    ran = str(getattr(ran, "get_type_name", lambda: ran)())
-    if ran != precision:
-        log.warning("OpenVINO runs %s on this CPU, not %s (no native support)", ran, precision)
-    request = compiled.create_infer_request()
-
-    def run(feed: dict[str, np.ndarray]) -> np.ndarray:
-        return np.array(request.infer(feed)[0], dtype=np.float32)
-
-    return run, ran
+    return runtimes.openvino(blob, threads, precision)
 
 
 def _onnxruntime(blob: bytes, threads: int) -> tuple[Runner, str]:
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    # no spin-waiting between batches: on a shared machine it takes the other core's time
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    session = ort.InferenceSession(blob, options, providers=["CPUExecutionProvider"])
-
-    def run(feed: dict[str, np.ndarray]) -> np.ndarray:
-        return np.asarray(session.run(["embedding"], feed)[0], dtype=np.float32)
-
-    return run, "f32"
+    return runtimes.onnxruntime(blob, threads, "embedding"), "f32"

@@ -28,7 +28,14 @@ from qa.settings import Settings
 
 
 def embedder_spec(settings: Settings, index_dir: Path | str | None = None) -> str:
-    """The embedder asked for, else the one the index was built with, else the default.
+    """The embedder asked for, else the one the index was built with, else the default."""
+    if settings.embedder:
+        return settings.embedder
+    return spec_of(manifest_of(index_dir or settings.index))
+
+
+def spec_of(manifest: dict[str, Any] | None) -> str:
+    """The embedder an index's manifest records (the default when there is no index yet).
 
     For the default embedder that includes the engine that embedded the index's documents,
     so its queries run in the same arithmetic (`embeddings.embedders.default_e5_engine`). An
@@ -36,9 +43,6 @@ def embedder_spec(settings: Settings, index_dir: Path | str | None = None) -> st
     others. Where that engine is not installed, queries run in one that is: the vectors
     agree to a cosine of 0.9997.
     """
-    if settings.embedder:
-        return settings.embedder
-    manifest = manifest_of(index_dir or settings.index)
     if manifest is None:
         return DEFAULT_EMBEDDER
     spec = str(manifest.get("embedder_spec") or manifest["embedder"])
@@ -56,7 +60,7 @@ def open_index(
     """Load the index (a directory, or `milvus:<uri>[#collection]`), then the embedder it
     was built with (refusing a different one, or another engine whose vectors differ)."""
     index: Any = open_store(settings.index)
-    spec = embedder_spec(settings)
+    spec = settings.embedder or spec_of(index.manifest)  # the manifest just read, not again
     if embedder is None:
         check_embedder(index.manifest, embedder_id(spec), index.root)
         embedder = load_embedder(spec, settings.embed_threads)

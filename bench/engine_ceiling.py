@@ -27,27 +27,12 @@ from pathlib import Path
 
 import numpy as np
 from ceiling import cpu_ceiling, flops, sgemm_ceiling
+from embed_levers import E5, corpus_chunks
 
 from embeddings.embedders import load_embedder
 
 ROOT = Path(__file__).resolve().parent.parent
-E5 = {"layers": 12, "hidden": 384, "ffn": 1536}
 BATCH = 32  # the indexer's batch
-
-
-def chunk_texts(embedder) -> list[str]:  # type: ignore[no-untyped-def]
-    from citeqa.settings import ChunkingConfig
-    from embeddings.chunking import chunk_document
-    from embeddings.documents import load_document
-
-    config, texts = ChunkingConfig(), []
-    for path in sorted((ROOT / "corpus").glob("*.txt")):
-        doc = load_document(path, source=str(path.resolve()))
-        chunks = chunk_document(
-            doc, embedder.count_tokens, config.max_tokens, config.overlap_tokens
-        )
-        texts += [c.text for c in chunks]
-    return sorted(texts, key=embedder.count_tokens)
 
 
 def main() -> None:
@@ -61,7 +46,8 @@ def main() -> None:
     cpu["sgemm"] = sgemm_ceiling(2048, 5, cpu)
     engines = {e: load_embedder(f"e5-small-q4:{e}") for e in args.engines.split(",")}
     first = next(iter(engines.values()))
-    texts = chunk_texts(first)
+    files = sorted((ROOT / "corpus").glob("*.txt"))
+    texts = sorted(corpus_chunks(files, first.count_tokens), key=first.count_tokens)
     fed = [first.count_tokens("passage: " + t) + 2 for t in texts]  # what the model runs
     total = sum(flops(n, **E5) for n in fed)
     for embedder in engines.values():

@@ -93,8 +93,9 @@ class Model:
         )
 
     def probability(self, signals: dict[str, float]) -> float:
+        # a signal that cannot be measured (see `signals`) counts as its training mean: neutral
         z = self.bias + sum(
-            w * (signals[f] - m) / s
+            w * (signals.get(f, m) - m) / s
             for f, m, s, w in zip(self.features, self.mean, self.scale, self.weights, strict=True)
         )
         return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
@@ -145,12 +146,13 @@ def signals(
 ) -> dict[str, float]:
     """The model's inputs. `pool`: dense cosines of the question's retrieved list, best
     first; `passages`: the passages answers are read from; `best_sentence`: the best
-    sentence's cosine (None when no passage has a sentence)."""
+    sentence's cosine (None when no passage has a sentence). With one cosine in `pool` (an
+    index of one passage) `top_vs_tail` is left out, and the model reads it as neutral."""
     generic = background.mean_similarity(query_vector)
     top = float(pool[0]) if len(pool) else generic
     tail = pool[len(pool) // 2 :] if len(pool) > 1 else pool
     content, marks = _covered(question, passages[:3])
-    return {
+    found = {
         "top_vs_generic": top - generic,
         "sentence_vs_generic": (best_sentence if best_sentence is not None else generic) - generic,
         "top_vs_tail": top - float(np.median(tail)) if len(tail) else 0.0,
@@ -158,6 +160,9 @@ def signals(
         "names_numbers": marks,
         "typed": 1.0 if typed else 0.0,
     }
+    if len(pool) < 2:  # an index of one passage: no tail for the best to lead, not "no lead"
+        del found["top_vs_tail"]
+    return found
 
 
 __all__ = ["FEATURES", "GENERIC", "Background", "Model", "signals"]

@@ -118,3 +118,19 @@ def test_and_why_answers_from_the_sentence_with_the_reason(e5_index: Path) -> No
     assert not payload["abstained"]
     assert "unanimiteit" in payload["answer"] or "geweld door kolonisten" in payload["answer"]
     assert payload["answer"].startswith("From the Dutch text: ")
+
+
+def test_an_index_of_one_passage_still_answers(tmp_path: Path) -> None:
+    """A stranger's first try: one short page. With one passage there is no tail for it to
+    stand out from, which the model once read as "no lead at all" and refused."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "brug.txt").write_text("De minister zei dat de brug in 2026 opent.\n", encoding="utf-8")
+    index = tmp_path / "index"
+    assert citeqa("index", str(docs), "-q", index=index).returncode == 0
+    done = citeqa("ask", "Wanneer opent de brug?", "--json", index=index)
+    assert done.returncode == 0, done.stderr
+    payload = json.loads(done.stdout)
+    assert not payload["abstained"] and "2026" in payload["answer"]
+    bread = json.loads(citeqa("ask", "How do I bake bread?", "--json", index=index).stdout)
+    assert bread["abstained"]

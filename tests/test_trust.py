@@ -71,6 +71,14 @@ def test_signals_measure_against_the_background_and_count_names_and_numbers(
     other = signals("Who is Obama?", vector, [0.9], [WEATHER], None, False, background)
     assert other["names_numbers"] == 0.0 and other["coverage"] < 1.0
     assert other["sentence_vs_generic"] == 0.0
+    # one candidate (an index of one passage): there is no tail to lead, so no such signal
+    assert "top_vs_tail" not in other
+
+
+def test_a_signal_left_out_counts_as_its_training_mean() -> None:
+    model = Model(("a", "b"), (1.0, 0.5), (2.0, 1.0), (1.0, -1.0), bias=0.5, threshold=0.5)
+    assert model.probability({"a": 3.0}) == model.probability({"a": 3.0, "b": 0.5})
+    assert model.probability({"a": 3.0}) != model.probability({"a": 3.0, "b": 0.0})
 
 
 # --- a refusal that helps ----------------------------------------------------------------------

@@ -223,8 +223,14 @@ def index(
     if report.chunks_embedded or report.chunks_reused:
         rate = report.chunks_embedded / report.embed_seconds if report.embed_seconds else 0.0
         out(
-            f"embedded {report.chunks_embedded} chunks ({report.tokens_embedded} tokens) in "
-            f"{report.embed_seconds:.1f}s, {rate:.1f} chunks/s; reused {report.chunks_reused}"
+            f"embedded {report.chunks_embedded} chunks ({report.tokens_embedded} tokens)"
+            + (
+                f" and {report.documents_embedded} short documents whole"
+                if report.documents_embedded
+                else ""
+            )
+            + f" in {report.embed_seconds:.1f}s, {rate:.1f} chunks/s; "
+            f"reused {report.chunks_reused}"
         )
     else:
         out("embedded 0 chunks: nothing changed")

@@ -8,8 +8,10 @@ bench/results/granularity-configs-NAME.json. Usage:
   python bench/granularity_configs.py eval/qa/corpus_qa.jsonl --index INDEX_OF_corpus/
   python bench/granularity_configs.py ../shared/datasets/cisi --index DATA/index
   add --sweep for the document-vector-by-length and document-weight sweep (p vs its first row)
-  or --parent for the kept design against a document vector embedded from the whole
-  document (a probe of a stored parent vector; the vectors are cached beside --index)
+  or --parent for the kept design (short documents scored by their whole-document vector,
+  stored at indexing time) against the mean of their passage vectors (the design before;
+  what an index built without document vectors gets); --index must hold document vectors.
+  The --sweep's "mean up to N" rows use the stored vector where the index has one
 (for a BEIR set, --index is the one `citeqa eval` was given: its index is DATA/eval/NAME/index)
 """
 
@@ -18,11 +20,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from scipy.stats import ttest_rel
 
 from eval.datasets import load_dataset, write_beir_corpus
@@ -56,56 +56,19 @@ SWEEP: dict[str, dict[str, Any]] = {
         for w in (0.5, 1.5, 2.0)
     },
 }
-PARENT = "parent: whole-document vector up to the window"
+BEFORE = "length, mean passage vector (an index without document vectors)"
+WHOLE = "kept: length, whole-document vector stored at indexing time"
 TESTED = ["ndcg@10", "recall@5", "mrr@10"]
 
 
-def whole_document_vectors(retriever: Retriever, cache: Path) -> dict[int, np.ndarray]:
-    """--parent: each document the embedder reads whole (at most `mean_up_to` passages),
-    embedded whole, as a document vector stored at indexing time would be (cached in
-    `cache`; CISI: 1,460 documents, ~17 minutes on the shared 2 cores)."""
+def whole_vectors(retriever: Retriever, on: bool) -> None:
+    """--parent: score short documents by their stored whole-document vectors (on), or as
+    an index built before them is scored, by the mean of their passage vectors (off)."""
     docs = retriever.documents()
-    short = [d for d in range(len(docs)) if len(docs.rows_of(d)) <= retriever.mean_up_to()]
-    if cache.exists():
-        vectors = np.load(cache, allow_pickle=False)
+    if on:
+        docs.__dict__.pop("whole_vectors", None)
     else:
-        texts = [document_text(retriever, docs.rows_of(d).tolist()) for d in short]
-        vectors = np.concatenate(
-            [
-                retriever.embedder.embed_documents(texts[i : i + 16])
-                for i in range(0, len(texts), 16)
-            ]
-        )
-        np.save(cache, vectors, allow_pickle=False)
-    return dict(zip(short, vectors, strict=True))
-
-
-def document_text(retriever: Retriever, rows: list[int]) -> str:
-    """A document's text again, from its passages' exact spans (they overlap)."""
-    text = ""
-    for c in sorted(retriever.index.chunks(rows).values(), key=lambda c: c.start):
-        text += " " * max(0, c.start - len(text)) + c.text[max(0, len(text) - c.start) :]
-    return text
-
-
-def with_parent_vectors(retriever: Retriever, whole: dict[int, np.ndarray]) -> None:
-    """Score a short document by its whole-document vector instead of its mean passage
-    vector (document_vector=length); longer ones keep their best passage."""
-    docs = retriever.documents()
-    dense = docs.dense
-
-    def parent_dense(
-        vector: np.ndarray, ds: Iterable[int], how: str = "best", mean_up_to: int = 3
-    ) -> dict[int, float]:
-        wanted = list(ds)
-        out = dense(
-            vector, [d for d in wanted if d not in whole or how != "length"], how, mean_up_to
-        )
-        if how == "length":
-            out.update((d, float(whole[d] @ vector)) for d in wanted if d in whole)
-        return out
-
-    docs.dense = parent_dense  # type: ignore[method-assign,assignment]
+        docs.whole_vectors = lambda ds: {}  # type: ignore[method-assign]
 
 
 def main() -> None:
@@ -117,7 +80,7 @@ def main() -> None:
     parser.add_argument(
         "--parent",
         action="store_true",
-        help="the kept design against whole-document vectors for short documents",
+        help="stored whole-document vectors (kept) against the mean passage vector",
     )
     args = parser.parse_args()
     logging.getLogger("bm25s").setLevel(logging.WARNING)
@@ -135,12 +98,10 @@ def main() -> None:
     results, first = {}, None
     variants = SWEEP if args.sweep else VARIANTS
     if args.parent:
-        variants = {"kept: length (mean passage vector up to the window)": {}, PARENT: {}}
+        variants = {BEFORE: {}, WHOLE: {}}
     for name, config in variants.items():
         retriever.config = RetrievalConfig(**config)
-        if name == PARENT:
-            cache = args.index.parent / f"parent-vectors-{data.name}.npy"  # beside the index
-            with_parent_vectors(retriever, whole_document_vectors(retriever, cache))
+        whole_vectors(retriever, name != BEFORE)
         mode = evaluate(retriever, data, ["hybrid"], doc_of_file).modes["hybrid"]
         first = first or mode
         qids = sorted(mode.per_query["ndcg@10"])

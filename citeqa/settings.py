@@ -106,20 +106,22 @@ class RetrievalConfig(BaseModel):
     granularity: Literal["document", "chunk"] = Field(
         "document",
         description="document: a passage's rank also counts its whole document's ranks "
-        "(BM25 over the document, cosine with its mean chunk vector), fused with the "
+        "(BM25 over the document, cosine with the document's vector), fused with the "
         "passage's own; chunk: passages alone. Hits are passages either way.",
     )
     document_vector: Literal["length", "best", "mean"] = Field(
         "length",
         description="A document's dense score: best, its best passage's cosine (any passage, "
         "not only the candidates); mean, the cosine with its mean passage vector; length, "
-        "the mean for documents the embedder could read whole, the best passage above.",
+        "for documents the embedder reads whole, the cosine with the document embedded whole "
+        "at indexing time (the mean where the index has none), the best passage above.",
     )
     mean_up_to: int | None = Field(
         None,
         ge=1,
         description="document_vector=length: the longest document (in passages) whose "
-        "dense score is its mean vector's; unset, as many passages as fit the embedder's "
+        "dense score is its whole-document (or mean) vector's; unset, as many passages as "
+        "fit the embedder's "
         "window (512 tokens at 100-token passages overlapping 20: 6).",
     )
     document_weight: float = Field(

@@ -252,3 +252,27 @@ def chunk_document(
 def chunk_id_for(doc_id: str, start: int, end: int) -> str:
     """Content and position: the document hash fixes the text, the offsets the span."""
     return hashlib.sha256(f"{doc_id}:{start}:{end}".encode()).hexdigest()[:16]
+
+
+def passages_per_window(window: int, max_tokens: int, overlap_tokens: int) -> int:
+    """How many passages of `max_tokens` overlapping `overlap_tokens` fit in one window of
+    the embedder: a document of that many passages or fewer is read by it whole."""
+    overlap = min(overlap_tokens, max_tokens - 1)
+    return max(1, (window - overlap) // (max_tokens - overlap))
+
+
+def whole_text(doc: Document, chunks: list[Chunk], per_window: int) -> str | None:
+    """The text of a document of 2..`per_window` passages, to embed whole for its document
+    vector: its passages' spans put back together (what was left out of every passage,
+    boilerplate and repeats, stays out). None for one passage (its vector is the document's)
+    or more than a window."""
+    if not 2 <= len(chunks) <= per_window:
+        return None
+    parts: list[str] = []
+    end = -1
+    for c in sorted(chunks, key=lambda c: c.start):
+        if c.start > end >= 0:
+            parts.append(" ")
+        parts.append(doc.text[max(c.start, end) : c.end] if c.end > end else "")
+        end = max(end, c.end)
+    return "".join(parts)

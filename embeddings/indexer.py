@@ -22,7 +22,7 @@ import numpy as np
 
 from citeqa.settings import ChunkingConfig
 from embeddings.analysis import ANALYSIS_VERSION, analyse
-from embeddings.chunking import Chunk, chunk_document
+from embeddings.chunking import Chunk, chunk_document, passages_per_window, whole_text
 from embeddings.documents import (
     MAX_FILE_BYTES,
     Document,
@@ -63,6 +63,7 @@ class IndexReport:
     chunks_embedded: int = 0
     chunks_reused: int = 0
     tokens_embedded: int = 0
+    documents_embedded: int = 0  # short documents also embedded whole (document vectors)
     embed_seconds: float = 0.0
     seconds: float = 0.0
     documents: int = 0
@@ -154,6 +155,7 @@ def index_paths(
             batching.progress_seconds,
         )  # fmt: skip
         run = _Run(writer, model, report, meter, batch_size, batching, embedder_spec, loaded)
+        run.chunking = chunking
         try:
             run.dirty = bool(report.removed)
             content_owner = {doc_id: src for src, (doc_id, _, _) in known.items()}
@@ -238,6 +240,7 @@ class _Run:
     batching: Batching
     spec: str
     loaded: list[Embedder]  # the model, once `model()` has loaded it
+    chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
     pending: list[tuple[Document, int, float, list[Chunk]]] = field(default_factory=list)
     pending_bytes: int = 0
     pending_chunks: int = 0
@@ -268,8 +271,16 @@ class _Run:
     def flush(self) -> None:
         if not self.pending:
             return
+        model = self.model()
+        per_window = (
+            passages_per_window(
+                model.max_tokens, self.chunking.max_tokens, self.chunking.overlap_tokens
+            )
+            if getattr(self.writer, "document_vectors", False)
+            else 0
+        )
         _embed_and_add(
-            self.writer, self.pending, self.model(), self.report, self.meter, self.batch_size
+            self.writer, self.pending, model, self.report, self.meter, self.batch_size, per_window
         )
         self.meter.update(files=len(self.pending), nbytes=self.pending_bytes)
         self.since_publish += self.pending_chunks
@@ -283,7 +294,10 @@ def _embed_and_add(
     report: IndexReport,
     meter: Progress,
     batch_size: int,
+    per_window: int = 0,
 ) -> None:
+    """Embed the pending documents' new passages (and, for a document of 2 to `per_window`
+    passages, the whole document: its document vector), then add them to the writer."""
     all_chunks = [c for _, _, _, chunks in pending for c in chunks]
     reused = writer.vectors_by_text_hash(text_hash(c.text) for c in all_chunks)
     todo = {}
@@ -303,8 +317,10 @@ def _embed_and_add(
             vectors[text_hash(c.text)] = v
         report.tokens_embedded += sum(c.n_tokens for c in batch)
         meter.update(chunks=len(batch))
-    report.embed_seconds += time.perf_counter() - started
     report.chunks_embedded += len(order)
+    whole = document_vectors(embedder, pending, per_window, batch_size)
+    report.documents_embedded += len(whole)
+    report.embed_seconds += time.perf_counter() - started
     for doc, size, mtime, chunks in pending:
         langs = [chunk_language(c.text, doc.lang) for c in chunks]
         terms = [" ".join(analyse(c.text, lang)) for c, lang in zip(chunks, langs, strict=True)]
@@ -313,7 +329,30 @@ def _embed_and_add(
             if chunks
             else np.zeros((0, embedder.dim), dtype=np.float32)
         )
-        writer.add(doc, size, mtime, chunks, matrix, langs, terms)
+        writer.add(doc, size, mtime, chunks, matrix, langs, terms, whole.get(doc.source))
+
+
+def document_vectors(
+    embedder: Embedder,
+    pending: Sequence[tuple[Document, int, float, list[Chunk]]],
+    per_window: int,
+    batch_size: int,
+) -> dict[str, np.ndarray]:
+    """Source -> the vector of the whole document, for the documents the embedder reads in
+    one window and that have more than one passage (`whole_text`). It is what the document
+    level of hybrid search scores such a document by; without it, the mean of its passage
+    vectors stands in (measured against each other: docs/retrieval.md)."""
+    texts = {}
+    for doc, _, _, chunks in pending:
+        text = whole_text(doc, chunks, per_window) if per_window else None
+        if text is not None:
+            texts[doc.source] = text
+    order = sorted(texts, key=lambda s: len(texts[s]))
+    out: dict[str, np.ndarray] = {}
+    for i in range(0, len(order), batch_size):
+        batch = order[i : i + batch_size]
+        out.update(zip(batch, embedder.embed_documents([texts[s] for s in batch]), strict=True))
+    return out
 
 
 def remove_sources(root: Path, sources: Sequence[str]) -> list[str]:

@@ -408,6 +408,8 @@ class MilvusWriter:
     `IndexWriter`. Each document is deleted and inserted as a whole; there is no
     generation to publish, so `publish` and `commit` only record the manifest."""
 
+    document_vectors = False  # Milvus ranks passages only: no document vectors to compute
+
     def __init__(
         self, index: object, embedder_id: str, chunking: dict[str, Any], rebuild: bool = False
     ) -> None:
@@ -527,9 +529,11 @@ class MilvusWriter:
         vectors: np.ndarray,
         langs: Sequence[str],
         terms: Sequence[str],
+        doc_vector: np.ndarray | None = None,
     ) -> None:
         """Insert one document with its chunks and their (normalised) vectors; `terms` (the
-        embedded store's BM25 input) is unused: Milvus analyses the text itself."""
+        embedded store's BM25 input) is unused: Milvus analyses the text itself. So is
+        `doc_vector`: Milvus ranks passages only, not documents (`qa.storesearch`)."""
         self.ensure_vectors(int(vectors.shape[1]))
         assert self.manifest is not None
         self.remove(doc.source)

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from embeddings.analysis import analyse
-from embeddings.chunking import Chunk, chunk_document
+from embeddings.chunking import Chunk, chunk_document, passages_per_window, whole_text
 from embeddings.documents import MAX_FILE_BYTES, Document, SkipFile, iter_files, load_document
 from embeddings.embedders import embedder_id, load_embedder
 from embeddings.engine_check import engine_label
@@ -50,12 +50,28 @@ FILES_PER_BATCH = 4  # files per map_batches call: small, so progress moves and 
 class Prepare:
     """A Ray actor's work: read, chunk and embed a batch of files (one embedder per actor)."""
 
-    def __init__(self, spec: str, chunking: dict[str, Any], batch_size: int, max_bytes: int):
+    def __init__(
+        self,
+        spec: str,
+        chunking: dict[str, Any],
+        batch_size: int,
+        max_bytes: int,
+        whole: bool = True,
+    ):
         self.embedder = load_embedder(spec)
         self.chunking, self.batch_size, self.max_bytes = chunking, batch_size, max_bytes
+        # documents of 2 to a window's passages are embedded whole too (`whole_text`)
+        self.per_window = (
+            passages_per_window(
+                self.embedder.max_tokens, chunking["max_tokens"], chunking["overlap_tokens"]
+            )
+            if whole
+            else 0
+        )
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, list[Any]] = {"i": [], "skip": [], "doc": [], "chunks": [], "vectors": []}
+        out |= {"docvec": []}
         out |= {"langs": [], "terms": [], "tokens": [], "seconds": [], "engine": []}
         for i, path, source, old in zip(
             batch["i"], batch["path"], batch["source"], batch["old"], strict=True
@@ -74,6 +90,7 @@ class Prepare:
             "doc": "",
             "chunks": "",
             "vectors": b"",
+            "docvec": b"",
             "langs": "",
             "terms": "",
         }
@@ -94,11 +111,14 @@ class Prepare:
         for j in range(0, len(order), self.batch_size):
             part = order[j : j + self.batch_size]
             vectors[part] = self.embedder.embed_documents([chunks[k].text for k in part])
+        whole = whole_text(doc, chunks, self.per_window) if self.per_window else None
+        docvec = self.embedder.embed_documents([whole])[0] if whole is not None else None
         langs = [chunk_language(c.text, doc.lang) for c in chunks]
         return empty | {
             "doc": json.dumps(asdict(doc)),
             "chunks": json.dumps([asdict(c) for c in chunks]),
             "vectors": vectors.tobytes(),
+            "docvec": b"" if docvec is None else np.asarray(docvec, dtype=np.float32).tobytes(),
             "langs": json.dumps(langs),
             "terms": json.dumps(
                 [" ".join(analyse(c.text, lang)) for c, lang in zip(chunks, langs, strict=True)]
@@ -167,7 +187,7 @@ def index_paths_ray(
         try:
             results = _prepare(
                 todo.files, known, embedder_spec, chunking, batch_size, max_file_bytes,
-                address, workers,
+                address, workers, whole=getattr(writer, "document_vectors", False),
             )  # fmt: skip
             content_owner = {doc_id: src for src, (doc_id, _, _) in known.items()}
             for i, row in results:
@@ -191,8 +211,10 @@ def index_paths_ray(
                 width = dim or load_width(row, chunks)
                 dim = width
                 vectors = np.frombuffer(row["vectors"], dtype=np.float32).reshape(-1, width)
+                docvec = np.frombuffer(row["docvec"], dtype=np.float32) if row["docvec"] else None
                 writer.add(doc, stat.st_size, stat.st_mtime, chunks, vectors,
-                           json.loads(row["langs"]), json.loads(row["terms"]))  # fmt: skip
+                           json.loads(row["langs"]), json.loads(row["terms"]), docvec)  # fmt: skip
+                report.documents_embedded += docvec is not None
                 meter.update(chunks=len(chunks))
                 report.chunks_embedded += len(chunks)
                 report.tokens_embedded += int(row["tokens"])
@@ -235,6 +257,7 @@ def _prepare(
     max_bytes: int,
     address: str,
     workers: int | None,
+    whole: bool = True,
 ) -> Any:
     """(position in `files`, prepared row) in file order, as Ray finishes them."""
     import ray
@@ -254,7 +277,7 @@ def _prepare(
         Prepare,
         fn_constructor_kwargs={
             "spec": spec, "chunking": chunking_manifest(chunking), "batch_size": batch_size,
-            "max_bytes": max_bytes,
+            "max_bytes": max_bytes, "whole": whole,
         },
         batch_size=FILES_PER_BATCH, concurrency=actors, num_cpus=1, batch_format="numpy",
     )  # fmt: skip

@@ -78,7 +78,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
     source TEXT PRIMARY KEY, doc_id TEXT NOT NULL, title TEXT NOT NULL, lang TEXT NOT NULL,
     text TEXT NOT NULL, pages TEXT NOT NULL, size INTEGER NOT NULL, mtime REAL NOT NULL,
-    indexed_at REAL NOT NULL
+    indexed_at REAL NOT NULL, vector BLOB
 );
 CREATE INDEX IF NOT EXISTS documents_doc_id ON documents(doc_id);
 CREATE TABLE IF NOT EXISTS chunks (
@@ -180,6 +180,11 @@ def check_tables(db: sqlite3.Connection) -> None:
             raise ValueError(f"table {table} is missing or lacks columns")
 
 
+def has_document_vectors(db: sqlite3.Connection) -> bool:
+    """Whether the documents table has the (optional) whole-document vector column."""
+    return "vector" in {r[1] for r in db.execute("PRAGMA table_info(documents)")}
+
+
 def check_embedder(manifest: dict[str, Any], embedder_id: str, root: Path) -> None:
     built = manifest.get("embedder")
     if built != embedder_id:
@@ -241,6 +246,14 @@ class Index:
             )
         if len(rows) != self.manifest["chunks"]:
             raise ValueError(f"{len(rows)} chunks, the manifest says {self.manifest['chunks']}")
+        self.has_document_vectors = has_document_vectors(self.db)
+        if self.has_document_vectors:
+            (bad,) = self.db.execute(
+                "SELECT count(*) FROM documents WHERE vector IS NOT NULL AND length(vector) != ?",
+                (4 * self.faiss.d,),
+            ).fetchone()
+            if bad:
+                raise ValueError(f"{bad} document vectors are not {self.faiss.d}-d")
 
     @property
     def embedder(self) -> str:
@@ -362,6 +375,23 @@ class Index:
     def row_terms(self) -> dict[int, str]:
         """Row id -> the chunk's analysed BM25 terms, as stored (space-separated)."""
         return dict(self._query("SELECT id, terms FROM chunks"))
+
+    def document_vectors(self, sources: Sequence[str]) -> dict[str, np.ndarray]:
+        """The stored whole-document vectors of these sources, where there is one (documents
+        of 2 to a window's passages; an index built before they existed has none)."""
+        out: dict[str, np.ndarray] = {}
+        if not self.has_document_vectors:
+            return out
+        for i in range(0, len(sources), 500):
+            part = list(sources[i : i + 500])
+            marks = ",".join("?" * len(part))
+            for source, blob in self._query(
+                f"SELECT source, vector FROM documents WHERE vector IS NOT NULL "
+                f"AND source IN ({marks})",
+                part,
+            ):
+                out[source] = np.frombuffer(blob, dtype="<f4")
+        return out
 
     def vectors(self, rows: Sequence[int]) -> np.ndarray:
         """Stored vectors of these rows (approximate, 8-bit, in an HNSW-SQ8 index)."""

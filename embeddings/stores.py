@@ -81,6 +81,7 @@ class StoreWriter(Protocol):
 
     previous: Any  # None when there was no index before this writer
     published: int
+    document_vectors: bool  # whether `add` keeps a `doc_vector` (else it is not computed)
 
     def __enter__(self) -> StoreWriter: ...
 
@@ -108,6 +109,7 @@ class StoreWriter(Protocol):
         vectors: np.ndarray,
         langs: Sequence[str],
         terms: Sequence[str],
+        doc_vector: np.ndarray | None = None,
     ) -> None: ...
 
     def publish(

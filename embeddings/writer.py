@@ -40,6 +40,7 @@ from embeddings.store import (
     Index,
     check_embedder,
     complete_generations,
+    has_document_vectors,
     live_generation,
     text_hash,
 )
@@ -85,6 +86,8 @@ class IndexWriter:
     Use as a context manager; what was not published when the block ends is discarded.
     `calibration` (plain JSON, or None) is kept from the previous generation; set it to change.
     """
+
+    document_vectors = True  # stores a vector per short document (`add`'s `doc_vector`)
 
     def __init__(
         self, root: Path, embedder_id: str, chunking: dict[str, Any], rebuild: bool = False
@@ -160,6 +163,8 @@ class IndexWriter:
             finally:
                 live.close()
         self.db.executescript(SCHEMA)
+        if not has_document_vectors(self.db):  # an index from before document vectors
+            self.db.execute("ALTER TABLE documents ADD COLUMN vector BLOB")
         self.committed = False
 
     def __enter__(self) -> IndexWriter:
@@ -279,11 +284,13 @@ class IndexWriter:
         vectors: np.ndarray,
         langs: Sequence[str],
         terms: Sequence[str],
+        doc_vector: np.ndarray | None = None,
     ) -> None:
-        """Insert one document with its chunks and their (normalised) vectors."""
+        """Insert one document with its chunks and their (normalised) vectors, and the
+        vector of the whole document where it was embedded whole (`whole_text`)."""
         self.remove(doc.source)
         with self._disk_space():
-            self._add(doc, size, mtime, chunks, vectors, langs, terms)
+            self._add(doc, size, mtime, chunks, vectors, langs, terms, doc_vector)
 
     def _add(
         self,
@@ -294,10 +301,17 @@ class IndexWriter:
         vectors: np.ndarray,
         langs: Sequence[str],
         terms: Sequence[str],
+        doc_vector: np.ndarray | None = None,
     ) -> None:
         db = self._db
+        if doc_vector is not None and len(doc_vector) != (vectors.shape[1] or self.dim):
+            raise IndexMismatch(
+                f"A document vector of dimension {len(doc_vector)} cannot go with "
+                f"{vectors.shape[1]}-d passage vectors"
+            )
         db.execute(
-            "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO documents (source, doc_id, title, lang, text, pages, size, mtime, "
+            "indexed_at, vector) VALUES (?,?,?,?,?,?,?,?,?,?)",
             (
                 doc.source,
                 doc.doc_id,
@@ -308,6 +322,7 @@ class IndexWriter:
                 size,
                 mtime,
                 time.time(),
+                None if doc_vector is None else np.asarray(doc_vector, dtype="<f4").tobytes(),
             ),
         )
         last = db.execute("SELECT max(id) FROM chunks").fetchone()[0] or 0

@@ -1,11 +1,13 @@
 """Document-level signals beside the chunk ones: BM25 over a whole document, and the cosine
-of a document's mean chunk vector.
+of a document's vector.
 
-Both come from what a generation already holds, so the store is unchanged: the document's
-term counts are the sum of its chunks' counts (bm25's per-chunk counts, kept for
-incremental updates), and its vector is the normalised mean of its chunks' stored vectors.
-They are built on first use (one vectorised pass over the counts; vectors per document, on
-demand) and only re-rank chunks: a hit is still a chunk with exact offsets.
+The document's term counts are the sum of its chunks' counts (bm25's per-chunk counts, kept
+for incremental updates). Its vector, for a document the embedder reads in one window, is
+the embedding of the whole document stored at indexing time (`embeddings.indexer.
+document_vectors`); where there is none (an index built before them), the normalised mean
+of its chunks' vectors stands in; a longer document is scored by its best chunk. They are
+built on first use (one vectorised pass over the counts; vectors per document, on demand)
+and only re-rank chunks: a hit is still a chunk with exact offsets.
 """
 
 from __future__ import annotations
@@ -69,6 +71,7 @@ class DocumentLevel:
         self.lexical = LexicalIndex.from_counts(
             document_counts(counts, self.doc_of_row, len(self.sources))
         )
+        self._whole: dict[int, np.ndarray | None] = {}  # doc -> its stored vector, if any
         self._cache: OrderedDict[int, np.ndarray] = OrderedDict()  # doc -> chunk vectors
         self._cached_rows = 0
         self._lock = threading.Lock()
@@ -108,18 +111,38 @@ class DocumentLevel:
                 self._cached_rows -= len(self._cache.popitem(last=False)[1])
         return vectors
 
+    def whole_vectors(self, docs: Sequence[int]) -> dict[int, np.ndarray]:
+        """The stored whole-document vectors of these documents, where there is one."""
+        with self._lock:
+            todo = [d for d in docs if d not in self._whole]
+        if todo:
+            found = self.index.document_vectors([self.sources[d] for d in todo])
+            with self._lock:
+                for d in todo:
+                    self._whole[d] = found.get(self.sources[d])
+        return {d: v for d in docs if (v := self._whole.get(d)) is not None}
+
     def dense(
         self, vector: np.ndarray, docs: Iterable[int], how: str = "best", mean_up_to: int = 3
     ) -> dict[int, float]:
         """Each document's similarity to the query: its best chunk's cosine ("best"), the
         cosine with its normalised mean chunk vector ("mean"), or by the document's length
-        ("length": the mean for documents of at most `mean_up_to` chunks, else the best).
+        ("length": for documents of at most `mean_up_to` chunks, the cosine with the
+        document embedded whole, stored at indexing time, or else with the mean; for longer
+        ones, the best chunk).
 
         The mean weighs each of n chunks 1/n: on a short document (an abstract, a few
         chunks on one topic) it pools their evidence, on a long one the chunk that answers
-        is drowned by the ones that do not."""
+        is drowned by the ones that do not. On a short document the embedding of the whole
+        is the thing the mean stands in for."""
+        wanted = list(docs)
+        short = [d for d in wanted if len(self.rows_of(d)) <= mean_up_to]
+        whole = self.whole_vectors(short) if how == "length" else {}
         out = {}
-        for d in docs:
+        for d in wanted:
+            if d in whole:
+                out[d] = float(whole[d] @ vector)
+                continue
             vectors = self._vectors(d)
             if how == "mean" or (how == "length" and len(vectors) <= mean_up_to):
                 mean = vectors.mean(axis=0)

@@ -20,6 +20,7 @@ from typing import Any, cast
 import numpy as np
 
 from embeddings.analysis import analyse_query
+from embeddings.chunking import passages_per_window
 from embeddings.embedders import Embedder
 from embeddings.errors import BadInput
 from embeddings.store import ChunkRecord, Index
@@ -180,17 +181,19 @@ class Retriever:
             return self._documents
 
     def mean_up_to(self) -> int:
-        """The longest document (in passages) whose dense score is its mean passage vector's
-        (`document_vector=length`): by default, as many passages as the embedder reads in
-        one window. Up to there the mean stands in for the embedding of the whole document;
-        beyond, no such embedding exists and the mean blurs the passage that answers."""
+        """The longest document (in passages) whose dense score is its whole-document
+        vector's (`document_vector=length`; stored at indexing time, or else the mean of its
+        passage vectors): by default, as many passages as the embedder reads in one window.
+        Beyond that no embedding of the whole document exists and the mean blurs the passage
+        that answers, so such a document is scored by its best passage."""
         if self.config.mean_up_to is not None:
             return self.config.mean_up_to
         chunking = self.index.manifest.get("chunking") or {}
-        size = int(chunking.get("max_tokens", 100))
-        overlap = min(int(chunking.get("overlap_tokens", 0)), size - 1)
-        window = int(getattr(self.embedder, "max_tokens", 512))
-        return max(1, (window - overlap) // (size - overlap))
+        return passages_per_window(
+            int(getattr(self.embedder, "max_tokens", 512)),
+            int(chunking.get("max_tokens", 100)),
+            int(chunking.get("overlap_tokens", 0)),
+        )
 
     def _hybrid(
         self, query: Query, pool: int, allowed: np.ndarray | None

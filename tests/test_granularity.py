@@ -200,7 +200,140 @@ def test_document_vector_by_length(tmp_path: Path) -> None:
     assert best[house] == pytest.approx(np.cos(0.5), abs=1e-3)
     assert mean[house] > 0.99 and mean[d1] == pytest.approx(best[d1])
     assert docs.dense(q, [house, d1], "length", mean_up_to=4) == best  # longer: best passage
-    assert docs.dense(q, [house, d1], "length", mean_up_to=5) == mean  # short enough: mean
+    # short enough: the house embedded whole at indexing time ("Last spring ..." is read
+    # as its first key, 0.5 rad), not the mean of its chunks
+    whole = docs.dense(q, [house, d1], "length", mean_up_to=5)
+    assert whole[house] == pytest.approx(np.cos(0.5), abs=1e-3) and whole[d1] == best[d1]
+    # an index without document vectors (built before them): the mean stands in
+    forget_document_vectors(root)
+    old = DocumentLevel(Index(root))
+    assert old.dense(q, [house, d1], "length", mean_up_to=5) == mean
+
+
+def forget_document_vectors(root: Path) -> None:
+    """Make the index one from before document vectors: no vector column."""
+    import sqlite3
+
+    from embeddings.store import live_generation
+    from tests.test_store import reseal
+
+    generation = live_generation(root)
+    with sqlite3.connect(generation / "chunks.sqlite") as db:
+        db.execute("ALTER TABLE documents DROP COLUMN vector")
+    reseal(generation)
+
+
+class WholeEmbedder(AngleEmbedder):
+    """AngleEmbedder that also records what it embeds, and sees the house's whole text
+    (first and last sentence together) pointing at the question."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embedded: list[str] = []
+
+    def embed_documents(self, texts):  # type: ignore[no-untyped-def]
+        self.embedded.extend(texts)
+        return super().embed_documents(texts)
+
+    def _vector(self, text: str) -> np.ndarray:
+        if "Last spring" in text and "Our house" in text:
+            vector = np.zeros(self.dim, dtype=np.float32)
+            vector[0] = 1.0
+            return vector
+        return super()._vector(text)
+
+
+def test_documents_read_whole_get_a_vector_of_their_own(tmp_path: Path) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for name, text in SPREAD.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    embedder = WholeEmbedder()
+    chunking = ChunkingConfig(max_tokens=24, overlap_tokens=0)
+    root = tmp_path / "index"
+    report = index_paths([folder], root, lambda: embedder, "fake:8", chunking, progress=False)
+    index = Index(root)
+    house = str((folder / "house.txt").resolve())
+    pasta = str((folder / "pasta.txt").resolve())
+    # the documents of several passages: each embedded whole once, from its passages' spans
+    assert report.documents_embedded == 2
+    wholes = [t for t in embedder.embedded if "Last spring" in t and "Our house" in t]
+    assert wholes == [SPREAD["house.txt"]]  # its sentences, one space apart as in the file
+    vectors = index.document_vectors([d.source for d in index.documents()])
+    assert sorted(vectors) == [house, pasta]  # one passage: the passage is the vector
+    np.testing.assert_allclose(vectors[house], embedder.embed_documents(wholes)[0])
+    # it scores the document: the whole house points at the question, no passage does
+    r = Retriever(index, WholeEmbedder(), RetrievalConfig())
+    docs = r.documents()
+    q = r.embed_query(QUERY)
+    assert docs.dense(q, [docs.sources.index(house)], "length", r.mean_up_to()) == {
+        docs.sources.index(house): pytest.approx(1.0)
+    }
+
+    def rank(**config: object) -> int:
+        hits = Retriever(index, WholeEmbedder(), RetrievalConfig(**config)).search(QUERY, k=20)
+        return [Path(h.chunk.source).name for h in hits].index("house.txt")
+
+    assert rank() < rank(document_vector="best")
+    # too long for one window: no document vector (the best passage scores it)
+    tight = tmp_path / "tight"
+    small = WholeEmbedder()
+    small.max_tokens = 2 * 24
+    index_paths([folder], tight, lambda: small, "fake:8", chunking, progress=False)
+    assert Index(tight).document_vectors([house]) == {}
+
+
+def test_document_vectors_follow_updates(tmp_path: Path) -> None:
+    root = build(tmp_path, SPREAD)
+    folder = tmp_path / "docs"
+    house = str((folder / "house.txt").resolve())
+    before = Index(root).document_vectors([house])[house]
+    # another file added: the house's vector is carried over, not embedded again
+    (folder / "d5.txt").write_text("Inverters and batteries, again.", encoding="utf-8")
+    embedder = WholeEmbedder()
+    chunking = ChunkingConfig(max_tokens=24, overlap_tokens=0)
+    report = index_paths([folder], root, lambda: embedder, "fake:8", chunking, progress=False)
+    assert report.added == [str((folder / "d5.txt").resolve())] and report.documents_embedded == 0
+    np.testing.assert_array_equal(Index(root).document_vectors([house])[house], before)
+    # the house rewritten: a new vector; then deleted: gone with it
+    (folder / "house.txt").write_text(SPREAD["house.txt"] + " Our house is warm.", "utf-8")
+    report = index_paths([folder], root, lambda: embedder, "fake:8", chunking, progress=False)
+    assert report.documents_embedded == 1
+    after = Index(root).document_vectors([house])[house]
+    assert not np.allclose(after, before)  # the whole text now points at the question
+    (folder / "house.txt").unlink()
+    index_paths([folder], root, lambda: embedder, "fake:8", chunking, progress=False)
+    assert Index(root).document_vectors([house]) == {}
+
+
+def test_an_index_from_before_document_vectors_loads_and_updates(tmp_path: Path) -> None:
+    root = build(tmp_path, SPREAD)
+    forget_document_vectors(root)
+    index = Index(root)
+    assert not index.has_document_vectors and index.document_vectors(["x"]) == {}
+    assert retriever(root).search(QUERY, k=3)  # the mean stands in
+    folder = tmp_path / "docs"
+    (folder / "house.txt").write_text(SPREAD["house.txt"] + " Our house is warm.", "utf-8")
+    chunking = ChunkingConfig(max_tokens=24, overlap_tokens=0)
+    index_paths([folder], root, AngleEmbedder, "fake:8", chunking, progress=False)
+    house = str((folder / "house.txt").resolve())
+    assert list(Index(root).document_vectors([house])) == [house]  # the writer added the column
+
+
+def test_a_document_vector_of_the_wrong_size_is_damage(tmp_path: Path) -> None:
+    import sqlite3
+
+    from embeddings.errors import IndexCorrupt
+    from embeddings.store import live_generation
+    from tests.test_store import reseal
+
+    root = build(tmp_path, SPREAD)
+    generation = live_generation(root)
+    with sqlite3.connect(generation / "chunks.sqlite") as db:
+        db.execute("UPDATE documents SET vector = x'00000000' WHERE vector IS NOT NULL")
+    reseal(generation)
+    with pytest.raises(IndexCorrupt, match=r"document vectors.*--rebuild"):
+        Index(root)
 
 
 def test_documents_an_embedder_reads_whole_are_scored_by_their_mean(tmp_path: Path) -> None:

@@ -38,6 +38,11 @@ def _corpus(tmp_path: Path) -> Path:
     for path in sorted((ROOT / "corpus").glob("*.txt"))[:2]:
         shutil.copy(path, folder / path.name)
     (folder / "broken.pdf").write_bytes(b"%PDF-1.4 not really")
+    # a document of a few passages, which both runs also embed whole (its document vector)
+    (folder / "short.txt").write_text(
+        " ".join(f"Sluice {i} on the canal opens at {i} o'clock for barges." for i in range(20)),
+        encoding="utf-8",
+    )
     return folder
 
 
@@ -60,12 +65,17 @@ def test_ray_gives_the_single_process_index(tmp_path: Path, ray_local: None) -> 
     va, vb = a.vectors([rows_a[i] for i in ids]), b.vectors([rows_b[i] for i in ids])
     cosine = (va * vb).sum(axis=1) / np.linalg.norm(va, axis=1) / np.linalg.norm(vb, axis=1)
     assert cosine.min() >= 0.9999
+    sources = [d.source for d in a.documents()]
+    wa, wb = a.document_vectors(sources), b.document_vectors(sources)
+    assert list(wa) == list(wb) == [str((folder / "short.txt").resolve())]
+    assert all(float(wa[s] @ wb[s]) >= 0.9999 for s in wa)
+    assert spread.documents_embedded == single.documents_embedded == 1
     # the engine that embedded is recorded, so queries run in it (qa.factory.embedder_spec)
     assert b.manifest["embedder_engine"] == a.manifest["embedder_engine"]
     assert a.manifest["embedder_engine"]
     # incremental as before: nothing changed, nothing embedded, the engine kept
     again = index_paths_ray([folder], tmp_path / "ray", spec, "local", chunking, progress=False)
-    assert again.unchanged == 2 and not again.changed and again.chunks_embedded == 0
+    assert again.unchanged == 3 and not again.changed and again.chunks_embedded == 0
     assert Index(tmp_path / "ray").manifest["embedder_engine"] == a.manifest["embedder_engine"]
 
 

@@ -200,6 +200,7 @@ def index(
             max_file_bytes=settings.indexing.max_file_bytes,
             batching=Batching.of(settings.indexing),
             workers=ray_workers,
+            document_vectors=settings.indexing.document_vectors,
         )
     else:
         report = index_paths(
@@ -212,6 +213,7 @@ def index(
             progress=not quiet,
             max_file_bytes=settings.indexing.max_file_bytes,
             batching=Batching.of(settings.indexing),
+            document_vectors=settings.indexing.document_vectors,
         )
     out = typer.echo
     out(terminal_safe(f"index: {settings.index}", newlines=False))
@@ -225,7 +227,8 @@ def index(
         out(
             f"embedded {report.chunks_embedded} chunks ({report.tokens_embedded} tokens)"
             + (
-                f" and {report.documents_embedded} short documents whole"
+                f" and {report.documents_embedded} short "
+                f"document{'s' if report.documents_embedded != 1 else ''} whole"
                 if report.documents_embedded
                 else ""
             )

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from embeddings.analysis import analyse, analyse_query
+from embeddings.chunking import passages_per_window
 from embeddings.embedders import load_embedder
 from embeddings.lexical import LexicalIndex
 from embeddings.store import Index
@@ -61,6 +62,18 @@ def main() -> None:
     means = np.zeros((n_docs, vectors.shape[1]), np.float32)
     np.add.at(means, doc_of, vectors)
     means /= np.linalg.norm(means, axis=1, keepdims=True)
+    # the kept document vector: stored whole-document vectors (documents the embedder reads
+    # in one window), the passage's for one-passage documents, the best passage beyond
+    chunking = index.manifest["chunking"]
+    per_window = passages_per_window(
+        embedder.max_tokens, chunking["max_tokens"], chunking["overlap_tokens"]
+    )
+    stored = index.document_vectors(docs.sources)
+    wholes = means.copy()
+    for d, source in enumerate(docs.sources):
+        if source in stored:
+            wholes[d] = stored[source]
+    longer = np.bincount(doc_of, minlength=n_docs) > per_window
     texts = dict(index._query("SELECT source, text FROM documents"))
     langs = dict(index._query("SELECT source, lang FROM documents"))
     whole = LexicalIndex.build(
@@ -112,6 +125,7 @@ def main() -> None:
                 "dd_mean": means @ vector,
                 "dd_best": best(chunk_dense),
                 "dd_softmax": softmax(chunk_dense),
+                "dd_whole": np.where(longer, best(chunk_dense), wholes @ vector),
             }
         )
 
@@ -145,6 +159,13 @@ def main() -> None:
         "RRF of document BM25 and best-passage vector": lambda s: rrf(
             ranks(s["db"]), ranks(s["dd_best"])
         ),
+        "RRF of document BM25 and whole-document vector": lambda s: rrf(
+            ranks(s["db"]), ranks(s["dd_whole"])
+        ),
+        "document dense, whole-document vector (best passage beyond a window)": lambda s: s[
+            "dd_whole"
+        ],
+        "chunk RRF + document RRF (whole-document vector: kept)": lambda s: fused(s, "dd_whole"),
         "chunk RRF + document RRF (best chunk vector)": lambda s: fused(s, "dd_best"),
         "chunk RRF + document RRF (mean vector)": lambda s: fused(s, "dd_mean"),
         "chunk RRF + 2 x document RRF (best chunk vector)": lambda s: fused(s, "dd_best", 2.0),

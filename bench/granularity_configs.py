@@ -8,9 +8,10 @@ bench/results/granularity-configs-NAME.json. Usage:
   python bench/granularity_configs.py eval/qa/corpus_qa.jsonl --index INDEX_OF_corpus/
   python bench/granularity_configs.py ../shared/datasets/cisi --index DATA/index
   add --sweep for the document-vector-by-length and document-weight sweep (p vs its first row)
-  or --parent for the kept design (short documents scored by their whole-document vector,
-  stored at indexing time) against the mean of their passage vectors (the design before;
-  what an index built without document vectors gets); --index must hold document vectors.
+  or --parent for the kept design (in a collection of mostly short documents, a short one
+  is scored by its whole-document vector, stored at indexing time) against the mean of its
+  passage vectors (the design before; what an index built without document vectors gets)
+  and against the whole vector in every collection; --index must hold document vectors.
   The --sweep's "mean up to N" rows use the stored vector where the index has one
 (for a BEIR set, --index is the one `citeqa eval` was given: its index is DATA/eval/NAME/index)
 """
@@ -57,18 +58,22 @@ SWEEP: dict[str, dict[str, Any]] = {
     },
 }
 BEFORE = "length, mean passage vector (an index without document vectors)"
-WHOLE = "kept: length, whole-document vector stored at indexing time"
+WHOLE = "kept: length, whole-document vector where most documents are short"
+ALWAYS = "length, whole-document vector in every collection"
 TESTED = ["ndcg@10", "recall@5", "mrr@10"]
 
 
-def whole_vectors(retriever: Retriever, on: bool) -> None:
-    """--parent: score short documents by their stored whole-document vectors (on), or as
-    an index built before them is scored, by the mean of their passage vectors (off)."""
+def whole_vectors(retriever: Retriever, name: str) -> None:
+    """--parent: score short documents by their stored whole-document vectors as the kept
+    design does (only in a collection of mostly short documents), in every collection, or
+    as an index built before them is scored, by the mean of their passage vectors."""
     docs = retriever.documents()
-    if on:
-        docs.__dict__.pop("whole_vectors", None)
-    else:
+    docs.__dict__.pop("whole_vectors", None)
+    docs.__dict__.pop("mostly_short", None)
+    if name == BEFORE:
         docs.whole_vectors = lambda ds: {}  # type: ignore[method-assign]
+    elif name == ALWAYS:
+        docs.mostly_short = lambda n: True  # type: ignore[method-assign]
 
 
 def main() -> None:
@@ -98,10 +103,10 @@ def main() -> None:
     results, first = {}, None
     variants = SWEEP if args.sweep else VARIANTS
     if args.parent:
-        variants = {BEFORE: {}, WHOLE: {}}
+        variants = {BEFORE: {}, WHOLE: {}, ALWAYS: {}}
     for name, config in variants.items():
         retriever.config = RetrievalConfig(**config)
-        whole_vectors(retriever, name != BEFORE)
+        whole_vectors(retriever, name)
         mode = evaluate(retriever, data, ["hybrid"], doc_of_file).modes["hybrid"]
         first = first or mode
         qids = sorted(mode.per_query["ndcg@10"])

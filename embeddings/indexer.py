@@ -124,12 +124,14 @@ def index_paths(
     batch_size: int = 32,
     max_file_bytes: int = MAX_FILE_BYTES,
     batching: Batching = Batching(),
+    document_vectors: bool = True,
 ) -> IndexReport:
     """Index `paths` (files or folders, recursively) into the index directory `root`.
 
     `embedder` is a factory, so a run with nothing to embed never loads a model. Files over
     `max_file_bytes` are skipped, with the reason in the report. `progress` reports on stderr
-    (see `embeddings.progress`).
+    (see `embeddings.progress`). `document_vectors`: also embed whole each document the
+    embedder reads in one window (`document_vectors` below), where the store keeps them.
     """
     started = time.perf_counter()
     chunking = chunking or ChunkingConfig()
@@ -156,6 +158,7 @@ def index_paths(
         )  # fmt: skip
         run = _Run(writer, model, report, meter, batch_size, batching, embedder_spec, loaded)
         run.chunking = chunking
+        run.document_vectors = document_vectors
         try:
             run.dirty = bool(report.removed)
             content_owner = {doc_id: src for src, (doc_id, _, _) in known.items()}
@@ -241,6 +244,7 @@ class _Run:
     spec: str
     loaded: list[Embedder]  # the model, once `model()` has loaded it
     chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
+    document_vectors: bool = True
     pending: list[tuple[Document, int, float, list[Chunk]]] = field(default_factory=list)
     pending_bytes: int = 0
     pending_chunks: int = 0
@@ -276,7 +280,7 @@ class _Run:
             passages_per_window(
                 model.max_tokens, self.chunking.max_tokens, self.chunking.overlap_tokens
             )
-            if getattr(self.writer, "document_vectors", False)
+            if self.document_vectors and getattr(self.writer, "document_vectors", False)
             else 0
         )
         _embed_and_add(

@@ -162,6 +162,7 @@ def index_paths_ray(
     max_file_bytes: int = MAX_FILE_BYTES,
     batching: Batching = _BATCHING,
     workers: int | None = None,
+    document_vectors: bool = True,
 ) -> IndexReport:
     """`index_paths`, with reading, chunking and embedding on Ray (`workers` actors, default
     one per CPU the cluster has)."""
@@ -187,7 +188,8 @@ def index_paths_ray(
         try:
             results = _prepare(
                 todo.files, known, embedder_spec, chunking, batch_size, max_file_bytes,
-                address, workers, whole=getattr(writer, "document_vectors", False),
+                address, workers,
+                whole=document_vectors and getattr(writer, "document_vectors", False),
             )  # fmt: skip
             content_owner = {doc_id: src for src, (doc_id, _, _) in known.items()}
             for i, row in results:

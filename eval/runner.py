@@ -44,6 +44,7 @@ def prepare(
         settings.chunking,
         progress=progress,
         batching=Batching.of(settings.indexing),
+        document_vectors=settings.indexing.document_vectors,
     )
     return settings.model_copy(update={"index": index, "embedder": spec}), doc_of_file
 

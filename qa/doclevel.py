@@ -72,6 +72,7 @@ class DocumentLevel:
             document_counts(counts, self.doc_of_row, len(self.sources))
         )
         self._whole: dict[int, np.ndarray | None] = {}  # doc -> its stored vector, if any
+        self._passages = np.diff(self._doc_starts)  # passages per document
         self._cache: OrderedDict[int, np.ndarray] = OrderedDict()  # doc -> chunk vectors
         self._cached_rows = 0
         self._lock = threading.Lock()
@@ -111,6 +112,11 @@ class DocumentLevel:
                 self._cached_rows -= len(self._cache.popitem(last=False)[1])
         return vectors
 
+    def mostly_short(self, mean_up_to: int) -> bool:
+        """Whether at least half of the documents have at most `mean_up_to` passages: a
+        collection of abstracts, messages or short articles, not of reports and letters."""
+        return bool(len(self) and np.mean(self._passages <= mean_up_to) >= 0.5)
+
     def whole_vectors(self, docs: Sequence[int]) -> dict[int, np.ndarray]:
         """The stored whole-document vectors of these documents, where there is one."""
         with self._lock:
@@ -127,17 +133,22 @@ class DocumentLevel:
     ) -> dict[int, float]:
         """Each document's similarity to the query: its best chunk's cosine ("best"), the
         cosine with its normalised mean chunk vector ("mean"), or by the document's length
-        ("length": for documents of at most `mean_up_to` chunks, the cosine with the
-        document embedded whole, stored at indexing time, or else with the mean; for longer
-        ones, the best chunk).
+        ("length": for documents of at most `mean_up_to` chunks, the mean, or in a
+        collection of such documents (`mostly_short`) the cosine with the document embedded
+        whole, stored at indexing time, where there is one; for longer ones, the best chunk).
 
         The mean weighs each of n chunks 1/n: on a short document (an abstract, a few
         chunks on one topic) it pools their evidence, on a long one the chunk that answers
         is drowned by the ones that do not. On a short document the embedding of the whole
-        is the thing the mean stands in for."""
+        is the thing the mean stands in for, and where most documents are short it ranks
+        them better (CISI: docs/retrieval.md). Where most are long, the document level is
+        mostly best chunks, and the one such collection measured (the bundled corpus, one
+        short document in five) did not gain from the whole vector, so the mean is kept
+        there: the change is made only where it was measured to help."""
         wanted = list(docs)
         short = [d for d in wanted if len(self.rows_of(d)) <= mean_up_to]
-        whole = self.whole_vectors(short) if how == "length" else {}
+        use_whole = how == "length" and self.mostly_short(mean_up_to)
+        whole = self.whole_vectors(short) if use_whole else {}
         out = {}
         for d in wanted:
             if d in whole:

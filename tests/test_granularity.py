@@ -243,6 +243,27 @@ class WholeEmbedder(AngleEmbedder):
         return super()._vector(text)
 
 
+def test_among_long_documents_a_short_one_keeps_its_mean(tmp_path: Path) -> None:
+    # seven documents of many passages beside SPREAD's six: most are longer than a window,
+    # so the house (five passages) is scored by its mean, as before document vectors
+    long = {
+        f"long{i}.txt": " ".join(
+            f"Report {i} notes that canal {j} was dredged in year {1900 + 7 * j + i}."
+            for j in range(14)
+        )
+        for i in range(7)
+    }
+    root = build(tmp_path, SPREAD | long)
+    docs = DocumentLevel(Index(root))
+    house = docs.sources.index(str((tmp_path / "docs/house.txt").resolve()))
+    assert len(docs.rows_of(house)) == 5 and docs.whole_vectors([house])
+    assert not docs.mostly_short(5) and docs.mostly_short(100)
+    q = AngleEmbedder().embed_query(QUERY)
+    mean = docs.dense(q, [house], "mean")
+    assert docs.dense(q, [house], "length", mean_up_to=5) == mean
+    assert docs.dense(q, [house], "length", mean_up_to=100)[house] == pytest.approx(np.cos(0.5))
+
+
 def test_documents_read_whole_get_a_vector_of_their_own(tmp_path: Path) -> None:
     folder = tmp_path / "docs"
     folder.mkdir()
@@ -281,6 +302,12 @@ def test_documents_read_whole_get_a_vector_of_their_own(tmp_path: Path) -> None:
     small.max_tokens = 2 * 24
     index_paths([folder], tight, lambda: small, "fake:8", chunking, progress=False)
     assert Index(tight).document_vectors([house]) == {}
+    # indexing.document_vectors=false: none computed (faster), the mean stands in
+    off = tmp_path / "off"
+    report = index_paths(
+        [folder], off, WholeEmbedder, "fake:8", chunking, progress=False, document_vectors=False
+    )
+    assert report.documents_embedded == 0 and Index(off).document_vectors([house]) == {}
 
 
 def test_document_vectors_follow_updates(tmp_path: Path) -> None:

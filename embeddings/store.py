@@ -78,9 +78,10 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
     source TEXT PRIMARY KEY, doc_id TEXT NOT NULL, title TEXT NOT NULL, lang TEXT NOT NULL,
     text TEXT NOT NULL, pages TEXT NOT NULL, size INTEGER NOT NULL, mtime REAL NOT NULL,
-    indexed_at REAL NOT NULL, vector BLOB
+    indexed_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS documents_doc_id ON documents(doc_id);
+CREATE TABLE IF NOT EXISTS document_vectors (source TEXT PRIMARY KEY, vector BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS chunks (
     id INTEGER PRIMARY KEY, chunk_id TEXT NOT NULL, doc_id TEXT NOT NULL, source TEXT NOT NULL,
     ordinal INTEGER NOT NULL, start_char INTEGER NOT NULL, end_char INTEGER NOT NULL,
@@ -181,8 +182,13 @@ def check_tables(db: sqlite3.Connection) -> None:
 
 
 def has_document_vectors(db: sqlite3.Connection) -> bool:
-    """Whether the documents table has the (optional) whole-document vector column."""
-    return "vector" in {r[1] for r in db.execute("PRAGMA table_info(documents)")}
+    """Whether the (optional) table of whole-document vectors exists: an index written
+    before them has none."""
+    return bool(
+        db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'document_vectors'"
+        ).fetchone()
+    )
 
 
 def check_embedder(manifest: dict[str, Any], embedder_id: str, root: Path) -> None:
@@ -247,9 +253,10 @@ class Index:
         if len(rows) != self.manifest["chunks"]:
             raise ValueError(f"{len(rows)} chunks, the manifest says {self.manifest['chunks']}")
         self.has_document_vectors = has_document_vectors(self.db)
-        if self.has_document_vectors:
+        if self.has_document_vectors:  # one small table (a row per short document)
             (bad,) = self.db.execute(
-                "SELECT count(*) FROM documents WHERE vector IS NOT NULL AND length(vector) != ?",
+                "SELECT count(*) FROM document_vectors WHERE length(vector) != ? "
+                "OR typeof(vector) != 'blob'",
                 (4 * self.faiss.d,),
             ).fetchone()
             if bad:
@@ -386,9 +393,7 @@ class Index:
             part = list(sources[i : i + 500])
             marks = ",".join("?" * len(part))
             for source, blob in self._query(
-                f"SELECT source, vector FROM documents WHERE vector IS NOT NULL "
-                f"AND source IN ({marks})",
-                part,
+                f"SELECT source, vector FROM document_vectors WHERE source IN ({marks})", part
             ):
                 out[source] = np.frombuffer(blob, dtype="<f4")
         return out

@@ -40,7 +40,6 @@ from embeddings.store import (
     Index,
     check_embedder,
     complete_generations,
-    has_document_vectors,
     live_generation,
     text_hash,
 )
@@ -162,9 +161,7 @@ class IndexWriter:
                 raise IndexCorrupt(f"{live.generation}: {exc}. Rebuild the index.") from exc
             finally:
                 live.close()
-        self.db.executescript(SCHEMA)
-        if not has_document_vectors(self.db):  # an index from before document vectors
-            self.db.execute("ALTER TABLE documents ADD COLUMN vector BLOB")
+        self.db.executescript(SCHEMA)  # adds the tables an older index lacks
         self.committed = False
 
     def __enter__(self) -> IndexWriter:
@@ -273,6 +270,7 @@ class IndexWriter:
                 ann.remove(self.faiss, np.asarray(rows, dtype=np.int64), self.tombstones)
             self._db.execute("DELETE FROM chunks WHERE source = ?", (source,))
             self._db.execute("DELETE FROM documents WHERE source = ?", (source,))
+            self._db.execute("DELETE FROM document_vectors WHERE source = ?", (source,))
             return len(rows)
 
     def add(
@@ -310,8 +308,7 @@ class IndexWriter:
                 f"{vectors.shape[1]}-d passage vectors"
             )
         db.execute(
-            "INSERT INTO documents (source, doc_id, title, lang, text, pages, size, mtime, "
-            "indexed_at, vector) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?)",
             (
                 doc.source,
                 doc.doc_id,
@@ -322,9 +319,13 @@ class IndexWriter:
                 size,
                 mtime,
                 time.time(),
-                None if doc_vector is None else np.asarray(doc_vector, dtype="<f4").tobytes(),
             ),
         )
+        if doc_vector is not None:
+            db.execute(
+                "INSERT INTO document_vectors VALUES (?, ?)",
+                (doc.source, np.asarray(doc_vector, dtype="<f4").tobytes()),
+            )
         last = db.execute("SELECT max(id) FROM chunks").fetchone()[0] or 0
         next_row = 1 + max(last, self.max_row)
         rows = np.arange(next_row, next_row + len(chunks), dtype=np.int64)

@@ -211,7 +211,7 @@ def test_document_vector_by_length(tmp_path: Path) -> None:
 
 
 def forget_document_vectors(root: Path) -> None:
-    """Make the index one from before document vectors: no vector column."""
+    """Make the index one from before document vectors: no table of them."""
     import sqlite3
 
     from embeddings.store import live_generation
@@ -219,7 +219,7 @@ def forget_document_vectors(root: Path) -> None:
 
     generation = live_generation(root)
     with sqlite3.connect(generation / "chunks.sqlite") as db:
-        db.execute("ALTER TABLE documents DROP COLUMN vector")
+        db.execute("DROP TABLE document_vectors")
     reseal(generation)
 
 
@@ -344,7 +344,7 @@ def test_an_index_from_before_document_vectors_loads_and_updates(tmp_path: Path)
     chunking = ChunkingConfig(max_tokens=24, overlap_tokens=0)
     index_paths([folder], root, AngleEmbedder, "fake:8", chunking, progress=False)
     house = str((folder / "house.txt").resolve())
-    assert list(Index(root).document_vectors([house])) == [house]  # the writer added the column
+    assert list(Index(root).document_vectors([house])) == [house]  # the writer added the table
 
 
 def test_a_document_vector_of_the_wrong_size_is_damage(tmp_path: Path) -> None:
@@ -357,7 +357,7 @@ def test_a_document_vector_of_the_wrong_size_is_damage(tmp_path: Path) -> None:
     root = build(tmp_path, SPREAD)
     generation = live_generation(root)
     with sqlite3.connect(generation / "chunks.sqlite") as db:
-        db.execute("UPDATE documents SET vector = x'00000000' WHERE vector IS NOT NULL")
+        db.execute("UPDATE document_vectors SET vector = x'00000000'")
     reseal(generation)
     with pytest.raises(IndexCorrupt, match=r"document vectors.*--rebuild"):
         Index(root)

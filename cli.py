@@ -222,7 +222,7 @@ def index(
         f"{len(report.removed)} removed, {report.unchanged} unchanged; "
         f"{report.documents} documents, {report.chunks} chunks in the index"
     )
-    if report.chunks_embedded or report.chunks_reused:
+    if report.chunks_embedded or report.chunks_reused or report.documents_embedded:
         rate = report.chunks_embedded / report.embed_seconds if report.embed_seconds else 0.0
         out(
             f"embedded {report.chunks_embedded} chunks ({report.tokens_embedded} tokens)"

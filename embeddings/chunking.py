@@ -12,7 +12,7 @@ import itertools
 import re
 from array import array
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from embeddings.documents import Document
@@ -261,18 +261,27 @@ def passages_per_window(window: int, max_tokens: int, overlap_tokens: int) -> in
     return max(1, (window - overlap) // (max_tokens - overlap))
 
 
-def whole_text(doc: Document, chunks: list[Chunk], per_window: int) -> str | None:
-    """The text of a document of 2..`per_window` passages, to embed whole for its document
-    vector: its passages' spans put back together (what was left out of every passage,
-    boilerplate and repeats, stays out). None for one passage (its vector is the document's)
-    or more than a window."""
-    if not 2 <= len(chunks) <= per_window:
+def whole_text(text: str, spans: Sequence[tuple[int, int]], per_window: int) -> str | None:
+    """The text of a document of 2..`per_window` passages (their (start, end) `spans` in
+    `text`), to embed whole for its document vector: the spans put back together (what was
+    left out of every passage, boilerplate and repeats, stays out). None for one passage
+    (its vector is the document's) or more than a window."""
+    if not 2 <= len(spans) <= per_window:
         return None
     parts: list[str] = []
     end = -1
-    for c in sorted(chunks, key=lambda c: c.start):
-        if c.start > end >= 0:
+    for start, stop in sorted(spans):
+        if start > end >= 0:
             parts.append(" ")
-        parts.append(doc.text[max(c.start, end) : c.end] if c.end > end else "")
-        end = max(end, c.end)
+        parts.append(text[max(start, end) : stop] if stop > end else "")
+        end = max(end, stop)
     return "".join(parts)
+
+
+def mostly_short(passages: Iterable[int], per_window: int) -> bool:
+    """Whether at least half of the documents (given by their passage counts) fit one
+    window: a collection of abstracts, messages or short articles, not of reports and
+    letters. Where it is, hybrid search scores a short document by its whole-document
+    vector (`qa.doclevel`), so only then are those vectors computed."""
+    counts = list(passages)
+    return bool(counts) and 2 * sum(1 for n in counts if n <= per_window) >= len(counts)

@@ -22,7 +22,13 @@ import numpy as np
 
 from citeqa.settings import ChunkingConfig
 from embeddings.analysis import ANALYSIS_VERSION, analyse
-from embeddings.chunking import Chunk, chunk_document, passages_per_window, whole_text
+from embeddings.chunking import (
+    Chunk,
+    chunk_document,
+    mostly_short,
+    passages_per_window,
+    whole_text,
+)
 from embeddings.documents import (
     MAX_FILE_BYTES,
     Document,
@@ -35,7 +41,7 @@ from embeddings.embedders import Embedder, embedder_id
 from embeddings.engine_check import engine_label
 from embeddings.progress import Progress
 from embeddings.store import text_hash
-from embeddings.stores import StoreWriter, manifest_of, open_writer
+from embeddings.stores import DocumentVectorWriter, StoreWriter, manifest_of, open_writer
 
 log = logging.getLogger(__name__)
 
@@ -130,8 +136,9 @@ def index_paths(
 
     `embedder` is a factory, so a run with nothing to embed never loads a model. Files over
     `max_file_bytes` are skipped, with the reason in the report. `progress` reports on stderr
-    (see `embeddings.progress`). `document_vectors`: also embed whole each document the
-    embedder reads in one window (`document_vectors` below), where the store keeps them.
+    (see `embeddings.progress`). `document_vectors`: in a collection of mostly short
+    documents, also embed whole each document the embedder reads in one window, where the
+    store keeps such vectors (`_Run.per_window`, `_Run.backfill`).
     """
     started = time.perf_counter()
     chunking = chunking or ChunkingConfig()
@@ -187,6 +194,7 @@ def index_paths(
                 run.add(doc, stat, chunks)
                 (report.updated if old else report.added).append(source)
             run.flush()
+            run.backfill()
         finally:
             meter.close()
         report.documents, report.chunks = writer.counts()
@@ -245,6 +253,7 @@ class _Run:
     loaded: list[Embedder]  # the model, once `model()` has loaded it
     chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
     document_vectors: bool = True
+    sizes: dict[str, int] | None = None  # source -> passages, once a flush needed them
     pending: list[tuple[Document, int, float, list[Chunk]]] = field(default_factory=list)
     pending_bytes: int = 0
     pending_chunks: int = 0
@@ -276,19 +285,85 @@ class _Run:
         if not self.pending:
             return
         model = self.model()
-        per_window = (
-            passages_per_window(
-                model.max_tokens, self.chunking.max_tokens, self.chunking.overlap_tokens
-            )
-            if self.document_vectors and getattr(self.writer, "document_vectors", False)
-            else 0
-        )
         _embed_and_add(
-            self.writer, self.pending, model, self.report, self.meter, self.batch_size, per_window
-        )
+            self.writer, self.pending, model, self.report, self.meter, self.batch_size,
+            self.per_window(model),
+        )  # fmt: skip
         self.meter.update(files=len(self.pending), nbytes=self.pending_bytes)
         self.since_publish += self.pending_chunks
         self.pending, self.pending_bytes, self.pending_chunks, self.dirty = [], 0, 0, True
+
+    def _keeper(self) -> DocumentVectorWriter | None:
+        """The writer, if document vectors are wanted and it keeps them."""
+        if self.document_vectors and isinstance(self.writer, DocumentVectorWriter):
+            return self.writer
+        return None
+
+    def per_window(self, model: Embedder) -> int:
+        """Documents of 2 to this many passages are embedded whole as well, while the
+        collection (the index with the pending documents) is mostly of such documents;
+        0: none are."""
+        writer = self._keeper()
+        if writer is None:
+            return 0
+        n = passages_per_window(
+            model.max_tokens, self.chunking.max_tokens, self.chunking.overlap_tokens
+        )
+        if self.sizes is None:
+            self.sizes = writer.passages_per_document()
+        for doc, _, _, chunks in self.pending:
+            if chunks:
+                self.sizes[doc.source] = len(chunks)
+            else:
+                self.sizes.pop(doc.source, None)
+        return n if mostly_short(self.sizes.values(), n) else 0
+
+    def backfill(self) -> None:
+        writer = self._keeper()
+        if writer is not None:
+            window = self.loaded[0].max_tokens if self.loaded else None
+            found = backfill(
+                writer, self.model, window, self.chunking, self.batch_size, self.report
+            )
+            self.dirty = self.dirty or found
+
+
+def backfill(
+    writer: DocumentVectorWriter,
+    model: Callable[[], Embedder],
+    window: int | None,
+    chunking: ChunkingConfig,
+    batch_size: int,
+    report: IndexReport,
+) -> bool:
+    """At the end of a run, in a collection of mostly short documents, embed whole the
+    short ones that have no vector yet: added while the collection was mostly long, by
+    Ray, or before document vectors existed. `model` is called only if some lack one (the
+    window is e5's 512 tokens until then, unless `window` says). True if any was added."""
+    sizes = writer.passages_per_document()
+
+    def short_up_to(window: int) -> int:
+        n = passages_per_window(window, chunking.max_tokens, chunking.overlap_tokens)
+        return n if mostly_short(sizes.values(), n) else 0
+
+    n = short_up_to(window or 512)
+    if not n or not writer.lacking_document_vectors(n):
+        return False
+    embedder = model()
+    n = short_up_to(embedder.max_tokens)
+    texts = {}
+    for source in writer.lacking_document_vectors(n) if n else []:
+        text, spans = writer.document_spans(source)
+        whole = whole_text(text, spans, n)
+        if whole is not None:
+            texts[source] = whole
+    started = time.perf_counter()
+    found = embed_whole(texts, embedder, batch_size) if texts else {}
+    for source, vector in found.items():
+        writer.set_document_vector(source, vector)
+    report.embed_seconds += time.perf_counter() - started
+    report.documents_embedded += len(found)
+    return bool(found)
 
 
 def _embed_and_add(
@@ -322,7 +397,16 @@ def _embed_and_add(
         report.tokens_embedded += sum(c.n_tokens for c in batch)
         meter.update(chunks=len(batch))
     report.chunks_embedded += len(order)
-    whole = document_vectors(embedder, pending, per_window, batch_size)
+    whole = embed_whole(
+        {
+            doc.source: text
+            for doc, _, _, chunks in pending
+            if per_window
+            and (text := whole_text(doc.text, [(c.start, c.end) for c in chunks], per_window))
+        },
+        embedder,
+        batch_size,
+    )
     report.documents_embedded += len(whole)
     report.embed_seconds += time.perf_counter() - started
     for doc, size, mtime, chunks in pending:
@@ -336,21 +420,14 @@ def _embed_and_add(
         writer.add(doc, size, mtime, chunks, matrix, langs, terms, whole.get(doc.source))
 
 
-def document_vectors(
-    embedder: Embedder,
-    pending: Sequence[tuple[Document, int, float, list[Chunk]]],
-    per_window: int,
-    batch_size: int,
+def embed_whole(
+    texts: dict[str, str], embedder: Embedder, batch_size: int
 ) -> dict[str, np.ndarray]:
-    """Source -> the vector of the whole document, for the documents the embedder reads in
-    one window and that have more than one passage (`whole_text`). It is what the document
-    level of hybrid search scores such a document by; without it, the mean of its passage
-    vectors stands in (measured against each other: docs/retrieval.md)."""
-    texts = {}
-    for doc, _, _, chunks in pending:
-        text = whole_text(doc, chunks, per_window) if per_window else None
-        if text is not None:
-            texts[doc.source] = text
+    """Source -> the vector of the whole document (`whole_text`), for the documents the
+    embedder reads in one window and that have more than one passage. It is what the
+    document level of hybrid search scores such a document by in a collection of mostly
+    short documents; without it, the mean of its passage vectors stands in (measured
+    against each other: docs/retrieval.md)."""
     order = sorted(texts, key=lambda s: len(texts[s]))
     out: dict[str, np.ndarray] = {}
     for i in range(0, len(order), batch_size):

@@ -408,8 +408,6 @@ class MilvusWriter:
     `IndexWriter`. Each document is deleted and inserted as a whole; there is no
     generation to publish, so `publish` and `commit` only record the manifest."""
 
-    document_vectors = False  # Milvus ranks passages only: no document vectors to compute
-
     def __init__(
         self, index: object, embedder_id: str, chunking: dict[str, Any], rebuild: bool = False
     ) -> None:

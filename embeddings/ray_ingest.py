@@ -23,9 +23,9 @@ from typing import Any
 import numpy as np
 
 from embeddings.analysis import analyse
-from embeddings.chunking import Chunk, chunk_document, passages_per_window, whole_text
+from embeddings.chunking import Chunk, chunk_document
 from embeddings.documents import MAX_FILE_BYTES, Document, SkipFile, iter_files, load_document
-from embeddings.embedders import embedder_id, load_embedder
+from embeddings.embedders import Embedder, embedder_id, load_embedder
 from embeddings.engine_check import engine_label
 from embeddings.errors import BadInput
 from embeddings.indexer import (
@@ -34,11 +34,12 @@ from embeddings.indexer import (
     IndexReport,
     _changed_files,
     _remove_gone,
+    backfill,
     chunk_language,
     chunking_manifest,
 )
 from embeddings.progress import Progress
-from embeddings.stores import open_writer
+from embeddings.stores import DocumentVectorWriter, open_writer
 
 log = logging.getLogger(__name__)
 
@@ -50,28 +51,12 @@ FILES_PER_BATCH = 4  # files per map_batches call: small, so progress moves and 
 class Prepare:
     """A Ray actor's work: read, chunk and embed a batch of files (one embedder per actor)."""
 
-    def __init__(
-        self,
-        spec: str,
-        chunking: dict[str, Any],
-        batch_size: int,
-        max_bytes: int,
-        whole: bool = True,
-    ):
+    def __init__(self, spec: str, chunking: dict[str, Any], batch_size: int, max_bytes: int):
         self.embedder = load_embedder(spec)
         self.chunking, self.batch_size, self.max_bytes = chunking, batch_size, max_bytes
-        # documents of 2 to a window's passages are embedded whole too (`whole_text`)
-        self.per_window = (
-            passages_per_window(
-                self.embedder.max_tokens, chunking["max_tokens"], chunking["overlap_tokens"]
-            )
-            if whole
-            else 0
-        )
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, list[Any]] = {"i": [], "skip": [], "doc": [], "chunks": [], "vectors": []}
-        out |= {"docvec": []}
         out |= {"langs": [], "terms": [], "tokens": [], "seconds": [], "engine": []}
         for i, path, source, old in zip(
             batch["i"], batch["path"], batch["source"], batch["old"], strict=True
@@ -90,7 +75,6 @@ class Prepare:
             "doc": "",
             "chunks": "",
             "vectors": b"",
-            "docvec": b"",
             "langs": "",
             "terms": "",
         }
@@ -111,14 +95,11 @@ class Prepare:
         for j in range(0, len(order), self.batch_size):
             part = order[j : j + self.batch_size]
             vectors[part] = self.embedder.embed_documents([chunks[k].text for k in part])
-        whole = whole_text(doc, chunks, self.per_window) if self.per_window else None
-        docvec = self.embedder.embed_documents([whole])[0] if whole is not None else None
         langs = [chunk_language(c.text, doc.lang) for c in chunks]
         return empty | {
             "doc": json.dumps(asdict(doc)),
             "chunks": json.dumps([asdict(c) for c in chunks]),
             "vectors": vectors.tobytes(),
-            "docvec": b"" if docvec is None else np.asarray(docvec, dtype=np.float32).tobytes(),
             "langs": json.dumps(langs),
             "terms": json.dumps(
                 [" ".join(analyse(c.text, lang)) for c, lang in zip(chunks, langs, strict=True)]
@@ -189,7 +170,6 @@ def index_paths_ray(
             results = _prepare(
                 todo.files, known, embedder_spec, chunking, batch_size, max_file_bytes,
                 address, workers,
-                whole=document_vectors and getattr(writer, "document_vectors", False),
             )  # fmt: skip
             content_owner = {doc_id: src for src, (doc_id, _, _) in known.items()}
             for i, row in results:
@@ -213,10 +193,8 @@ def index_paths_ray(
                 width = dim or load_width(row, chunks)
                 dim = width
                 vectors = np.frombuffer(row["vectors"], dtype=np.float32).reshape(-1, width)
-                docvec = np.frombuffer(row["docvec"], dtype=np.float32) if row["docvec"] else None
                 writer.add(doc, stat.st_size, stat.st_mtime, chunks, vectors,
-                           json.loads(row["langs"]), json.loads(row["terms"]), docvec)  # fmt: skip
-                report.documents_embedded += docvec is not None
+                           json.loads(row["langs"]), json.loads(row["terms"]))  # fmt: skip
                 meter.update(chunks=len(chunks))
                 report.chunks_embedded += len(chunks)
                 report.tokens_embedded += int(row["tokens"])
@@ -228,6 +206,16 @@ def index_paths_ray(
                 if since_publish >= batching.chunks or due:
                     writer.publish(dim=width, extra=extra)
                     since_publish, published_at, dirty = 0, time.monotonic(), False
+            if document_vectors and isinstance(writer, DocumentVectorWriter):
+                # in the driver, after the workers: whether they are wanted depends on the
+                # whole collection (`embeddings.indexer.backfill`)
+                loaded: list[Embedder] = []
+
+                def model() -> Embedder:
+                    loaded[:] = loaded or [load_embedder(embedder_spec)]
+                    return loaded[0]
+
+                dirty |= backfill(writer, model, None, chunking, batch_size, report)
         finally:
             meter.close()
         report.documents, report.chunks = writer.counts()
@@ -259,7 +247,6 @@ def _prepare(
     max_bytes: int,
     address: str,
     workers: int | None,
-    whole: bool = True,
 ) -> Any:
     """(position in `files`, prepared row) in file order, as Ray finishes them."""
     import ray
@@ -279,7 +266,7 @@ def _prepare(
         Prepare,
         fn_constructor_kwargs={
             "spec": spec, "chunking": chunking_manifest(chunking), "batch_size": batch_size,
-            "max_bytes": max_bytes, "whole": whole,
+            "max_bytes": max_bytes,
         },
         batch_size=FILES_PER_BATCH, concurrency=actors, num_cpus=1, batch_format="numpy",
     )  # fmt: skip

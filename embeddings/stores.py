@@ -75,13 +75,26 @@ class LexicalStore(Store, Protocol):
         ...
 
 
+@runtime_checkable
+class DocumentVectorWriter(Protocol):
+    """A writer that keeps whole-document vectors (the embedded store's `IndexWriter`;
+    Milvus ranks passages only and keeps none)."""
+
+    def passages_per_document(self) -> dict[str, int]: ...
+
+    def lacking_document_vectors(self, per_window: int) -> list[str]: ...
+
+    def document_spans(self, source: str) -> tuple[str, list[tuple[int, int]]]: ...
+
+    def set_document_vector(self, source: str, vector: np.ndarray) -> None: ...
+
+
 class StoreWriter(Protocol):
     """What `embeddings.indexer.index_paths` does to an index: a context manager that knows
     the indexed sources, removes and adds whole documents, and publishes."""
 
     previous: Any  # None when there was no index before this writer
     published: int
-    document_vectors: bool  # whether `add` keeps a `doc_vector` (else it is not computed)
 
     def __enter__(self) -> StoreWriter: ...
 

@@ -86,8 +86,6 @@ class IndexWriter:
     `calibration` (plain JSON, or None) is kept from the previous generation; set it to change.
     """
 
-    document_vectors = True  # stores a vector per short document (`add`'s `doc_vector`)
-
     def __init__(
         self, root: Path, embedder_id: str, chunking: dict[str, Any], rebuild: bool = False
     ) -> None:
@@ -245,6 +243,45 @@ class IndexWriter:
                 if h not in out:
                     out[h] = self.faiss.reconstruct(int(row))
         return out
+
+    def passages_per_document(self) -> dict[str, int]:
+        """Source -> its number of chunks, for every document that has any."""
+        return dict(self._db.execute("SELECT source, count(*) FROM chunks GROUP BY source"))
+
+    def lacking_document_vectors(self, per_window: int) -> list[str]:
+        """The documents of 2 to `per_window` chunks that have no whole-document vector
+        (added while none were computed, or indexed before they existed)."""
+        return [
+            s
+            for (s,) in self._db.execute(
+                "SELECT c.source FROM chunks c LEFT JOIN document_vectors v "
+                "ON v.source = c.source WHERE v.source IS NULL GROUP BY c.source "
+                "HAVING count(*) BETWEEN 2 AND ? ORDER BY c.source",
+                (per_window,),
+            )
+        ]
+
+    def document_spans(self, source: str) -> tuple[str, list[tuple[int, int]]]:
+        """A document's text and its chunks' (start, end), in order."""
+        (text,) = self._db.execute(
+            "SELECT text FROM documents WHERE source = ?", (source,)
+        ).fetchone()
+        spans = self._db.execute(
+            "SELECT start_char, end_char FROM chunks WHERE source = ? ORDER BY start_char",
+            (source,),
+        ).fetchall()
+        return text, [(int(a), int(b)) for a, b in spans]
+
+    def set_document_vector(self, source: str, vector: np.ndarray) -> None:
+        if self.dim is not None and len(vector) != self.dim:
+            raise IndexMismatch(
+                f"A document vector of dimension {len(vector)} cannot go into a {self.dim}-d index"
+            )
+        with self._disk_space():
+            self._db.execute(
+                "INSERT OR REPLACE INTO document_vectors VALUES (?, ?)",
+                (source, np.asarray(vector, dtype="<f4").tobytes()),
+            )
 
     def counts(self) -> tuple[int, int]:
         docs = self._db.execute("SELECT count(*) FROM documents").fetchone()[0]

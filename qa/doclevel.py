@@ -19,6 +19,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import scipy.sparse as sp
 
+from embeddings.chunking import mostly_short
 from embeddings.lexical import LexicalIndex, TermCounts
 from embeddings.store import LEXICAL, Index
 
@@ -113,9 +114,9 @@ class DocumentLevel:
         return vectors
 
     def mostly_short(self, mean_up_to: int) -> bool:
-        """Whether at least half of the documents have at most `mean_up_to` passages: a
-        collection of abstracts, messages or short articles, not of reports and letters."""
-        return bool(len(self) and np.mean(self._passages <= mean_up_to) >= 0.5)
+        """Whether at least half of the documents have at most `mean_up_to` passages
+        (`embeddings.chunking.mostly_short`)."""
+        return mostly_short(self._passages.tolist(), mean_up_to)
 
     def whole_vectors(self, docs: Sequence[int]) -> dict[int, np.ndarray]:
         """The stored whole-document vectors of these documents, where there is one."""

@@ -63,16 +63,18 @@ class AngleEmbedder(FakeEmbedder):
         return vector
 
 
-def build(tmp_path: Path, docs: dict[str, str], max_tokens: int = 24) -> Path:
+def build(tmp_path: Path, docs: dict[str, str], max_tokens: int = 24, window: int = 512) -> Path:
     folder = tmp_path / "docs"
     folder.mkdir()
     for name, text in docs.items():
         (folder / name).write_text(text, encoding="utf-8")
     root = tmp_path / "index"
+    embedder = AngleEmbedder()
+    embedder.max_tokens = window
     index_paths(
         [folder],
         root,
-        AngleEmbedder,
+        lambda: embedder,
         "fake:8",
         ChunkingConfig(max_tokens=max_tokens, overlap_tokens=0),
         progress=False,
@@ -243,25 +245,40 @@ class WholeEmbedder(AngleEmbedder):
         return super()._vector(text)
 
 
+LONG = {
+    f"long{i}.txt": " ".join(
+        f"Report {i} notes that canal {j} was dredged in year {1900 + 7 * j + i}."
+        for j in range(14)
+    )
+    for i in range(7)
+}  # seven documents of many passages: beside SPREAD's six, most are longer than a window
+
+
 def test_among_long_documents_a_short_one_keeps_its_mean(tmp_path: Path) -> None:
-    # seven documents of many passages beside SPREAD's six: most are longer than a window,
-    # so the house (five passages) is scored by its mean, as before document vectors
-    long = {
-        f"long{i}.txt": " ".join(
-            f"Report {i} notes that canal {j} was dredged in year {1900 + 7 * j + i}."
-            for j in range(14)
-        )
-        for i in range(7)
-    }
-    root = build(tmp_path, SPREAD | long)
+    # most documents are longer than a window (the fake reads 5 passages here): the house
+    # (five passages) is scored by its mean, as before document vectors, and none is computed
+    root = build(tmp_path, SPREAD | LONG, window=5 * 24)
     docs = DocumentLevel(Index(root))
     house = docs.sources.index(str((tmp_path / "docs/house.txt").resolve()))
-    assert len(docs.rows_of(house)) == 5 and docs.whole_vectors([house])
+    assert len(docs.rows_of(house)) == 5 and not docs.whole_vectors([house])
     assert not docs.mostly_short(5) and docs.mostly_short(100)
     q = AngleEmbedder().embed_query(QUERY)
     mean = docs.dense(q, [house], "mean")
     assert docs.dense(q, [house], "length", mean_up_to=5) == mean
-    assert docs.dense(q, [house], "length", mean_up_to=100)[house] == pytest.approx(np.cos(0.5))
+    # the long reports removed: now most documents are short, and the next run gives the
+    # short ones their vectors, though none of them changed
+    folder = tmp_path / "docs"
+    for name in LONG:
+        (folder / name).unlink()
+    embedder = WholeEmbedder()
+    embedder.max_tokens = 5 * 24
+    chunking = ChunkingConfig(max_tokens=24, overlap_tokens=0)
+    report = index_paths([folder], root, lambda: embedder, "fake:8", chunking, progress=False)
+    assert report.removed and not report.added and report.chunks_embedded == 0
+    assert report.documents_embedded == 2  # the house and the pasta
+    assert [t for t in embedder.embedded if "Last spring" in t] == [SPREAD["house.txt"]]
+    docs = DocumentLevel(Index(root))
+    assert docs.dense(q, [house], "length", mean_up_to=5) == {house: pytest.approx(1.0)}
 
 
 def test_documents_read_whole_get_a_vector_of_their_own(tmp_path: Path) -> None:
@@ -339,12 +356,16 @@ def test_an_index_from_before_document_vectors_loads_and_updates(tmp_path: Path)
     index = Index(root)
     assert not index.has_document_vectors and index.document_vectors(["x"]) == {}
     assert retriever(root).search(QUERY, k=3)  # the mean stands in
+    # the next run, though no file changed, adds the table and the short documents' vectors
     folder = tmp_path / "docs"
-    (folder / "house.txt").write_text(SPREAD["house.txt"] + " Our house is warm.", "utf-8")
     chunking = ChunkingConfig(max_tokens=24, overlap_tokens=0)
-    index_paths([folder], root, AngleEmbedder, "fake:8", chunking, progress=False)
-    house = str((folder / "house.txt").resolve())
-    assert list(Index(root).document_vectors([house])) == [house]  # the writer added the table
+    report = index_paths([folder], root, AngleEmbedder, "fake:8", chunking, progress=False)
+    assert report.unchanged == len(SPREAD) and report.chunks_embedded == 0
+    assert report.documents_embedded == 2
+    house, pasta = (str((folder / n).resolve()) for n in ("house.txt", "pasta.txt"))
+    assert sorted(Index(root).document_vectors([house, pasta, "x"])) == [house, pasta]
+    again = index_paths([folder], root, AngleEmbedder, "fake:8", chunking, progress=False)
+    assert again.documents_embedded == 0 and not again.changed
 
 
 def test_a_document_vector_of_the_wrong_size_is_damage(tmp_path: Path) -> None:

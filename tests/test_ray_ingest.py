@@ -38,9 +38,14 @@ def _corpus(tmp_path: Path) -> Path:
     for path in sorted((ROOT / "corpus").glob("*.txt"))[:2]:
         shutil.copy(path, folder / path.name)
     (folder / "broken.pdf").write_bytes(b"%PDF-1.4 not really")
-    # a document of a few passages, which both runs also embed whole (its document vector)
+    # two documents of a few passages beside two long ones: most documents fit a window,
+    # so both runs also embed the short ones whole (their document vectors)
     (folder / "short.txt").write_text(
         " ".join(f"Sluice {i} on the canal opens at {i} o'clock for barges." for i in range(20)),
+        encoding="utf-8",
+    )
+    (folder / "short2.txt").write_text(
+        " ".join(f"De brug bij km {i} gaat om {i} uur open voor schepen." for i in range(20)),
         encoding="utf-8",
     )
     return folder
@@ -67,15 +72,16 @@ def test_ray_gives_the_single_process_index(tmp_path: Path, ray_local: None) -> 
     assert cosine.min() >= 0.9999
     sources = [d.source for d in a.documents()]
     wa, wb = a.document_vectors(sources), b.document_vectors(sources)
-    assert list(wa) == list(wb) == [str((folder / "short.txt").resolve())]
+    shorts = [str((folder / n).resolve()) for n in ("short.txt", "short2.txt")]
+    assert sorted(wa) == sorted(wb) == shorts
     assert all(float(wa[s] @ wb[s]) >= 0.9999 for s in wa)
-    assert spread.documents_embedded == single.documents_embedded == 1
+    assert spread.documents_embedded == single.documents_embedded == 2
     # the engine that embedded is recorded, so queries run in it (qa.factory.embedder_spec)
     assert b.manifest["embedder_engine"] == a.manifest["embedder_engine"]
     assert a.manifest["embedder_engine"]
     # incremental as before: nothing changed, nothing embedded, the engine kept
     again = index_paths_ray([folder], tmp_path / "ray", spec, "local", chunking, progress=False)
-    assert again.unchanged == 3 and not again.changed and again.chunks_embedded == 0
+    assert again.unchanged == 4 and not again.changed and again.chunks_embedded == 0
     assert Index(tmp_path / "ray").manifest["embedder_engine"] == a.manifest["embedder_engine"]
 
 

@@ -232,8 +232,9 @@ def index(
                 if report.documents_embedded
                 else ""
             )
-            + f" in {report.embed_seconds:.1f}s, {rate:.1f} chunks/s; "
-            f"reused {report.chunks_reused}"
+            + f" in {report.embed_seconds:.1f}s"
+            + (f", {rate:.1f} chunks/s" if report.chunks_embedded else "")
+            + f"; reused {report.chunks_reused}"
         )
     else:
         out("embedded 0 chunks: nothing changed")

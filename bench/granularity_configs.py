@@ -70,6 +70,7 @@ def whole_vectors(retriever: Retriever, name: str) -> None:
     docs = retriever.documents()
     docs.__dict__.pop("whole_vectors", None)
     docs.__dict__.pop("mostly_short", None)
+    docs._whole_ready.clear()
     if name == BEFORE:
         docs.whole_vectors = lambda ds: {}  # type: ignore[method-assign]
     elif name == ALWAYS:

@@ -254,6 +254,10 @@ def chunk_id_for(doc_id: str, start: int, end: int) -> str:
     return hashlib.sha256(f"{doc_id}:{start}:{end}".encode()).hexdigest()[:16]
 
 
+# tokens an embedder adds to a text of its own (e5: "passage: " and two special tokens)
+WINDOW_RESERVE = 8
+
+
 def passages_per_window(window: int, max_tokens: int, overlap_tokens: int) -> int:
     """How many passages of `max_tokens` overlapping `overlap_tokens` fit in one window of
     the embedder: a document of that many passages or fewer is read by it whole."""

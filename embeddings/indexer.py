@@ -16,13 +16,14 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from citeqa.settings import ChunkingConfig
 from embeddings.analysis import ANALYSIS_VERSION, analyse
 from embeddings.chunking import (
+    WINDOW_RESERVE,
     Chunk,
     chunk_document,
     mostly_short,
@@ -167,7 +168,7 @@ def index_paths(
         run.chunking = chunking
         run.document_vectors = document_vectors
         try:
-            run.dirty = bool(report.removed)
+            run.dirty = bool(report.removed) or _drop_document_vectors(writer, document_vectors)
             content_owner = {doc_id: src for src, (doc_id, _, _) in known.items()}
             for path, source, stat in todo.files:
                 old = known.get(source)
@@ -208,6 +209,16 @@ def index_paths(
 class _Todo:
     files: list[tuple[Path, str, os.stat_result]]  # (path, source, stat) to read
     seen: set[str]  # sources found under the roots (to keep)
+
+
+def _drop_document_vectors(writer: StoreWriter, wanted: bool) -> bool:
+    """`indexing.document_vectors=false`: an index that has some loses them, so every
+    document is scored alike (by the mean of its passage vectors). True if any went."""
+    return (
+        not wanted
+        and isinstance(writer, DocumentVectorWriter)
+        and bool(writer.clear_document_vectors())
+    )
 
 
 def _changed_files(
@@ -351,18 +362,18 @@ def backfill(
         return False
     embedder = model()
     n = short_up_to(embedder.max_tokens)
-    texts = {}
+    texts, doc_ids = {}, {}
     for source in writer.lacking_document_vectors(n) if n else []:
-        text, spans = writer.document_spans(source)
+        doc_ids[source], text, spans = writer.document_spans(source)
         whole = whole_text(text, spans, n)
         if whole is not None:
             texts[source] = whole
     started = time.perf_counter()
     found = embed_whole(texts, embedder, batch_size) if texts else {}
     for source, vector in found.items():
-        writer.set_document_vector(source, vector)
+        writer.set_document_vector(source, doc_ids[source], vector)
     report.embed_seconds += time.perf_counter() - started
-    report.documents_embedded += len(found)
+    report.documents_embedded += sum(v is not None for v in found.values())
     return bool(found)
 
 
@@ -407,7 +418,7 @@ def _embed_and_add(
         embedder,
         batch_size,
     )
-    report.documents_embedded += len(whole)
+    report.documents_embedded += sum(v is not None for v in whole.values())
     report.embed_seconds += time.perf_counter() - started
     for doc, size, mtime, chunks in pending:
         langs = [chunk_language(c.text, doc.lang) for c in chunks]
@@ -417,19 +428,27 @@ def _embed_and_add(
             if chunks
             else np.zeros((0, embedder.dim), dtype=np.float32)
         )
-        writer.add(doc, size, mtime, chunks, matrix, langs, terms, whole.get(doc.source))
+        writer.add(doc, size, mtime, chunks, matrix, langs, terms)
+        if doc.source in whole:
+            cast(DocumentVectorWriter, writer).set_document_vector(
+                doc.source, doc.doc_id, whole[doc.source]
+            )
 
 
 def embed_whole(
     texts: dict[str, str], embedder: Embedder, batch_size: int
-) -> dict[str, np.ndarray]:
-    """Source -> the vector of the whole document (`whole_text`), for the documents the
-    embedder reads in one window and that have more than one passage. It is what the
-    document level of hybrid search scores such a document by in a collection of mostly
-    short documents; without it, the mean of its passage vectors stands in (measured
-    against each other: docs/retrieval.md)."""
+) -> dict[str, np.ndarray | None]:
+    """Source -> the vector of the whole document (`whole_text`) for the documents of
+    2 to a window's passages: what the document level of hybrid search scores such a
+    document by in a collection of mostly short documents (measured against the mean of
+    its passage vectors: docs/retrieval.md). None where the text, counted, does not fit
+    the window after all (sentences carried whole make the overlap vary): the embedder
+    would cut its end off, so such a document is scored by its best passage."""
+    reserve = WINDOW_RESERVE
+    fits = {s: embedder.count_tokens(t) + reserve <= embedder.max_tokens for s, t in texts.items()}
+    out: dict[str, np.ndarray | None] = {s: None for s, ok in fits.items() if not ok}
+    texts = {s: t for s, t in texts.items() if fits[s]}
     order = sorted(texts, key=lambda s: len(texts[s]))
-    out: dict[str, np.ndarray] = {}
     for i in range(0, len(order), batch_size):
         batch = order[i : i + batch_size]
         out.update(zip(batch, embedder.embed_documents([texts[s] for s in batch]), strict=True))

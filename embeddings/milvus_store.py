@@ -527,11 +527,9 @@ class MilvusWriter:
         vectors: np.ndarray,
         langs: Sequence[str],
         terms: Sequence[str],
-        doc_vector: np.ndarray | None = None,
     ) -> None:
         """Insert one document with its chunks and their (normalised) vectors; `terms` (the
-        embedded store's BM25 input) is unused: Milvus analyses the text itself. So is
-        `doc_vector`: Milvus ranks passages only, not documents (`qa.storesearch`)."""
+        embedded store's BM25 input) is unused: Milvus analyses the text itself."""
         self.ensure_vectors(int(vectors.shape[1]))
         assert self.manifest is not None
         self.remove(doc.source)

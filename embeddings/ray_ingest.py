@@ -33,6 +33,7 @@ from embeddings.indexer import (
     ChunkingSettings,
     IndexReport,
     _changed_files,
+    _drop_document_vectors,
     _remove_gone,
     backfill,
     chunk_language,
@@ -158,7 +159,7 @@ def index_paths_ray(
         known = writer.known_sources()
         todo = _changed_files(files, known, roots, report)
         _remove_gone(writer, known, todo.seen, roots, report)
-        dirty = bool(report.removed)
+        dirty = bool(report.removed) or _drop_document_vectors(writer, document_vectors)
         meter = Progress(
             len(todo.files), sum(st.st_size for _, _, st in todo.files), progress,
             batching.progress_seconds,

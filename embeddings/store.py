@@ -81,7 +81,9 @@ CREATE TABLE IF NOT EXISTS documents (
     indexed_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS documents_doc_id ON documents(doc_id);
-CREATE TABLE IF NOT EXISTS document_vectors (source TEXT PRIMARY KEY, vector BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS document_vectors (
+    source TEXT PRIMARY KEY, doc_id TEXT NOT NULL, vector BLOB
+);
 CREATE TABLE IF NOT EXISTS chunks (
     id INTEGER PRIMARY KEY, chunk_id TEXT NOT NULL, doc_id TEXT NOT NULL, source TEXT NOT NULL,
     ordinal INTEGER NOT NULL, start_char INTEGER NOT NULL, end_char INTEGER NOT NULL,
@@ -255,8 +257,8 @@ class Index:
         self.has_document_vectors = has_document_vectors(self.db)
         if self.has_document_vectors:  # one small table (a row per short document)
             (bad,) = self.db.execute(
-                "SELECT count(*) FROM document_vectors WHERE length(vector) != ? "
-                "OR typeof(vector) != 'blob'",
+                "SELECT count(*) FROM document_vectors WHERE vector IS NOT NULL "
+                "AND (typeof(vector) != 'blob' OR length(vector) != ?)",
                 (4 * self.faiss.d,),
             ).fetchone()
             if bad:
@@ -383,19 +385,31 @@ class Index:
         """Row id -> the chunk's analysed BM25 terms, as stored (space-separated)."""
         return dict(self._query("SELECT id, terms FROM chunks"))
 
-    def document_vectors(self, sources: Sequence[str]) -> dict[str, np.ndarray]:
-        """The stored whole-document vectors of these sources, where there is one (documents
-        of 2 to a window's passages; an index built before they existed has none)."""
-        out: dict[str, np.ndarray] = {}
+    _CURRENT_VECTORS = (
+        "SELECT v.source, v.vector FROM document_vectors v JOIN documents d "
+        "ON d.source = v.source AND d.doc_id = v.doc_id"
+    )
+
+    def document_vector_sources(self) -> set[str]:
+        """The sources with a whole-document entry for their current content."""
+        if not self.has_document_vectors:
+            return set()
+        return {s for s, _ in self._query(self._CURRENT_VECTORS.replace("v.vector", "1"))}
+
+    def document_vectors(self, sources: Sequence[str]) -> dict[str, np.ndarray | None]:
+        """The stored whole-document vectors of these sources, where there is an entry for
+        their current content (documents of 2 to a window's passages; an index built before
+        them has none): the vector, or None for a document too long for the window."""
+        out: dict[str, np.ndarray | None] = {}
         if not self.has_document_vectors:
             return out
         for i in range(0, len(sources), 500):
             part = list(sources[i : i + 500])
             marks = ",".join("?" * len(part))
             for source, blob in self._query(
-                f"SELECT source, vector FROM document_vectors WHERE source IN ({marks})", part
+                f"{self._CURRENT_VECTORS} WHERE v.source IN ({marks})", part
             ):
-                out[source] = np.frombuffer(blob, dtype="<f4")
+                out[source] = None if blob is None else np.frombuffer(blob, dtype="<f4")
         return out
 
     def vectors(self, rows: Sequence[int]) -> np.ndarray:

@@ -249,39 +249,48 @@ class IndexWriter:
         return dict(self._db.execute("SELECT source, count(*) FROM chunks GROUP BY source"))
 
     def lacking_document_vectors(self, per_window: int) -> list[str]:
-        """The documents of 2 to `per_window` chunks that have no whole-document vector
-        (added while none were computed, or indexed before they existed)."""
+        """The documents of 2 to `per_window` chunks without a whole-document entry for
+        their current content (added while none were computed, indexed before they existed,
+        or changed by a writer that did not know them)."""
         return [
             s
             for (s,) in self._db.execute(
-                "SELECT c.source FROM chunks c LEFT JOIN document_vectors v "
-                "ON v.source = c.source WHERE v.source IS NULL GROUP BY c.source "
-                "HAVING count(*) BETWEEN 2 AND ? ORDER BY c.source",
+                "SELECT c.source FROM chunks c JOIN documents d ON d.source = c.source "
+                "LEFT JOIN document_vectors v ON v.source = c.source AND v.doc_id = d.doc_id "
+                "WHERE v.source IS NULL GROUP BY c.source HAVING count(*) BETWEEN 2 AND ? "
+                "ORDER BY c.source",
                 (per_window,),
             )
         ]
 
-    def document_spans(self, source: str) -> tuple[str, list[tuple[int, int]]]:
-        """A document's text and its chunks' (start, end), in order."""
-        (text,) = self._db.execute(
-            "SELECT text FROM documents WHERE source = ?", (source,)
+    def document_spans(self, source: str) -> tuple[str, str, list[tuple[int, int]]]:
+        """A document's content id, text, and its chunks' (start, end) in order."""
+        doc_id, text = self._db.execute(
+            "SELECT doc_id, text FROM documents WHERE source = ?", (source,)
         ).fetchone()
         spans = self._db.execute(
             "SELECT start_char, end_char FROM chunks WHERE source = ? ORDER BY start_char",
             (source,),
         ).fetchall()
-        return text, [(int(a), int(b)) for a, b in spans]
+        return doc_id, text, [(int(a), int(b)) for a, b in spans]
 
-    def set_document_vector(self, source: str, vector: np.ndarray) -> None:
-        if self.dim is not None and len(vector) != self.dim:
+    def set_document_vector(self, source: str, doc_id: str, vector: np.ndarray | None) -> None:
+        """The whole-document vector of this content of `source`; None: it does not fit
+        the embedder's window (scored by its best passage)."""
+        if vector is not None and self.dim is not None and len(vector) != self.dim:
             raise IndexMismatch(
                 f"A document vector of dimension {len(vector)} cannot go into a {self.dim}-d index"
             )
+        blob = None if vector is None else np.asarray(vector, dtype="<f4").tobytes()
         with self._disk_space():
             self._db.execute(
-                "INSERT OR REPLACE INTO document_vectors VALUES (?, ?)",
-                (source, np.asarray(vector, dtype="<f4").tobytes()),
+                "INSERT OR REPLACE INTO document_vectors VALUES (?, ?, ?)", (source, doc_id, blob)
             )
+
+    def clear_document_vectors(self) -> int:
+        """Drop every whole-document vector (`indexing.document_vectors=false`)."""
+        with self._disk_space():
+            return self._db.execute("DELETE FROM document_vectors").rowcount
 
     def counts(self) -> tuple[int, int]:
         docs = self._db.execute("SELECT count(*) FROM documents").fetchone()[0]
@@ -319,13 +328,11 @@ class IndexWriter:
         vectors: np.ndarray,
         langs: Sequence[str],
         terms: Sequence[str],
-        doc_vector: np.ndarray | None = None,
     ) -> None:
-        """Insert one document with its chunks and their (normalised) vectors, and the
-        vector of the whole document where it was embedded whole (`whole_text`)."""
+        """Insert one document with its chunks and their (normalised) vectors."""
         self.remove(doc.source)
         with self._disk_space():
-            self._add(doc, size, mtime, chunks, vectors, langs, terms, doc_vector)
+            self._add(doc, size, mtime, chunks, vectors, langs, terms)
 
     def _add(
         self,
@@ -336,14 +343,8 @@ class IndexWriter:
         vectors: np.ndarray,
         langs: Sequence[str],
         terms: Sequence[str],
-        doc_vector: np.ndarray | None = None,
     ) -> None:
         db = self._db
-        if doc_vector is not None and len(doc_vector) != (vectors.shape[1] or self.dim):
-            raise IndexMismatch(
-                f"A document vector of dimension {len(doc_vector)} cannot go with "
-                f"{vectors.shape[1]}-d passage vectors"
-            )
         db.execute(
             "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?)",
             (
@@ -358,11 +359,6 @@ class IndexWriter:
                 time.time(),
             ),
         )
-        if doc_vector is not None:
-            db.execute(
-                "INSERT INTO document_vectors VALUES (?, ?)",
-                (doc.source, np.asarray(doc_vector, dtype="<f4").tobytes()),
-            )
         last = db.execute("SELECT max(id) FROM chunks").fetchone()[0] or 0
         next_row = 1 + max(last, self.max_row)
         rows = np.arange(next_row, next_row + len(chunks), dtype=np.int64)

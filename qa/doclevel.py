@@ -72,8 +72,10 @@ class DocumentLevel:
         self.lexical = LexicalIndex.from_counts(
             document_counts(counts, self.doc_of_row, len(self.sources))
         )
-        self._whole: dict[int, np.ndarray | None] = {}  # doc -> its stored vector, if any
+        # doc -> (has an entry, its whole-document vector or None: too long), LRU
+        self._whole: OrderedDict[int, tuple[bool, np.ndarray | None]] = OrderedDict()
         self._passages = np.diff(self._doc_starts)  # passages per document
+        self._whole_ready: dict[int, bool] = {}  # mean_up_to -> may whole vectors be used
         self._cache: OrderedDict[int, np.ndarray] = OrderedDict()  # doc -> chunk vectors
         self._cached_rows = 0
         self._lock = threading.Lock()
@@ -118,16 +120,42 @@ class DocumentLevel:
         (`embeddings.chunking.mostly_short`)."""
         return mostly_short(self._passages.tolist(), mean_up_to)
 
-    def whole_vectors(self, docs: Sequence[int]) -> dict[int, np.ndarray]:
-        """The stored whole-document vectors of these documents, where there is one."""
+    def whole_ready(self, mean_up_to: int) -> bool:
+        """Whether short documents may be scored by their whole-document vectors: the
+        collection is mostly short and every document of 2 to `mean_up_to` passages has its
+        entry for its current content. Otherwise (a run cut short, an index from before
+        them, or a writer that did not know them) none is used, so all are scored alike."""
+        with self._lock:
+            if mean_up_to in self._whole_ready:
+                return self._whole_ready[mean_up_to]
+        ready = self.mostly_short(mean_up_to)
+        if ready:
+            have = self.index.document_vector_sources()
+            wanted = np.flatnonzero((self._passages >= 2) & (self._passages <= mean_up_to))
+            ready = all(self.sources[d] in have for d in wanted)
+        with self._lock:
+            self._whole_ready[mean_up_to] = ready
+        return ready
+
+    def whole_vectors(self, docs: Sequence[int]) -> dict[int, np.ndarray | None]:
+        """The stored whole-document entries of these documents, where there is one: the
+        vector, or None for a document too long for the embedder's window."""
         with self._lock:
             todo = [d for d in docs if d not in self._whole]
-        if todo:
-            found = self.index.document_vectors([self.sources[d] for d in todo])
-            with self._lock:
-                for d in todo:
-                    self._whole[d] = found.get(self.sources[d])
-        return {d: v for d in docs if (v := self._whole.get(d)) is not None}
+        found = self.index.document_vectors([self.sources[d] for d in todo]) if todo else {}
+        out = {}
+        with self._lock:
+            for d in todo:
+                self._whole[d] = (self.sources[d] in found, found.get(self.sources[d]))
+            for d in docs:
+                entry = self._whole.get(d)
+                if entry is not None:
+                    self._whole.move_to_end(d)
+                    if entry[0]:
+                        out[d] = entry[1]
+            while len(self._whole) > 200_000:
+                self._whole.popitem(last=False)
+        return out
 
     def dense(
         self, vector: np.ndarray, docs: Iterable[int], how: str = "best", mean_up_to: int = 3
@@ -135,8 +163,8 @@ class DocumentLevel:
         """Each document's similarity to the query: its best chunk's cosine ("best"), the
         cosine with its normalised mean chunk vector ("mean"), or by the document's length
         ("length": for documents of at most `mean_up_to` chunks, the mean, or in a
-        collection of such documents (`mostly_short`) the cosine with the document embedded
-        whole, stored at indexing time, where there is one; for longer ones, the best chunk).
+        collection of such documents (`whole_ready`) the cosine with the document embedded
+        whole, stored at indexing time; for longer ones, the best chunk).
 
         The mean weighs each of n chunks 1/n: on a short document (an abstract, a few
         chunks on one topic) it pools their evidence, on a long one the chunk that answers
@@ -148,15 +176,16 @@ class DocumentLevel:
         there: the change is made only where it was measured to help."""
         wanted = list(docs)
         short = [d for d in wanted if len(self.rows_of(d)) <= mean_up_to]
-        use_whole = how == "length" and self.mostly_short(mean_up_to)
+        use_whole = how == "length" and self.whole_ready(mean_up_to)
         whole = self.whole_vectors(short) if use_whole else {}
         out = {}
         for d in wanted:
-            if d in whole:
+            if whole.get(d) is not None:
                 out[d] = float(whole[d] @ vector)
                 continue
             vectors = self._vectors(d)
-            if how == "mean" or (how == "length" and len(vectors) <= mean_up_to):
+            too_long = d in whole  # an entry without a vector: more than one window
+            if how == "mean" or (how == "length" and len(vectors) <= mean_up_to and not too_long):
                 mean = vectors.mean(axis=0)
                 out[d] = float(mean @ vector) / max(float(np.linalg.norm(mean)), 1e-12)
             else:

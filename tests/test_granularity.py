@@ -410,3 +410,77 @@ def test_a_word_the_question_repeats_weighs_again(small_index: Path) -> None:
         np.testing.assert_allclose(
             r.lexical_scores(twice), r.lexical_scores(once) + cats, rtol=1e-5
         )
+
+
+def _change_vectors(root: Path, sql: str) -> None:
+    import sqlite3
+
+    from embeddings.store import live_generation
+    from tests.test_store import reseal
+
+    generation = live_generation(root)
+    with sqlite3.connect(generation / "chunks.sqlite") as db:
+        db.execute(sql)
+    reseal(generation)
+
+
+def _sources(tmp_path: Path, *names: str) -> list[str]:
+    return [str((tmp_path / "docs" / n).resolve()) for n in names]
+
+
+def test_a_whole_text_longer_than_the_window_gets_no_vector() -> None:
+    # a window's passages can hold more than a window's tokens (sentences are carried whole,
+    # so the overlap varies): counted, such a text gets None, not a vector of its beginning
+    from embeddings.indexer import embed_whole
+
+    embedder = FakeEmbedder(8)
+    out = embed_whole({"a": "word " * 100, "b": "word " * 600}, embedder, 4)
+    assert out["a"] is not None and out["b"] is None
+
+
+def test_a_document_too_long_for_the_window_is_scored_by_its_best_passage(tmp_path: Path) -> None:
+    root = build(tmp_path, SPREAD)
+    (house,) = _sources(tmp_path, "house.txt")
+    _change_vectors(root, f"UPDATE document_vectors SET vector = NULL WHERE source = '{house}'")
+    docs = DocumentLevel(Index(root))
+    d = docs.sources.index(house)
+    q = AngleEmbedder().embed_query(QUERY)
+    assert docs.whole_ready(5)
+    assert docs.dense(q, [d], "length", mean_up_to=5) == docs.dense(q, [d], "best")
+
+
+def test_short_documents_without_their_vector_are_all_scored_by_the_mean(
+    tmp_path: Path,
+) -> None:
+    # one vector missing (a run cut short) or made for older content (a writer that did not
+    # know them): none is used, so every short document is scored alike; the next run
+    # fills them in
+    root = build(tmp_path, SPREAD)
+    house, pasta = _sources(tmp_path, "house.txt", "pasta.txt")
+    q = AngleEmbedder().embed_query(QUERY)
+    for sql in (
+        f"DELETE FROM document_vectors WHERE source = '{pasta}'",
+        f"UPDATE document_vectors SET doc_id = 'older' WHERE source = '{house}'",
+    ):
+        _change_vectors(root, sql)
+        docs = DocumentLevel(Index(root))
+        d = docs.sources.index(house)
+        assert not docs.whole_ready(5)
+        assert docs.dense(q, [d], "length", mean_up_to=5) == docs.dense(q, [d], "mean")
+        chunking = ChunkingConfig(max_tokens=24, overlap_tokens=0)
+        folder = tmp_path / "docs"
+        report = index_paths([folder], root, AngleEmbedder, "fake:8", chunking, progress=False)
+        assert report.documents_embedded == 1 and report.chunks_embedded == 0
+        assert DocumentLevel(Index(root)).whole_ready(5)
+
+
+def test_turning_document_vectors_off_drops_them(tmp_path: Path) -> None:
+    root = build(tmp_path, SPREAD)
+    assert Index(root).document_vector_sources()
+    chunking = ChunkingConfig(max_tokens=24, overlap_tokens=0)
+    folder = tmp_path / "docs"
+    index_paths(
+        [folder], root, AngleEmbedder, "fake:8", chunking, progress=False, document_vectors=False
+    )
+    index = Index(root)
+    assert not index.document_vector_sources() and not DocumentLevel(index).whole_ready(21)

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from embeddings.analysis import analyse
-from embeddings.chunking import Chunk, chunk_document
+from embeddings.chunking import Chunk, chunk_document, passages_per_window, whole_text
 from embeddings.documents import MAX_FILE_BYTES, Document, SkipFile, iter_files, load_document
 from embeddings.embedders import Embedder, embedder_id, load_embedder
 from embeddings.engine_check import engine_label
@@ -38,6 +38,7 @@ from embeddings.indexer import (
     backfill,
     chunk_language,
     chunking_manifest,
+    embed_whole,
 )
 from embeddings.progress import Progress
 from embeddings.stores import DocumentVectorWriter, open_writer
@@ -52,13 +53,22 @@ FILES_PER_BATCH = 4  # files per map_batches call: small, so progress moves and 
 class Prepare:
     """A Ray actor's work: read, chunk and embed a batch of files (one embedder per actor)."""
 
-    def __init__(self, spec: str, chunking: dict[str, Any], batch_size: int, max_bytes: int):
+    def __init__(
+        self, spec: str, chunking: dict[str, Any], batch_size: int, max_bytes: int, whole: bool
+    ):
         self.embedder = load_embedder(spec)
         self.chunking, self.batch_size, self.max_bytes = chunking, batch_size, max_bytes
+        # every document of 2 to a window's passages is embedded whole here too, in
+        # parallel: a worker cannot know whether the collection is mostly short, and where
+        # it is not, the few vectors are kept unused (`qa.doclevel.DocumentLevel.whole_ready`)
+        window, size = self.embedder.max_tokens, chunking["max_tokens"]
+        self.per_window = passages_per_window(window, size, chunking["overlap_tokens"])
+        self.per_window *= whole
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, list[Any]] = {"i": [], "skip": [], "doc": [], "chunks": [], "vectors": []}
         out |= {"langs": [], "terms": [], "tokens": [], "seconds": [], "engine": []}
+        out |= {"whole": [], "whole_long": []}
         for i, path, source, old in zip(
             batch["i"], batch["path"], batch["source"], batch["old"], strict=True
         ):
@@ -80,6 +90,7 @@ class Prepare:
             "terms": "",
         }
         empty |= {"tokens": 0, "seconds": 0.0, "engine": ""}
+        empty |= {"whole": b"", "whole_long": 0}  # no entry
         try:
             doc = load_document(Path(path), source=source, max_bytes=self.max_bytes)
         except SkipFile as exc:
@@ -96,6 +107,9 @@ class Prepare:
         for j in range(0, len(order), self.batch_size):
             part = order[j : j + self.batch_size]
             vectors[part] = self.embedder.embed_documents([chunks[k].text for k in part])
+        spans = [(c.start, c.end) for c in chunks]
+        text = whole_text(doc.text, spans, self.per_window) if self.per_window else None
+        whole = embed_whole({source: text}, self.embedder, 1) if text is not None else {}
         langs = [chunk_language(c.text, doc.lang) for c in chunks]
         return empty | {
             "doc": json.dumps(asdict(doc)),
@@ -108,6 +122,8 @@ class Prepare:
             "tokens": sum(c.n_tokens for c in chunks),
             "seconds": time.perf_counter() - started,
             "engine": engine_label(self.embedder) or "",  # recorded: queries run in it too
+            "whole": b"" if (vector := whole.get(source)) is None else vector.tobytes(),
+            "whole_long": int(source in whole and vector is None),
         }
 
 
@@ -170,7 +186,7 @@ def index_paths_ray(
         try:
             results = _prepare(
                 todo.files, known, embedder_spec, chunking, batch_size, max_file_bytes,
-                address, workers,
+                address, workers, document_vectors and isinstance(writer, DocumentVectorWriter),
             )  # fmt: skip
             content_owner = {doc_id: src for src, (doc_id, _, _) in known.items()}
             for i, row in results:
@@ -196,6 +212,10 @@ def index_paths_ray(
                 vectors = np.frombuffer(row["vectors"], dtype=np.float32).reshape(-1, width)
                 writer.add(doc, stat.st_size, stat.st_mtime, chunks, vectors,
                            json.loads(row["langs"]), json.loads(row["terms"]))  # fmt: skip
+                if (row["whole"] or row["whole_long"]) and isinstance(writer, DocumentVectorWriter):
+                    whole = np.frombuffer(row["whole"], dtype=np.float32) if row["whole"] else None
+                    writer.set_document_vector(source, doc.doc_id, whole)
+                    report.documents_embedded += whole is not None
                 meter.update(chunks=len(chunks))
                 report.chunks_embedded += len(chunks)
                 report.tokens_embedded += int(row["tokens"])
@@ -208,8 +228,8 @@ def index_paths_ray(
                     writer.publish(dim=width, extra=extra)
                     since_publish, published_at, dirty = 0, time.monotonic(), False
             if document_vectors and isinstance(writer, DocumentVectorWriter):
-                # in the driver, after the workers: whether they are wanted depends on the
-                # whole collection (`embeddings.indexer.backfill`)
+                # what the workers did not embed whole (documents indexed before this run,
+                # or before document vectors), if the collection is mostly short
                 loaded: list[Embedder] = []
 
                 def model() -> Embedder:
@@ -248,6 +268,7 @@ def _prepare(
     max_bytes: int,
     address: str,
     workers: int | None,
+    whole: bool,
 ) -> Any:
     """(position in `files`, prepared row) in file order, as Ray finishes them."""
     import ray
@@ -267,7 +288,7 @@ def _prepare(
         Prepare,
         fn_constructor_kwargs={
             "spec": spec, "chunking": chunking_manifest(chunking), "batch_size": batch_size,
-            "max_bytes": max_bytes,
+            "max_bytes": max_bytes, "whole": whole,
         },
         batch_size=FILES_PER_BATCH, concurrency=actors, num_cpus=1, batch_format="numpy",
     )  # fmt: skip

@@ -70,10 +70,14 @@ def main() -> None:
     )
     stored = index.document_vectors(docs.sources)
     wholes = means.copy()
+    longer = np.bincount(doc_of, minlength=n_docs) > per_window
     for d, source in enumerate(docs.sources):
         if source in stored:
-            wholes[d] = stored[source]
-    longer = np.bincount(doc_of, minlength=n_docs) > per_window
+            vector = stored[source]
+            if vector is None:  # its whole text does not fit the window after all
+                longer[d] = True
+            else:
+                wholes[d] = vector
     texts = dict(index._query("SELECT source, text FROM documents"))
     langs = dict(index._query("SELECT source, lang FROM documents"))
     whole = LexicalIndex.build(

@@ -208,9 +208,15 @@ def _file_payload(payload: Any) -> list[Upload]:
     return uploads
 
 
-def create_app(service: QAService, embedder_spec: str, _data_dir: Path | None = None) -> gr.Blocks:
+def create_app(
+    service: QAService,
+    embedder_spec: str,
+    _data_dir: Path | None = None,
+    document_vectors: bool = True,
+) -> gr.Blocks:
     """The chat UI over `service`. Uploads go to the index's own `<index>/uploads/` (the third
-    argument, a data folder, is no longer used: sibling indexes must not share uploads)."""
+    argument, a data folder, is no longer used: sibling indexes must not share uploads), and
+    are indexed with `indexing.document_vectors` as given."""
     from gradio.utils import get_upload_folder
 
     # files uploaded but never added (a page left mid-way) leave Gradio's folder within hours
@@ -222,7 +228,9 @@ def create_app(service: QAService, embedder_spec: str, _data_dir: Path | None = 
         real = os.path.realpath(path)
         return any(os.path.realpath(p) == real for p in list(demo.upload_file_set))
 
-    backend = Backend(service, embedder_spec, Path(get_upload_folder()), uploaded_here)
+    backend = Backend(
+        service, embedder_spec, Path(get_upload_folder()), uploaded_here, document_vectors
+    )
 
     def documents() -> list[dict[str, Any]]:
         return backend.documents()
@@ -511,7 +519,7 @@ def serve(
         # OpenVINO builds the embedder's graph on first use (about 3.5 s): now, not on the
         # first question, so "chat UI on ..." below means ready
         service.retriever.embedder.embed_query("warm-up")
-        demo = create_app(service, spec, settings.index.parent)
+        demo = create_app(service, spec, settings.index.parent, settings.indexing.document_vectors)
         demo.queue(default_concurrency_limit=8)
         server = api.create_api(service, api_key)
         api.add_mcp(server, service, api_key, host)  # before the UI takes every other path

@@ -333,9 +333,8 @@ class _Run:
         writer = self._keeper()
         if writer is not None:
             window = self.loaded[0].max_tokens if self.loaded else None
-            found = backfill(
-                writer, self.model, window, self.chunking, self.batch_size, self.report
-            )
+            c, size, report, meter = self.chunking, self.batch_size, self.report, self.meter
+            found = backfill(writer, self.model, window, c, size, report, meter)
             self.dirty = self.dirty or found
 
 
@@ -346,6 +345,7 @@ def backfill(
     chunking: ChunkingConfig,
     batch_size: int,
     report: IndexReport,
+    meter: Progress | None = None,
 ) -> bool:
     """At the end of a run, in a collection of mostly short documents, embed whole the
     short ones that have no vector yet: added while the collection was mostly long, by
@@ -369,7 +369,7 @@ def backfill(
         if whole is not None:
             texts[source] = whole
     started = time.perf_counter()
-    found = embed_whole(texts, embedder, batch_size) if texts else {}
+    found = embed_whole(texts, embedder, batch_size, meter) if texts else {}
     for source, vector in found.items():
         writer.set_document_vector(source, doc_ids[source], vector)
     report.embed_seconds += time.perf_counter() - started
@@ -417,6 +417,7 @@ def _embed_and_add(
         },
         embedder,
         batch_size,
+        meter,
     )
     report.documents_embedded += sum(v is not None for v in whole.values())
     report.embed_seconds += time.perf_counter() - started
@@ -436,7 +437,7 @@ def _embed_and_add(
 
 
 def embed_whole(
-    texts: dict[str, str], embedder: Embedder, batch_size: int
+    texts: dict[str, str], embedder: Embedder, batch_size: int, meter: Progress | None = None
 ) -> dict[str, np.ndarray | None]:
     """Source -> the vector of the whole document (`whole_text`) for the documents of
     2 to a window's passages: what the document level of hybrid search scores such a
@@ -452,6 +453,8 @@ def embed_whole(
     for i in range(0, len(order), batch_size):
         batch = order[i : i + batch_size]
         out.update(zip(batch, embedder.embed_documents([texts[s] for s in batch]), strict=True))
+        if meter is not None:
+            meter.update(whole=len(batch))
     return out
 
 

@@ -40,7 +40,7 @@ class Progress:
         stream: TextIO | None = None,
     ) -> None:
         self.files, self.nbytes = files, max(nbytes, 1)
-        self.done_files = self.done_bytes = self.chunks = 0
+        self.done_files = self.done_bytes = self.chunks = self.whole = 0
         self.every = every
         self.stream = stream or sys.stderr
         self.enabled = enabled and files > 0
@@ -59,10 +59,12 @@ class Progress:
                 file=_Nowhere() if self.lines_wanted else self.stream,
             )
 
-    def update(self, files: int = 0, nbytes: int = 0, chunks: int = 0) -> None:
+    def update(self, files: int = 0, nbytes: int = 0, chunks: int = 0, whole: int = 0) -> None:
+        """`whole`: short documents embedded whole as well (their document vectors)."""
         self.done_files += files
         self.done_bytes += nbytes
         self.chunks += chunks
+        self.whole += whole
         if not self.enabled:
             return
         if self._bar is not None:
@@ -87,7 +89,9 @@ class Progress:
         return (
             f"indexing: {self.done_files:,}/{self.files:,} files "
             f"({100 * self.done_bytes / self.nbytes:.0f} % of {self.nbytes / 1e6:,.1f} MB), "
-            f"{self.chunks:,} chunks embedded, {rate:.1f} chunks/s, "
+            f"{self.chunks:,} chunks embedded, "
+            + (f"{self.whole:,} short documents whole, " if self.whole else "")
+            + f"{rate:.1f} chunks/s, "
             f"{_duration(elapsed)} elapsed, ETA {eta}"
         )
 

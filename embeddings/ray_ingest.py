@@ -236,7 +236,7 @@ def index_paths_ray(
                     loaded[:] = loaded or [load_embedder(embedder_spec)]
                     return loaded[0]
 
-                dirty |= backfill(writer, model, None, chunking, batch_size, report)
+                dirty |= backfill(writer, model, None, chunking, batch_size, report, meter)
         finally:
             meter.close()
         report.documents, report.chunks = writer.counts()

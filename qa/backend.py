@@ -115,11 +115,14 @@ class Backend:
         embedder_spec: str,
         inbox: Path | None = None,
         uploaded: Callable[[Path], bool] | None = None,
+        document_vectors: bool = True,
     ) -> None:
         """`inbox`: the only folder uploads may come from (the web server's upload folder);
-        `uploaded`: whether the web server itself received this file from a browser."""
+        `uploaded`: whether the web server itself received this file from a browser;
+        `document_vectors`: `indexing.document_vectors` for the uploads' indexing."""
         self.service = service
         self.embedder_spec = embedder_spec
+        self.document_vectors = document_vectors
         self.inbox = inbox
         self.uploaded = uploaded
         self._write_lock = threading.Lock()
@@ -237,6 +240,7 @@ class Backend:
                 ),
                 progress=progress,
                 max_file_bytes=MAX_UPLOAD_BYTES,
+                document_vectors=self.document_vectors,
             )
             self.reload()
         report.added = [accepted.get(s, Path(s).name) for s in result.added]

@@ -528,3 +528,19 @@ def test_serve_warms_the_embedder_before_it_says_ready(
     monkeypatch.setattr(api, "run", lambda server, sock: events.append("serving"))
     app.serve(small_index, "127.0.0.1", 0)
     assert events == ["embed", "serving"]
+
+
+@pytest.mark.parametrize("wanted", [True, False])
+def test_uploads_follow_the_document_vectors_setting(
+    small_index: Path, fake_embedder: FakeEmbedder, tmp_path: Path, wanted: bool
+) -> None:
+    # the small corpus is mostly short: an upload of a few passages gets its whole-document
+    # vector, unless indexing.document_vectors is off
+    service = service_for(small_index, fake_embedder)
+    backend = Backend(service, "fake:64", document_vectors=wanted)
+    upload = tmp_path / "incoming" / "sluizen.txt"
+    upload.parent.mkdir()
+    upload.write_text(" ".join(f"Sluis {i} gaat om {i} uur open voor schepen." for i in range(6)))
+    assert backend.add_files([upload]).added == ["sluizen.txt"]
+    stored = str((small_index / "uploads" / "sluizen.txt").resolve())
+    assert (stored in Index(small_index).document_vector_sources()) is wanted

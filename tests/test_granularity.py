@@ -484,3 +484,21 @@ def test_turning_document_vectors_off_drops_them(tmp_path: Path) -> None:
     )
     index = Index(root)
     assert not index.document_vector_sources() and not DocumentLevel(index).whole_ready(21)
+
+
+def test_progress_counts_the_documents_embedded_whole(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from embeddings.indexer import Batching
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for name, text in SPREAD.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    index_paths(
+        [folder], tmp_path / "index", AngleEmbedder, "fake:8",
+        ChunkingConfig(max_tokens=24, overlap_tokens=0), progress=True,
+        batching=Batching(progress_seconds=0.0),
+    )  # fmt: skip
+    lines = [line for line in capsys.readouterr().err.splitlines() if line]
+    assert "2 short documents whole" in lines[-1]  # the house and the pasta

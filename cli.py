@@ -236,8 +236,13 @@ def index(
             + (f", {rate:.1f} chunks/s" if report.chunks_embedded else "")
             + f"; reused {report.chunks_reused}"
         )
-    else:
+    elif not report.document_vectors_dropped:
         out("embedded 0 chunks: nothing changed")
+    if report.document_vectors_dropped:
+        out(
+            f"dropped {report.document_vectors_dropped} whole-document vectors "
+            "(indexing.document_vectors is off)"
+        )
     for path, reason in report.skipped:
         out(terminal_safe(f"skipped {path}: {reason}", newlines=False))
     if report.skipped:

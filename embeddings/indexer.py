@@ -71,6 +71,7 @@ class IndexReport:
     chunks_reused: int = 0
     tokens_embedded: int = 0
     documents_embedded: int = 0  # short documents also embedded whole (document vectors)
+    document_vectors_dropped: int = 0  # indexing.document_vectors=false on an index with some
     embed_seconds: float = 0.0
     seconds: float = 0.0
     documents: int = 0
@@ -168,7 +169,8 @@ def index_paths(
         run.chunking = chunking
         run.document_vectors = document_vectors
         try:
-            run.dirty = bool(report.removed) or _drop_document_vectors(writer, document_vectors)
+            report.document_vectors_dropped = _drop_document_vectors(writer, document_vectors)
+            run.dirty = bool(report.removed or report.document_vectors_dropped)
             content_owner = {doc_id: src for src, (doc_id, _, _) in known.items()}
             for path, source, stat in todo.files:
                 old = known.get(source)
@@ -211,14 +213,12 @@ class _Todo:
     seen: set[str]  # sources found under the roots (to keep)
 
 
-def _drop_document_vectors(writer: StoreWriter, wanted: bool) -> bool:
+def _drop_document_vectors(writer: StoreWriter, wanted: bool) -> int:
     """`indexing.document_vectors=false`: an index that has some loses them, so every
-    document is scored alike (by the mean of its passage vectors). True if any went."""
-    return (
-        not wanted
-        and isinstance(writer, DocumentVectorWriter)
-        and bool(writer.clear_document_vectors())
-    )
+    document is scored alike (by the mean of its passage vectors). How many went."""
+    if wanted or not isinstance(writer, DocumentVectorWriter):
+        return 0
+    return writer.clear_document_vectors()
 
 
 def _changed_files(

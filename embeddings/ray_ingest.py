@@ -175,7 +175,8 @@ def index_paths_ray(
         known = writer.known_sources()
         todo = _changed_files(files, known, roots, report)
         _remove_gone(writer, known, todo.seen, roots, report)
-        dirty = bool(report.removed) or _drop_document_vectors(writer, document_vectors)
+        report.document_vectors_dropped = _drop_document_vectors(writer, document_vectors)
+        dirty = bool(report.removed or report.document_vectors_dropped)
         meter = Progress(
             len(todo.files), sum(st.st_size for _, _, st in todo.files), progress,
             batching.progress_seconds,

@@ -359,3 +359,23 @@ def test_search_and_ask_fall_back_to_the_settings(
     done = invoke("ask", "Hoeveel geeft Nederland aan het Rode Kruis?", "--json")
     assert done.exit_code == 0, done.output
     assert len(json.loads(done.stdout)["citations"]) <= 3
+
+
+def test_index_reports_documents_embedded_whole_and_dropped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for i in range(3):  # short documents of a few passages each (100-token passages)
+        (docs / f"d{i}.txt").write_text(
+            " ".join(f"Dike {i}.{j} on the river was raised by {j} metres." for j in range(30))
+        )
+    ix = str(tmp_path / "ix")
+    result = invoke("index", str(docs), "--index", ix, "--embedder", "fake:64", "-q")
+    assert result.exit_code == 0, result.output
+    assert "and 3 short documents whole" in result.output
+    monkeypatch.setenv("CITEQA_INDEXING__DOCUMENT_VECTORS", "false")
+    result = invoke("index", str(docs), "--index", ix, "--embedder", "fake:64", "-q")
+    assert result.exit_code == 0, result.output
+    assert "dropped 3 whole-document vectors" in result.output
+    assert "nothing changed" not in result.output

@@ -224,18 +224,13 @@ def index(
     )
     if report.chunks_embedded or report.chunks_reused or report.documents_embedded:
         rate = report.chunks_embedded / report.embed_seconds if report.embed_seconds else 0.0
-        out(
-            f"embedded {report.chunks_embedded} chunks ({report.tokens_embedded} tokens)"
-            + (
-                f" and {report.documents_embedded} short "
-                f"document{'s' if report.documents_embedded != 1 else ''} whole"
-                if report.documents_embedded
-                else ""
-            )
-            + f" in {report.embed_seconds:.1f}s"
-            + (f", {rate:.1f} chunks/s" if report.chunks_embedded else "")
-            + f"; reused {report.chunks_reused}"
-        )
+        line = f"embedded {report.chunks_embedded} chunks ({report.tokens_embedded} tokens)"
+        if n := report.documents_embedded:
+            line += f" and {n} short document{'s' if n != 1 else ''} whole"
+        line += f" in {report.embed_seconds:.1f}s"
+        if report.chunks_embedded:
+            line += f", {rate:.1f} chunks/s"
+        out(f"{line}; reused {report.chunks_reused}")
     elif not report.document_vectors_dropped:
         out("embedded 0 chunks: nothing changed")
     if report.document_vectors_dropped:

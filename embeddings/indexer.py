@@ -317,9 +317,6 @@ class _Run:
         writer = self._keeper()
         if writer is None:
             return 0
-        n = passages_per_window(
-            model.max_tokens, self.chunking.max_tokens, self.chunking.overlap_tokens
-        )
         if self.sizes is None:
             self.sizes = writer.passages_per_document()
         for doc, _, _, chunks in self.pending:
@@ -327,15 +324,23 @@ class _Run:
                 self.sizes[doc.source] = len(chunks)
             else:
                 self.sizes.pop(doc.source, None)
-        return n if mostly_short(self.sizes.values(), n) else 0
+        return whole_up_to(model.max_tokens, self.chunking, self.sizes)
 
     def backfill(self) -> None:
         writer = self._keeper()
         if writer is not None:
             window = self.loaded[0].max_tokens if self.loaded else None
             c, size, report, meter = self.chunking, self.batch_size, self.report, self.meter
-            found = backfill(writer, self.model, window, c, size, report, meter)
+            # the passage counts the flushes kept up to date, else read once here
+            found = backfill(writer, self.model, window, c, size, report, meter, self.sizes)
             self.dirty = self.dirty or found
+
+
+def whole_up_to(window: int, chunking: ChunkingConfig, sizes: dict[str, int]) -> int:
+    """The most passages of a document embedded whole, in a collection of documents of
+    these passage counts; 0 where it is not mostly short (none are)."""
+    n = passages_per_window(window, chunking.max_tokens, chunking.overlap_tokens)
+    return n if mostly_short(sizes.values(), n) else 0
 
 
 def backfill(
@@ -346,24 +351,25 @@ def backfill(
     batch_size: int,
     report: IndexReport,
     meter: Progress | None = None,
+    sizes: dict[str, int] | None = None,
 ) -> bool:
     """At the end of a run, in a collection of mostly short documents, embed whole the
     short ones that have no vector yet: added while the collection was mostly long, by
     Ray, or before document vectors existed. `model` is called only if some lack one (the
-    window is e5's 512 tokens until then, unless `window` says). True if any was added."""
-    sizes = writer.passages_per_document()
-
-    def short_up_to(window: int) -> int:
-        n = passages_per_window(window, chunking.max_tokens, chunking.overlap_tokens)
-        return n if mostly_short(sizes.values(), n) else 0
-
-    n = short_up_to(window or 512)
-    if not n or not writer.lacking_document_vectors(n):
+    window is e5's 512 tokens until then, unless `window` says). `sizes`: each document's
+    passages, if the caller has them. True if any was added."""
+    sizes = writer.passages_per_document() if sizes is None else sizes
+    guess = window or 512
+    n = whole_up_to(guess, chunking, sizes)
+    lacking = writer.lacking_document_vectors(n) if n else []
+    if not lacking:
         return False
     embedder = model()
-    n = short_up_to(embedder.max_tokens)
+    if embedder.max_tokens != guess:
+        n = whole_up_to(embedder.max_tokens, chunking, sizes)
+        lacking = writer.lacking_document_vectors(n) if n else []
     texts, doc_ids = {}, {}
-    for source in writer.lacking_document_vectors(n) if n else []:
+    for source in lacking:
         doc_ids[source], text, spans = writer.document_spans(source)
         whole = whole_text(text, spans, n)
         if whole is not None:

@@ -11,6 +11,7 @@ failed node (Ray's own), or spreading the writes (one writer keeps the index con
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -25,7 +26,7 @@ import numpy as np
 from embeddings.analysis import analyse
 from embeddings.chunking import Chunk, chunk_document, passages_per_window, whole_text
 from embeddings.documents import MAX_FILE_BYTES, Document, SkipFile, iter_files, load_document
-from embeddings.embedders import Embedder, embedder_id, load_embedder
+from embeddings.embedders import embedder_id, load_embedder
 from embeddings.engine_check import engine_label
 from embeddings.errors import BadInput
 from embeddings.indexer import (
@@ -62,8 +63,8 @@ class Prepare:
         # parallel: a worker cannot know whether the collection is mostly short, and where
         # it is not, the few vectors are kept unused (`qa.doclevel.DocumentLevel.whole_ready`)
         window, size = self.embedder.max_tokens, chunking["max_tokens"]
-        self.per_window = passages_per_window(window, size, chunking["overlap_tokens"])
-        self.per_window *= whole
+        per_window = passages_per_window(window, size, chunking["overlap_tokens"])
+        self.per_window = per_window if whole else 0
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, list[Any]] = {"i": [], "skip": [], "doc": [], "chunks": [], "vectors": []}
@@ -166,6 +167,7 @@ def index_paths_ray(
     one per CPU the cluster has)."""
     started = time.perf_counter()
     report = IndexReport()
+    model = functools.cache(lambda: load_embedder(embedder_spec))  # in the driver: if needed
     roots = [Path(os.path.realpath(p)) for p in paths]
     files = list(iter_files(roots))
     with open_writer(
@@ -231,18 +233,12 @@ def index_paths_ray(
             if document_vectors and isinstance(writer, DocumentVectorWriter):
                 # what the workers did not embed whole (documents indexed before this run,
                 # or before document vectors), if the collection is mostly short
-                loaded: list[Embedder] = []
-
-                def model() -> Embedder:
-                    loaded[:] = loaded or [load_embedder(embedder_spec)]
-                    return loaded[0]
-
                 dirty |= backfill(writer, model, None, chunking, batch_size, report, meter)
         finally:
             meter.close()
         report.documents, report.chunks = writer.counts()
         if dirty or (fresh and writer.published == 0):
-            dim = dim or writer.dim or load_embedder(embedder_spec).dim
+            dim = dim or writer.dim or model().dim
             writer.commit(dim=dim, extra=extra)
     report.seconds = time.perf_counter() - started
     return report

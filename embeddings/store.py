@@ -385,16 +385,14 @@ class Index:
         """Row id -> the chunk's analysed BM25 terms, as stored (space-separated)."""
         return dict(self._query("SELECT id, terms FROM chunks"))
 
-    _CURRENT_VECTORS = (
-        "SELECT v.source, v.vector FROM document_vectors v JOIN documents d "
-        "ON d.source = v.source AND d.doc_id = v.doc_id"
-    )
+    # the entries made for a document's current content (its content id)
+    _CURRENT = "document_vectors v JOIN documents d ON d.source = v.source AND d.doc_id = v.doc_id"
 
     def document_vector_sources(self) -> set[str]:
         """The sources with a whole-document entry for their current content."""
         if not self.has_document_vectors:
             return set()
-        return {s for s, _ in self._query(self._CURRENT_VECTORS.replace("v.vector", "1"))}
+        return {s for (s,) in self._query(f"SELECT v.source FROM {self._CURRENT}")}
 
     def document_vectors(self, sources: Sequence[str]) -> dict[str, np.ndarray | None]:
         """The stored whole-document vectors of these sources, where there is an entry for
@@ -407,7 +405,8 @@ class Index:
             part = list(sources[i : i + 500])
             marks = ",".join("?" * len(part))
             for source, blob in self._query(
-                f"{self._CURRENT_VECTORS} WHERE v.source IN ({marks})", part
+                f"SELECT v.source, v.vector FROM {self._CURRENT} WHERE v.source IN ({marks})",
+                part,
             ):
                 out[source] = None if blob is None else np.frombuffer(blob, dtype="<f4")
         return out

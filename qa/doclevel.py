@@ -175,7 +175,7 @@ class DocumentLevel:
         short document in five) did not gain from the whole vector, so the mean is kept
         there: the change is made only where it was measured to help."""
         wanted = list(docs)
-        short = [d for d in wanted if len(self.rows_of(d)) <= mean_up_to]
+        short = [d for d in wanted if self._passages[d] <= mean_up_to]
         use_whole = how == "length" and self.whole_ready(mean_up_to)
         whole = self.whole_vectors(short) if use_whole else {}
         out = {}

@@ -62,8 +62,8 @@ bench: $(BENCH_STAMP) index
 	$(BIN)/python bench/api_latency.py --index $(INDEX)
 
 lint: install
-	$(BIN)/ruff check citeqa qa embeddings eval tests bench app.py cli.py
-	$(BIN)/ruff format --check citeqa qa embeddings eval tests bench app.py cli.py
+	$(BIN)/ruff check citeqa qa embeddings eval tests bench train app.py cli.py
+	$(BIN)/ruff format --check citeqa qa embeddings eval tests bench train app.py cli.py
 	$(BIN)/mypy citeqa qa embeddings eval app.py cli.py
 
 clean:

@@ -398,9 +398,36 @@ def chat(
     run_chat(service, settings.index.parent / "chat_history")
 
 
+def _index_squad(path: Path, settings: Any, index: Path | None) -> tuple[Path, Any]:
+    """A SQuAD file's articles written as documents and indexed (incrementally) in the
+    index's data folder; returns its QA set and settings pointing at that index."""
+    from embeddings.embedders import load_embedder
+    from embeddings.indexer import Batching, index_paths
+    from eval import squad
+    from qa.factory import embedder_spec
+
+    name = path.name.split(".")[0]
+    target = index or settings.index.parent / "eval" / name / "index"
+    docs, qa_file = squad.convert(path, Path(target) / "eval-docs" / name)
+    spec = embedder_spec(settings, target)
+    index_paths(
+        [docs],
+        target,
+        lambda: load_embedder(spec, settings.embed_threads),
+        spec,
+        settings.chunking,
+        progress=True,
+        batching=Batching.of(settings.indexing),
+        document_vectors=settings.indexing.document_vectors,
+    )
+    return qa_file, settings.model_copy(update={"index": Path(target), "embedder": spec})
+
+
 @app.command("eval")
 def evaluate(
-    dataset: Annotated[Path, typer.Argument(help="A QA .jsonl file or a BEIR folder.")],
+    dataset: Annotated[
+        Path, typer.Argument(help="A QA .jsonl file, a BEIR folder or a SQuAD .json file.")
+    ],
     index: IndexOpt = None,
     preset: PresetOpt = None,
     embedder: EmbedderOpt = None,
@@ -421,6 +448,7 @@ def evaluate(
     """Measure retrieval (nDCG@10, Recall@1/5/10/100, MRR@10) per mode and language pair,
     and for QA sets the answers (accuracy, citation precision, abstention)."""
     from citeqa.extras import require
+    from eval import squad
     from eval.answers import answer_all, summary
     from eval.report import as_dict, markdown, text_table
     from eval.runner import run_eval
@@ -434,6 +462,9 @@ def evaluate(
         raise BadInput(f"unknown mode(s) {unknown}; choose from {', '.join(MODES)}")
     settings = _answer_settings(index, embedder, answerer, llm, llm_base_url, preset=preset)
     answer_figures = None
+    if squad.is_squad(dataset):
+        dataset, settings = _index_squad(dataset, settings, index)
+        index = settings.index
     data, result, retriever = run_eval(
         dataset,
         settings,

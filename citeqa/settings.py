@@ -176,6 +176,19 @@ class AnswerConfig(BaseModel):
         "a small model that rambles is cut off here).",
     )
     max_sentences: int = Field(3, ge=1, le=10, description="Sentences in an extractive answer.")
+    reader: bool = Field(
+        True,
+        description="Read the best passages with the trained reader (qa/reader.safetensors, "
+        "train/reader.py): it marks the short answer in the quoted sentence.",
+    )
+    reader_weight: float = Field(
+        0.0,
+        ge=0.0,
+        le=10.0,
+        description="How much the reader's probability adds to a sentence's hand-tuned "
+        "score when ranking (0: it only marks the short answer). Measured in docs/answers.md: "
+        "the shipped reader helps SQuAD-style text and costs the bundled corpus.",
+    )
     min_evidence: float | None = Field(
         None,
         description="Answer only when the answerability model (qa/answerability.json: a "

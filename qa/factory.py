@@ -5,6 +5,7 @@ Entry points (CLI, app, eval) call these; library code receives the built object
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +23,12 @@ from embeddings.store import Index, check_embedder
 from embeddings.stores import LexicalStore, manifest_of, open_store
 from qa.answering import Answerer, load_answerer
 from qa.citations import CitationChecker
+from qa.reader import Reader
 from qa.retrieval import Retriever
 from qa.service import QAService
 from qa.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 def embedder_spec(settings: Settings, index_dir: Path | str | None = None) -> str:
@@ -77,8 +81,21 @@ def build_answerer(settings: Settings, embedder: Embedder) -> Answerer:
     return load_answerer(settings.answer, embedder)
 
 
+def load_reader(settings: Settings) -> Reader | None:
+    """The trained reader, verified against its checksum; None when it is switched off or
+    the engine it runs in (the `fast` extra) is not installed."""
+    if not settings.answer.reader:
+        return None
+    if not engine_available("openvino") and not engine_available("onnxruntime"):
+        log.warning("the reader needs OpenVINO or ONNX Runtime: pip install 'citeqa[fast]'")
+        return None
+    backend = "openvino" if engine_available("openvino") else "onnxruntime"
+    return Reader(backend, settings.embed_threads or 0)
+
+
 def open_service(settings: Settings, retriever: Retriever | None = None) -> QAService:
     retriever = retriever or open_retriever(settings)
     answerer = build_answerer(settings, retriever.embedder)
     checker = CitationChecker(retriever.embedder, settings.answer.min_support)
-    return QAService(retriever, answerer, checker, settings.answer)
+    reader = load_reader(settings)
+    return QAService(retriever, answerer, checker, settings.answer, reader=reader)

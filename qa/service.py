@@ -17,7 +17,7 @@ from typing import Any
 
 from embeddings.chunking import split_sentences
 from embeddings.errors import BadInput, CiteqaError
-from embeddings.store import Index, live_generation
+from embeddings.store import ChunkRecord, Index, live_generation
 from qa.answerability import Background, Model, signals
 from qa.answering import (
     SAID,
@@ -34,6 +34,7 @@ from qa.answering import (
 )
 from qa.citations import Citation, CitationChecker, Claim, MarkerStream
 from qa.query import Query
+from qa.reader import Pair, Reader
 from qa.retrieval import Hit, Retriever
 from qa.settings import AnswerConfig, Mode
 
@@ -68,6 +69,8 @@ class Answer:
     signals: dict[str, float] = field(default_factory=dict)
     # on abstention: the closest passages, offered as related reading, never as citations
     related: list[Hit] = field(default_factory=list)
+    # the reader's short answer inside the answer text: (start, end) character offsets
+    answer_span: tuple[int, int] | None = None
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -89,6 +92,9 @@ class Answer:
                 for c in self.citations
             ],
         }
+        if self.answer_span is not None:
+            start, end = self.answer_span
+            out["answer_span"] = {"start": start, "end": end, "text": self.text[start:end]}
         if self.abstained:
             out["related"] = [h.as_json() for h in self.related]
         return out
@@ -132,6 +138,68 @@ def gate_sentence(candidates: Sequence[Candidate]) -> float | None:
     if not candidates:
         return None
     return max(candidates, key=lambda c: c.score - c.named).similarity
+
+
+def read_candidates(
+    reader: Reader,
+    question: str,
+    passages: Sequence[ChunkRecord],
+    candidates: Sequence[Candidate],
+    weight: float = 0.0,
+) -> list[Candidate]:
+    """The candidates read by the trained reader: each passage is read once with the
+    question, and every candidate sentence gets its probability of answering and its short
+    answer. The ranking is the hand-tuned score plus `weight` times that probability (0:
+    the reader only marks the short answer; see `AnswerConfig.reader_weight`)."""
+    by_passage: dict[int, list[Candidate]] = {}
+    for c in candidates:
+        by_passage.setdefault(c.n, []).append(c)
+    pairs, groups, spans = [], [], []
+    for n, group in by_passage.items():
+        text = passages[n - 1].text
+        at = [text.find(c.text) for c in group]
+        spans.append(at)
+        groups.append(group)
+        pairs.append(
+            Pair(
+                question,
+                text,
+                [(a, a + len(c.text)) for a, c in zip(at, group, strict=True)],
+                passages[n - 1].title,
+            )
+        )
+    out = []
+    for group, at, judged in zip(groups, spans, reader.judge(pairs), strict=True):
+        for c, start, j in zip(group, at, judged, strict=True):
+            p = j.probability if j is not None else 0.0
+            span = None
+            if j is not None and j.span is not None and start >= 0:
+                span = (j.span[0] - start, j.span[1] - start)
+            out.append(replace(c, score=c.score + weight * p, reader=p, span=span))
+    out.sort(key=lambda c: -c.score)
+    return out
+
+
+def on_scale(reader: float, reader_threshold: float, threshold: float) -> float:
+    """The reader's probability on the answerability model's scale: piecewise linear, so
+    that the reader's operating point falls on the model's and one threshold serves both
+    (a follow-up is still judged by the model)."""
+    if reader < reader_threshold:
+        return threshold * reader / max(reader_threshold, 1e-9)
+    return threshold + (1.0 - threshold) * (reader - reader_threshold) / max(
+        1.0 - reader_threshold, 1e-9
+    )
+
+
+def answer_span(text: str, candidates: Sequence[Candidate]) -> tuple[int, int] | None:
+    """Where the best candidate's short answer stands in the answer text, if it is quoted."""
+    if not candidates or candidates[0].span is None:
+        return None
+    at = text.find(candidates[0].text)
+    if at < 0:
+        return None
+    start, end = candidates[0].span
+    return at + start, at + end
 
 
 def has_markers(answer: str) -> bool:
@@ -205,8 +273,10 @@ class QAService:
         checker: CitationChecker,
         config: AnswerConfig | None = None,
         model: Model | None = None,
+        reader: Reader | None = None,
     ) -> None:
         self.retriever = retriever
+        self.reader = reader  # None: sentences ranked and gated by the hand-tuned signals
         self.answerer = answerer
         self.checker = checker
         self.config = config or AnswerConfig()
@@ -317,8 +387,11 @@ class QAService:
         # nothing it could cite, or no cited sentence its passage supports (a model that
         # echoes its prompt, or invents): refuse the same way rather than lend it sources
         abstained = not any(c.supported for c in citations)
+        span = None
         if abstained:
             text = answerer.abstain(answer_lang)
+        elif answerer.name == "extractive":
+            span = answer_span(text, a.candidates)
         yield Done(
             Answer(
                 question,
@@ -332,6 +405,7 @@ class QAService:
                 evidence,
                 features,
                 related=hits if abstained else [],
+                answer_span=span,
             )
         )
 
@@ -391,6 +465,14 @@ class QAService:
             self.background,
         )
         probability = self.model.probability(features)
+        if self.reader is not None and candidates and not follow_up:
+            weight = self.config.reader_weight
+            candidates = read_candidates(self.reader, query.text, passages, candidates, weight)
+            best = candidates[0].reader or 0.0
+            features["reader"] = best
+            features["typed"] = 1.0 if candidates[0].typed else 0.0  # of the sentence it quotes
+            if self.model.reader_threshold is not None:
+                probability = on_scale(best, self.model.reader_threshold, self.model.threshold)
         # a follow-up on an answered turn, read from the passage that turn quoted, is as
         # answerable as that turn: the conversation is judged, not its last few words
         # (the answer-type check still applies to the sentence it would quote)

@@ -398,31 +398,6 @@ def chat(
     run_chat(service, settings.index.parent / "chat_history")
 
 
-def _index_squad(path: Path, settings: Any, index: Path | None) -> tuple[Path, Any]:
-    """A SQuAD file's articles written as documents and indexed (incrementally) in the
-    index's data folder; returns its QA set and settings pointing at that index."""
-    from embeddings.embedders import load_embedder
-    from embeddings.indexer import Batching, index_paths
-    from eval import squad
-    from qa.factory import embedder_spec
-
-    name = path.name.split(".")[0]
-    target = index or settings.index.parent / "eval" / name / "index"
-    docs, qa_file = squad.convert(path, Path(target) / "eval-docs" / name)
-    spec = embedder_spec(settings, target)
-    index_paths(
-        [docs],
-        target,
-        lambda: load_embedder(spec, settings.embed_threads),
-        spec,
-        settings.chunking,
-        progress=True,
-        batching=Batching.of(settings.indexing),
-        document_vectors=settings.indexing.document_vectors,
-    )
-    return qa_file, settings.model_copy(update={"index": Path(target), "embedder": spec})
-
-
 @app.command("eval")
 def evaluate(
     dataset: Annotated[
@@ -451,7 +426,7 @@ def evaluate(
     from eval import squad
     from eval.answers import answer_all, summary
     from eval.report import as_dict, markdown, text_table
-    from eval.runner import run_eval
+    from eval.runner import prepare_squad, run_eval
     from qa.factory import open_service
     from qa.retrieval import MODES
 
@@ -463,7 +438,7 @@ def evaluate(
     settings = _answer_settings(index, embedder, answerer, llm, llm_base_url, preset=preset)
     answer_figures = None
     if squad.is_squad(dataset):
-        dataset, settings = _index_squad(dataset, settings, index)
+        dataset, settings = prepare_squad(dataset, settings, True, index)
         index = settings.index
     data, result, retriever = run_eval(
         dataset,

@@ -35,6 +35,12 @@ def prepare(
         home = settings.index.parent / "eval" / dataset.name
         index, docs = home / "index", home / "docs"
     doc_of_file = write_beir_corpus(dataset, docs)
+    return index_documents(docs, Path(index), settings, progress), doc_of_file
+
+
+def index_documents(docs: Path, index: Path, settings: Settings, progress: bool) -> Settings:
+    """Index the folder `docs` (incrementally) into `index`; returns settings pointing
+    there, with the embedder an existing index was built with."""
     spec = embedder_spec(settings, index)  # an existing index keeps its engine
     index_paths(
         [docs],
@@ -46,7 +52,20 @@ def prepare(
         batching=Batching.of(settings.indexing),
         document_vectors=settings.indexing.document_vectors,
     )
-    return settings.model_copy(update={"index": index, "embedder": spec}), doc_of_file
+    return settings.model_copy(update={"index": index, "embedder": spec})
+
+
+def prepare_squad(
+    path: Path, settings: Settings, progress: bool = False, index_dir: Path | None = None
+) -> tuple[Path, Settings]:
+    """A SQuAD file's articles written as documents under the index's data folder and
+    indexed; returns its QA set and settings pointing at that index."""
+    from eval import squad
+
+    name = path.name.split(".")[0]
+    index = Path(index_dir or settings.index.parent / "eval" / name / "index")
+    docs, qa_file = squad.convert(path, index / "eval-docs" / name)
+    return qa_file, index_documents(docs, index, settings, progress)
 
 
 def run_eval(

@@ -213,10 +213,13 @@ def create_app(
     embedder_spec: str,
     _data_dir: Path | None = None,
     document_vectors: bool = True,
+    read_only: bool = False,
+    signed_in: bool = False,
 ) -> gr.Blocks:
     """The chat UI over `service`. Uploads go to the index's own `<index>/uploads/` (the third
     argument, a data folder, is no longer used: sibling indexes must not share uploads), and
-    are indexed with `indexing.document_vectors` as given."""
+    are indexed with `indexing.document_vectors` as given. `read_only`: no upload or remove,
+    in the page or the API; `signed_in`: the server has a key, so the page offers sign-out."""
     from gradio.utils import get_upload_folder
 
     # files uploaded but never added (a page left mid-way) leave Gradio's folder within hours
@@ -355,8 +358,9 @@ def create_app(
         return (*after_change(message), gr.update(visible=False))
 
     with demo:
+        signout = " <a href='/logout' id='sign-out'>sign out</a>" if signed_in else ""
         gr.HTML(
-            "<h2 style='margin:0'>citeqa — answers with checked citations</h2>",
+            "<h2 style='margin:0'>citeqa — answers with checked citations</h2>" + signout,
             head=HEAD,
             js_on_load=None,
         )
@@ -399,8 +403,11 @@ def create_app(
                 file_count="multiple",
                 file_types=list(SUPPORTED_SUFFIXES),
                 elem_id="upload",
+                visible=not read_only,
             )
-            add_button = gr.Button("Add to index", variant="primary", elem_id="add")
+            add_button = gr.Button(
+                "Add to index", variant="primary", elem_id="add", visible=not read_only
+            )
             status = gr.HTML(elem_id="upload-status", js_on_load=None)
             table = gr.Dataframe(
                 headers=["document", "file", "lang", "passages"],
@@ -409,9 +416,13 @@ def create_app(
                 elem_id="documents-table",
             )
             choice = gr.Dropdown(
-                choices=[], value=None, label="Document to remove", elem_id="remove-choice"
+                choices=[],
+                value=None,
+                label="Document to remove",
+                elem_id="remove-choice",
+                visible=not read_only,
             )
-            drop = gr.Button("Remove…", variant="stop", elem_id="remove")
+            drop = gr.Button("Remove…", variant="stop", elem_id="remove", visible=not read_only)
             with gr.Group(visible=False, elem_id="confirm") as confirm:
                 confirm_text = gr.HTML(elem_id="confirm-text", js_on_load=None)
                 with gr.Row():
@@ -456,13 +467,6 @@ def create_app(
             **private,
         )
         demo.load(restore, [saved], [chat, table, choice], **private)
-        add_button.click(
-            add_ui, [files], [status, table, choice, files], preprocess=False, **writes, **private
-        )
-        drop.click(confirm_ui, [choice], [status, confirm_text, confirm], queue=False, **private)
-        no.click(lambda: gr.update(visible=False), None, [confirm], queue=False, **private)
-        yes.click(remove_ui, [choice], [status, table, choice, confirm], **writes, **private)
-
         api_trigger.click(
             api_ask,
             [api_question, api_history, api_mode, api_k, api_lang],
@@ -470,6 +474,16 @@ def create_app(
             api_name="ask",
             **chats,
         )
+        api_trigger.click(documents, None, [api_documents], api_name="documents")
+        if read_only:  # no write at all: not in the page, not in the API
+            return demo
+        add_button.click(
+            add_ui, [files], [status, table, choice, files], preprocess=False, **writes, **private
+        )
+        drop.click(confirm_ui, [choice], [status, confirm_text, confirm], queue=False, **private)
+        no.click(lambda: gr.update(visible=False), None, [confirm], queue=False, **private)
+        yes.click(remove_ui, [choice], [status, table, choice, confirm], **writes, **private)
+
         api_trigger.click(
             api_upload,
             [api_files],
@@ -481,7 +495,6 @@ def create_app(
         api_trigger.click(
             api_remove, [api_source], [api_message, api_documents], api_name="remove", **writes
         )
-        api_trigger.click(documents, None, [api_documents], api_name="documents")
     return demo
 
 
@@ -491,6 +504,35 @@ if TYPE_CHECKING:
     from qa.settings import Settings
 
 
+def build_server(
+    service: QAService,
+    spec: str,
+    settings: Settings,
+    api_key: str | None = None,
+    host: str = "127.0.0.1",
+    read_only: bool = False,
+) -> Any:
+    """The whole server as one ASGI app: the UI, Gradio's API, /v1 and /mcp, all behind one
+    lock (qa/lock.py: the key, when set, for every route; the body limit; no upload route
+    when read-only)."""
+    from qa import api
+    from qa.lock import ServerLock
+
+    demo = create_app(
+        service,
+        spec,
+        settings.index.parent,
+        settings.indexing.document_vectors,
+        read_only=read_only,
+        signed_in=api_key is not None,
+    )
+    demo.queue(default_concurrency_limit=8)
+    server = api.create_api(service, api_key)
+    api.add_mcp(server, service, api_key, host)  # before the UI takes every other path
+    server = gr.mount_gradio_app(server, demo, path="", css=CSS, show_error=False)
+    return ServerLock(server, api_key, read_only, max_upload=MAX_UPLOAD_BYTES * 8)
+
+
 def serve(
     index: Path | None = None,
     host: str = "127.0.0.1",
@@ -498,6 +540,7 @@ def serve(
     api_key: str | None = None,
     settings: Settings | None = None,
     sock: socket.socket | None = None,
+    read_only: bool = False,
 ) -> None:
     """Serve the chat UI and the OpenAI-compatible API (/v1) on one port; loopback by
     default, never a share link. `settings` (else the environment's, with `index`) say which
@@ -519,11 +562,7 @@ def serve(
         # OpenVINO builds the embedder's graph on first use (about 3.5 s): now, not on the
         # first question, so "chat UI on ..." below means ready
         service.retriever.embedder.embed_query("warm-up")
-        demo = create_app(service, spec, settings.index.parent, settings.indexing.document_vectors)
-        demo.queue(default_concurrency_limit=8)
-        server = api.create_api(service, api_key)
-        api.add_mcp(server, service, api_key, host)  # before the UI takes every other path
-        server = gr.mount_gradio_app(server, demo, path="", css=CSS, show_error=False)
+        server = build_server(service, spec, settings, api_key, host, read_only)
         warning = api.exposure_warning(host, api_key)
         if warning:
             print(f"\n{'!' * 78}\n{warning}\n{'!' * 78}\n", file=sys.stderr, flush=True)
@@ -550,15 +589,16 @@ def main() -> None:
     parser.add_argument(
         "--api-key",
         default=os.environ.get("CITEQA_API_KEY") or None,
-        help="Bearer token that /v1 and /mcp require [default: $CITEQA_API_KEY]",
+        help="Key that every route requires [default: $CITEQA_API_KEY]",
     )
+    parser.add_argument("--read-only", action="store_true", help="no upload or remove")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     try:
         from qa.settings import Settings
 
         settings = Settings(preset=args.preset) if args.preset else None
-        serve(args.index, args.host, args.port, args.api_key, settings)
+        serve(args.index, args.host, args.port, args.api_key, settings, None, args.read_only)
     except CiteqaError as exc:
         raise SystemExit(f"citeqa: {exc}") from None
 

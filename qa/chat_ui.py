@@ -60,6 +60,7 @@ def answer_view(question: str, answer: Answer, page_of: PageOf | None = None) ->
         "abstained": answer.abstained,
         "citations": [citation_view(c, page_of) for c in answer.citations],
         "unsupported": [c.text for c in answer.claims if c.markers and not c.supported],
+        "span": list(answer.answer_span) if answer.answer_span else None,
         "related": [
             {
                 "source": str(r.get("source", "")),
@@ -87,6 +88,14 @@ def error_view(question: str, message: str) -> View:
 
 def _int(value: Any, default: int = 0) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
+def _span(value: Any, length: int) -> list[int] | None:
+    """A stored short-answer span, if it is two offsets inside the answer text."""
+    if not isinstance(value, list) or len(value) != 2:
+        return None
+    start, end = _int(value[0], -1), _int(value[1], -1)
+    return [start, end] if 0 <= start < end <= length else None
 
 
 def _str(value: Any) -> str:
@@ -129,6 +138,7 @@ def load_turns(value: Any) -> list[View]:
                 "abstained": t.get("abstained") is True,
                 "citations": citations,
                 "unsupported": [_str(u) for u in t.get("unsupported") or [] if _str(u)],
+                "span": _span(t.get("span"), len(_str(t.get("text")))),
                 "related": [
                     {k: _str(r.get(k)) for k in ("source", "title", "text")}
                     for r in t.get("related") or []
@@ -205,8 +215,17 @@ def render_citation(c: View, anchor: str) -> str:
 
 
 def render_answer_text(view: View, anchor: str) -> str:
-    """The answer, escaped; unsupported sentences marked; [n] markers link to their source."""
-    text = e(view["text"])
+    """The answer, escaped; the reader's short answer in bold; unsupported sentences
+    marked; [n] markers link to their source."""
+    span = view.get("span")
+    if span:
+        raw = view["text"]
+        text = (
+            f"{e(raw[: span[0]])}<strong class='citeqa-span'>{e(raw[span[0] : span[1]])}"
+            f"</strong>{e(raw[span[1] :])}"
+        )
+    else:
+        text = e(view["text"])
     for sentence in view["unsupported"]:
         s = e(sentence.rstrip(".!?"))
         if s:

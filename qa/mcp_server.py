@@ -56,6 +56,12 @@ class Citation(BaseModel):
     supported: bool = Field(description="Whether the cited sentence matches its passage.")
 
 
+class Span(BaseModel):
+    start: int = Field(description="Character offset in the answer text.")
+    end: int
+    text: str
+
+
 class AnswerResult(BaseModel):
     question: str
     answer: str = Field(description="The answer text, with [n] citation markers.")
@@ -64,6 +70,9 @@ class AnswerResult(BaseModel):
     related: list[Hit] = Field(
         default_factory=list,
         description="For an abstention: the closest passages, not evidence for an answer.",
+    )
+    answer_span: Span | None = Field(
+        default=None, description="The short answer inside the answer text, when one is marked."
     )
 
 

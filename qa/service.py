@@ -9,6 +9,7 @@ the next question loads it (see `current_retriever`).
 from __future__ import annotations
 
 import logging
+import math
 import re
 import threading
 from collections.abc import Collection, Iterator, Sequence
@@ -180,15 +181,18 @@ def read_candidates(
     return out
 
 
-def on_scale(reader: float, reader_threshold: float, threshold: float) -> float:
-    """The reader's probability on the answerability model's scale: piecewise linear, so
-    that the reader's operating point falls on the model's and one threshold serves both
-    (a follow-up is still judged by the model)."""
-    if reader < reader_threshold:
-        return threshold * reader / max(reader_threshold, 1e-9)
-    return threshold + (1.0 - threshold) * (reader - reader_threshold) / max(
-        1.0 - reader_threshold, 1e-9
-    )
+def reader_signals(candidates: Sequence[Candidate]) -> dict[str, float]:
+    """The reader's part of the answerability model's input: its probability that the
+    sentence the answer would quote answers (also as a logit, the model's feature), its best
+    over all candidates, and whether the quoted sentence holds the kind of thing asked for."""
+    best = candidates[0].reader or 0.0
+    clipped = min(max(best, 1e-4), 1.0 - 1e-4)
+    return {
+        "reader": best,
+        "reader_logit": math.log(clipped / (1.0 - clipped)),
+        "reader_max": max(c.reader or 0.0 for c in candidates),
+        "typed": 1.0 if candidates[0].typed else 0.0,
+    }
 
 
 def answer_span(text: str, candidates: Sequence[Candidate]) -> tuple[int, int] | None:
@@ -387,6 +391,14 @@ class QAService:
         # nothing it could cite, or no cited sentence its passage supports (a model that
         # echoes its prompt, or invents): refuse the same way rather than lend it sources
         abstained = not any(c.supported for c in citations)
+        if (
+            not abstained
+            and answerer.name != "extractive"
+            and self.reader_gates
+            and not is_follow_up(question, history)  # the reader judged only the first turn
+        ):
+            # a model's answer stands only if the reader finds an answer in a passage it cites
+            abstained = not self.reader_confirms(asked.text, passages, a.candidates, citations)
         span = None
         if abstained:
             text = answerer.abstain(answer_lang)
@@ -408,6 +420,40 @@ class QAService:
                 answer_span=span,
             )
         )
+
+    @property
+    def reader_gates(self) -> bool:
+        """Whether the reader takes part in refusing (it has an operating point)."""
+        return self.reader is not None and self.model.reader_threshold is not None
+
+    def reader_confirms(
+        self,
+        question: str,
+        passages: Sequence[ChunkRecord],
+        candidates: Sequence[Candidate],
+        citations: Sequence[Citation],
+    ) -> bool:
+        """Whether some passage an answer cites holds a sentence the reader takes for an
+        answer; passages the extractive scoring did not consider are read now."""
+        assert self.reader is not None and self.model.reader_threshold is not None
+        best: dict[int, float] = {}
+        for c in candidates:
+            if c.reader is not None:
+                best[c.n] = max(best.get(c.n, 0.0), c.reader)
+        unread = sorted({c.n for c in citations if c.supported and c.n not in best})
+        pairs = [
+            Pair(
+                question,
+                passages[n - 1].text,
+                split_sentences(passages[n - 1].text),
+                passages[n - 1].title,
+            )
+            for n in unread
+        ]
+        for n, judged in zip(unread, self.reader.judge(pairs) if pairs else [], strict=True):
+            best[n] = max((j.probability for j in judged if j is not None), default=0.0)
+        cited = [best.get(c.n, 0.0) for c in citations if c.supported]
+        return max(cited, default=0.0) >= self.model.reader_threshold
 
     def assess(
         self,
@@ -464,15 +510,12 @@ class QAService:
             bool(judged) and judged[0].typed,
             self.background,
         )
-        probability = self.model.probability(features)
         if self.reader is not None and candidates and not follow_up:
             weight = self.config.reader_weight
             candidates = read_candidates(self.reader, query.text, passages, candidates, weight)
-            best = candidates[0].reader or 0.0
-            features["reader"] = best
-            features["typed"] = 1.0 if candidates[0].typed else 0.0  # of the sentence it quotes
-            if self.model.reader_threshold is not None:
-                probability = on_scale(best, self.model.reader_threshold, self.model.threshold)
+            features.update(reader_signals(candidates))
+        # without the reader (a follow-up, or no engine for it) its signal counts as neutral
+        probability = self.model.probability(features)
         # a follow-up on an answered turn, read from the passage that turn quoted, is as
         # answerable as that turn: the conversation is judged, not its last few words
         # (the answer-type check still applies to the sentence it would quote)

@@ -9,6 +9,7 @@ search or decide anything; `qa.retrieval` and `qa.service` do.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from functools import cached_property
 
@@ -17,6 +18,15 @@ import numpy as np
 from embeddings.analysis import analyse, analyse_query
 from embeddings.documents import language_of_question
 
+# lone surrogates (a tokenizer's TypeError) and control characters other than tab and newline
+_NOT_TEXT = re.compile(r"[\ud800-\udfff\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def clean_text(text: str) -> str:
+    """`text` without what is not text: lone surrogates and control characters are dropped
+    (an unpaired \\udcff from a shell's invalid UTF-8 would crash the tokenizer)."""
+    return _NOT_TEXT.sub("", text)
+
 
 class Query:
     """One question's text and what is derived from it. `embed` turns text into a vector
@@ -24,7 +34,7 @@ class Query:
     vector is wanted (a BM25-only search never embeds). Not shared across threads."""
 
     def __init__(self, text: str, embed: Callable[[str], np.ndarray]) -> None:
-        self.text = text
+        self.text = clean_text(text)
         self._embed = embed
 
     def __repr__(self) -> str:

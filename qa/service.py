@@ -34,13 +34,17 @@ from qa.answering import (
     speakers,
 )
 from qa.citations import Citation, CitationChecker, Claim, MarkerStream
-from qa.query import Query
+from qa.query import Query, clean_text
 from qa.reader import Pair, Reader
 from qa.retrieval import Hit, Retriever
 from qa.settings import AnswerConfig, Mode
 
 log = logging.getLogger(__name__)
 MAX_QUESTION_CHARS = 2000
+# what of a conversation a follow-up reads: its last turns, each cut to a length (an earlier
+# message of any size would otherwise be embedded whole, for every later question)
+MAX_HISTORY_TURNS = 20
+MAX_TURN_CHARS = 4000
 BACKGROUND_POOL = 100  # dense candidates whose cosines are the question's own background
 
 
@@ -130,6 +134,15 @@ def refuses(probability: float, signals: dict[str, float], threshold: float) -> 
     if threshold == float("-inf"):
         return False
     return probability < threshold or signals.get("typed", 1.0) < 1.0
+
+
+def bounded(history: Sequence[Turn]) -> list[Turn]:
+    """The conversation as a follow-up reads it: the last MAX_HISTORY_TURNS turns, each text
+    cleaned and cut to MAX_TURN_CHARS."""
+    return [
+        (clean_text(q)[:MAX_TURN_CHARS], clean_text(a)[:MAX_TURN_CHARS])
+        for q, a in list(history)[-MAX_HISTORY_TURNS:]
+    ]
 
 
 def gate_sentence(candidates: Sequence[Candidate]) -> float | None:
@@ -344,7 +357,8 @@ class QAService:
         """Answer `question`; `answerer` overrides the service's own for this call;
         `abstain=False` answers even below the threshold (eval measures the whole curve)."""
         answerer = answerer or self.answerer
-        question = question.strip()
+        question = clean_text(question).strip()
+        history = bounded(history)
         if not question:
             raise BadInput("The question is empty.")
         if len(question) > MAX_QUESTION_CHARS:

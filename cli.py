@@ -36,8 +36,33 @@ app = typer.Typer(
     cls=_Commands,
     add_completion=False,
     no_args_is_help=True,
+    rich_markup_mode=None,  # help text as written: "[default: 64]", "'citeqa[ray]'" kept
     help="Question answering over your documents, with checked citations.",
 )
+
+
+def _version(asked: bool) -> None:
+    if asked:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"citeqa {version('citeqa')}")
+        except PackageNotFoundError:  # run from a checkout that was never installed
+            typer.echo("citeqa (not installed)")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Question answering over your documents, with checked citations."""
+
 
 IndexOpt = Annotated[
     Path | None,
@@ -149,7 +174,9 @@ def _json_line(payload: object) -> str:
 
 @app.command()
 def index(
-    paths: Annotated[list[Path], typer.Argument(help="Files or folders (recursive).")],
+    paths: Annotated[
+        list[Path], typer.Argument(help="Files or folders (recursive).", metavar="PATHS")
+    ],
     index: IndexOpt = None,
     preset: PresetOpt = None,
     embedder: EmbedderOpt = None,

@@ -379,3 +379,11 @@ def test_index_reports_documents_embedded_whole_and_dropped(
     assert result.exit_code == 0, result.output
     assert "dropped 3 whole-document vectors" in result.output
     assert "nothing changed" not in result.output
+
+
+def test_version_and_help_that_keeps_its_brackets() -> None:
+    done = runner.invoke(app, ["--version"])
+    assert done.exit_code == 0 and done.output.startswith("citeqa ")
+    text = " ".join(runner.invoke(app, ["index", "--help"]).output.split())
+    assert "MiB [default: 64]" in text  # rich markup used to eat "[default: 64]"
+    assert "pip install 'citeqa[ray]'" in text

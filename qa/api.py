@@ -126,10 +126,8 @@ def _bearer_check(api_key: str | None) -> Any:
     return check
 
 
-def create_api(service: QAService, api_key: str | None = None) -> FastAPI:
-    """The API app; with `api_key`, every /v1 route wants `Authorization: Bearer <key>`."""
-    app = FastAPI(title="citeqa", docs_url=None, redoc_url=None, openapi_url=None)
-    auth = [Depends(_bearer_check(api_key))]
+def add_error_handlers(app: FastAPI) -> None:
+    """Every error in OpenAI's shape: ours, FastAPI's, and any unexpected one."""
 
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
@@ -144,9 +142,21 @@ def create_api(service: QAService, api_key: str | None = None) -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {}
+        if first.get("type") == "json_invalid":  # was "1: JSON decode error"
+            at = next((p for p in first.get("loc", ())[1:] if isinstance(p, int)), None)
+            reason = (first.get("ctx") or {}).get("error", "")
+            message = "The body is not valid JSON" + (f" (at character {at})" if at else "")
+            message += f": {reason}." if reason else "."
+            return JSONResponse(_error_body(message, "invalid_request_error"), status_code=400)
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
         message = f"{where}: {first.get('msg', 'invalid request')}" if where else "invalid body"
         return JSONResponse(_error_body(message, "invalid_request_error"), status_code=400)
+
+    @app.exception_handler(Exception)
+    async def failed(_: Request, exc: Exception) -> JSONResponse:  # a bug: still OpenAI's shape
+        log.exception("request failed")
+        message = "The server failed to answer (its log has the details)."
+        return JSONResponse(_error_body(message, "api_error"), status_code=500)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
@@ -156,6 +166,14 @@ def create_api(service: QAService, api_key: str | None = None) -> FastAPI:
             ),
             status_code=exc.status_code,
         )
+
+
+def create_api(service: QAService, api_key: str | None = None) -> FastAPI:
+    """The API app; with `api_key`, every /v1 route wants `Authorization: Bearer <key>`."""
+    app = FastAPI(title="citeqa", docs_url=None, redoc_url=None, openapi_url=None)
+    auth = [Depends(_bearer_check(api_key))]
+
+    add_error_handlers(app)
 
     @app.get("/v1/models", dependencies=auth)
     def models() -> dict[str, Any]:

@@ -352,3 +352,27 @@ def test_llm_failure_is_502_or_an_error_event() -> None:
         assert events[-1] == "[DONE]"
         error = json.loads(events[-2])["error"]
         assert "did not answer" in error["message"] and error["type"] == "api_error"
+
+
+def test_bodies_that_are_not_text_or_json_get_a_clear_400(service: QAService) -> None:
+    from fastapi.testclient import TestClient
+
+    app = api.create_api(service)
+
+    @app.get("/v1/boom")
+    def boom() -> None:
+        raise RuntimeError("a bug")
+
+    app.router.routes.insert(0, app.router.routes.pop())  # before the catch-all /v1 route
+    client = TestClient(app, raise_server_exceptions=False)
+    url, kind = "/v1/chat/completions", {"content-type": "application/json"}
+    bad = client.post(url, content=b'{"model": "citeqa", "messages": [', headers=kind)
+    assert bad.status_code == 400
+    assert bad.json()["error"]["message"].startswith("The body is not valid JSON (at character")
+    raw = b'{"model":"citeqa","messages":[{"role":"user","content":"\xff Gaza?"}]}'
+    assert client.post(url, content=raw, headers=kind).status_code == 400
+    lone = '{"model":"citeqa","messages":[{"role":"user","content":"\\udcff Rode Kruis?"}]}'
+    answered = client.post(url, content=lone, headers=kind)
+    assert answered.status_code == 200 and "3 miljoen" in answered.text  # cleaned, answered
+    failed = client.get("/v1/boom")
+    assert failed.status_code == 500 and failed.json()["error"]["type"] == "api_error"

@@ -2,7 +2,7 @@
 or streamed as server-sent events) and /v1/search, with errors in OpenAI's shape.
 
 The answer text keeps its [n] markers; each response also carries `citations` (the fields
-of `citeqa ask --json`), `abstained`, and `related` when the service gives it. Nothing in a
+of `citeqa ask --json`), `abstained`, and `related` (empty unless refused). Nothing in a
 request can choose the LLM or its endpoint: that is server configuration. This module builds
 the FastAPI app and opens the listening socket; the Gradio UI is mounted on it by app.py.
 """
@@ -35,9 +35,16 @@ MODEL_ID = "citeqa"
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str, kind: str = "invalid_request_error") -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        kind: str = "invalid_request_error",
+        code: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.status, self.message, self.kind = status, message, kind
+        self.code = code or ("invalid_api_key" if status == 401 else None)
 
 
 class TextPart(BaseModel):
@@ -60,8 +67,10 @@ class ChatRequest(BaseModel):
     # OpenAI clients send temperature, top_p, stream_options, ... : accepted and ignored
     model_config = ConfigDict(extra="ignore")
     model: str = MODEL_ID
-    messages: list[Message] = Field(min_length=1)
+    # a conversation longer than this is refused; the service reads its last 20 turns anyway
+    messages: list[Message] = Field(min_length=1, max_length=200)
     stream: bool = False
+    max_tokens: int | None = Field(None, ge=1, description="Accepted; answers are quotes.")
     k: int | None = Field(None, ge=1, le=100, description="Passages to read (citeqa extra).")
 
 
@@ -94,8 +103,7 @@ def answer_fields(answer: Answer) -> dict[str, Any]:
     answer_span when present."""
     data = answer.as_json()
     extra = {"citations": data["citations"], "abstained": data["abstained"]}
-    if data.get("related"):
-        extra["related"] = data["related"]
+    extra["related"] = data.get("related", [])  # always there, as the documented shape has it
     if data.get("answer_span"):
         extra["answer_span"] = data["answer_span"]
     return extra
@@ -131,8 +139,7 @@ def add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
-        code = "invalid_api_key" if exc.status == 401 else None
-        return JSONResponse(_error_body(exc.message, exc.kind, code), status_code=exc.status)
+        return JSONResponse(_error_body(exc.message, exc.kind, exc.code), status_code=exc.status)
 
     @app.exception_handler(CiteqaError)
     async def citeqa_error(_: Request, exc: CiteqaError) -> JSONResponse:
@@ -182,7 +189,11 @@ def create_api(service: QAService, api_key: str | None = None) -> FastAPI:
     @app.get("/v1/models/{model}", dependencies=auth)
     def model(model: str) -> dict[str, Any]:
         if model != MODEL_ID:
-            raise ApiError(404, f"The model {model!r} does not exist; use {MODEL_ID!r}.")
+            raise ApiError(
+                404,
+                f"The model {model!r} does not exist; use {MODEL_ID!r}.",
+                code="model_not_found",
+            )
         return _model_card()
 
     @app.post("/v1/search", dependencies=auth)
@@ -194,6 +205,12 @@ def create_api(service: QAService, api_key: str | None = None) -> FastAPI:
 
     @app.post("/v1/chat/completions", dependencies=auth, response_model=None)
     def chat(body: ChatRequest) -> dict[str, Any] | StreamingResponse:
+        if body.model != MODEL_ID:
+            raise ApiError(
+                404,
+                f"The model {body.model!r} does not exist; use {MODEL_ID!r}.",
+                code="model_not_found",
+            )
         question, history = conversation(body.messages)
         if not question.strip():
             raise ApiError(400, "The last user message is empty.")

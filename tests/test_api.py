@@ -179,8 +179,12 @@ def test_a_request_cannot_choose_the_llm(client: openai.OpenAI) -> None:
     plain = client.chat.completions.create(
         model="citeqa", messages=[{"role": "user", "content": RED_CROSS}]
     )
+    with pytest.raises(openai.NotFoundError):  # a model name cannot pick one either
+        client.chat.completions.create(
+            model="ollama:evil", messages=[{"role": "user", "content": RED_CROSS}]
+        )
     steered = client.chat.completions.create(
-        model="ollama:evil",
+        model="citeqa",
         messages=[{"role": "user", "content": RED_CROSS}],
         extra_body={
             "llm_base_url": "http://127.0.0.1:9/v1",
@@ -376,3 +380,19 @@ def test_bodies_that_are_not_text_or_json_get_a_clear_400(service: QAService) ->
     assert answered.status_code == 200 and "3 miljoen" in answered.text  # cleaned, answered
     failed = client.get("/v1/boom")
     assert failed.status_code == 500 and failed.json()["error"]["type"] == "api_error"
+
+
+def test_unknown_models_and_bad_limits_get_openai_errors(service: QAService) -> None:
+    from fastapi.testclient import TestClient
+
+    client = TestClient(api.create_api(service))
+    ask = {"messages": [{"role": "user", "content": RED_CROSS}]}
+    other = client.post("/v1/chat/completions", json={**ask, "model": "gpt-4o"})
+    assert other.status_code == 404 and other.json()["error"]["code"] == "model_not_found"
+    assert client.get("/v1/models/gpt-4o").json()["error"]["code"] == "model_not_found"
+    negative = client.post("/v1/chat/completions", json={**ask, "max_tokens": -5})
+    assert negative.status_code == 400 and "max_tokens" in negative.json()["error"]["message"]
+    long = {"messages": [{"role": "user", "content": "Rode Kruis?"}] * 201}
+    assert client.post("/v1/chat/completions", json=long).status_code == 400
+    answered = client.post("/v1/chat/completions", json={**ask, "model": "citeqa"}).json()
+    assert answered["related"] == [] and answered["citations"]

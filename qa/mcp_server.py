@@ -93,12 +93,21 @@ class DocumentList(BaseModel):
     documents: list[Document]
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("citeqa")
+    except PackageNotFoundError:  # a checkout that was never installed
+        return "0+unknown"
+
+
 def create_mcp(service: QAService) -> Any:
     """The MCP server object (mcp.server.mcpserver.MCPServer) with citeqa's three tools."""
     from mcp.server.mcpserver import MCPServer
     from mcp.server.mcpserver.exceptions import ToolError
 
-    server = MCPServer("citeqa", instructions=INSTRUCTIONS)
+    server = MCPServer("citeqa", instructions=INSTRUCTIONS, version=_version())
 
     @server.tool()
     def search(

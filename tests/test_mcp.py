@@ -49,6 +49,7 @@ def test_mcp_lists_typed_tools_and_answers(small_index: Path) -> None:
         bad = await client.call_tool("ask", {"question": "why " * 1000})
         wrong_type = await client.call_tool("search", {"query": "x", "k": "many"})
         return {
+            "version": client.server_info.version,
             "tools": tools,
             "asked": asked,
             "follow": follow,
@@ -77,6 +78,7 @@ def test_mcp_lists_typed_tools_and_answers(small_index: Path) -> None:
     assert r["blank"].is_error and "The question is empty." in r["blank"].content[0].text
     assert r["bad"].is_error and "2000 characters" in r["bad"].content[0].text
     assert r["wrong_type"].is_error
+    assert r["version"] and r["version"] != "0.0.0"  # the server says which citeqa it is
 
 
 @pytest.mark.slow

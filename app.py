@@ -380,8 +380,7 @@ def create_app(
                     scale=8,
                     min_width=240,
                     elem_id="question",
-                    max_length=2000,
-                    lines=1,
+                    lines=1,  # no max_length: a longer question is refused aloud, not cut
                 )
                 send = gr.Button("Ask", variant="primary", scale=1, min_width=70, elem_id="ask")
                 stop = gr.Button("Stop", scale=1, min_width=70, elem_id="stop")

@@ -544,3 +544,15 @@ def test_uploads_follow_the_document_vectors_setting(
     assert backend.add_files([upload]).added == ["sluizen.txt"]
     stored = str((small_index / "uploads" / "sluizen.txt").resolve())
     assert (stored in Index(small_index).document_vector_sources()) is wanted
+
+
+def test_a_long_question_is_not_cut_in_the_box(
+    small_index: Path, fake_embedder: FakeEmbedder
+) -> None:
+    """The box takes a pasted 4,800 characters; the service then refuses it in one line
+    (the box used to cut it to 2,000 without a word)."""
+    demo = create_app(service_for(small_index, fake_embedder), "fake:64")
+    box = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "question")
+    assert box.max_length is None
+    with pytest.raises(BadInput, match="4800 characters; the limit is 2000"):
+        service_for(small_index, fake_embedder).ask("x" * 4800)

@@ -347,14 +347,17 @@ def _print_answer(answer: object) -> None:
     span = a.answer_span  # type: ignore[attr-defined]
     if span:
         short = a.text[span[0] : span[1]]  # type: ignore[attr-defined]
-        typer.echo(terminal_safe(f"  short answer: {short}", newlines=False))
+        label = "kort antwoord" if a.lang == "nl" else "short answer"  # type: ignore[attr-defined]
+        typer.echo(terminal_safe(f"  {label}: {short}", newlines=False))
     for c in a.citations:  # type: ignore[attr-defined]
         mark = "" if c.supported else "  (unsupported)"
         line = f"  [{c.n}] {c.title} — {c.source}:{c.start}-{c.end}{mark}"
         typer.echo(terminal_safe(line, newlines=False))
         typer.echo(terminal_safe(f"      “{c.quote}”", newlines=False))
     if a.abstained and a.related:  # type: ignore[attr-defined]
-        typer.echo("  related (closest passages, not sources):")
+        dutch = a.lang == "nl"  # type: ignore[attr-defined]  # in the refusal's language
+        header = "verwant (de dichtstbijzijnde passages, geen bronnen)" if dutch else None
+        typer.echo(f"  {header or 'related (closest passages, not sources)'}:")
         for h in a.related:  # type: ignore[attr-defined]
             c = h.chunk
             snippet = c.text[:160].replace("\n", " ") + ("…" if len(c.text) > 160 else "")

@@ -387,3 +387,12 @@ def test_version_and_help_that_keeps_its_brackets() -> None:
     text = " ".join(runner.invoke(app, ["index", "--help"]).output.split())
     assert "MiB [default: 64]" in text  # rich markup used to eat "[default: 64]"
     assert "pip install 'citeqa[ray]'" in text
+
+
+def test_a_dutch_refusal_has_a_dutch_header(
+    fake_index: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CITEQA_ANSWER__MIN_EVIDENCE", "1.0")  # every question refused
+    out = invoke("ask", "Hoeveel geeft Nederland aan het Rode Kruis?", "--index", fake_index)
+    assert "verwant (de dichtstbijzijnde passages, geen bronnen):" in out.output, out.output
+    assert "related (closest" not in out.output

@@ -8,8 +8,6 @@ import json
 import socket
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,7 +23,7 @@ from qa.citations import CitationChecker
 from qa.retrieval import Retriever
 from qa.service import QAService
 from tests.conftest import ROOT
-from tests.helpers import free_port, running_server
+from tests.helpers import free_port, running_server, serve_asgi
 
 RED_CROSS = "Hoeveel geeft Nederland aan het Rode Kruis?"
 
@@ -37,21 +35,8 @@ def service(small_index: Path, fake_embedder) -> QAService:  # type: ignore[no-u
 
 
 def _serve(app: object) -> Iterator[str]:
-    import uvicorn
-
-    sock = api.bind("127.0.0.1", 0)
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
+    for url in serve_asgi(app):
+        yield f"{url}/v1"
 
 
 @pytest.fixture

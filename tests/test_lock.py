@@ -6,8 +6,6 @@ upload without it; bodies are held to a limit; a read-only server has no write a
 from __future__ import annotations
 
 import re
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,13 +14,13 @@ import httpx
 import pytest
 
 from embeddings.store import Index
-from qa import api
 from qa.answering import ExtractiveAnswerer
 from qa.citations import CitationChecker
 from qa.lock import COOKIE, LOGIN, LOGOUT, MAX_BODY
 from qa.retrieval import Retriever
 from qa.service import QAService
 from qa.settings import Settings
+from tests.helpers import serve_asgi
 
 KEY = "k3y-for-tests"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -30,8 +28,6 @@ JSON = {"Accept": "application/json"}
 
 
 def serve(small_index: Path, fake_embedder, **options: Any) -> Iterator[tuple[str, Any]]:  # type: ignore[no-untyped-def]
-    import uvicorn
-
     from app import build_server
 
     retriever = Retriever(Index(small_index), fake_embedder)
@@ -39,18 +35,8 @@ def serve(small_index: Path, fake_embedder, **options: Any) -> Iterator[tuple[st
         retriever, ExtractiveAnswerer(fake_embedder), CitationChecker(fake_embedder)
     )
     app = build_server(service, "fake:64", Settings(index=small_index), **options)
-    sock = api.bind("127.0.0.1", 0)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}", app
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
+    for url in serve_asgi(app):
+        yield url, app
 
 
 @pytest.fixture

@@ -6,9 +6,10 @@ that the login page (`/login`) sets once the key is typed; anything else gets a 
 OpenAI's error shape (a browser asking for a page is sent to the login page instead), and
 its body is never read. Keys and cookies are compared in constant time; the cookie holds an
 HMAC of the key, never the key. Every request's body is held to a size limit, counted as it
-arrives (a missing or false Content-Length does not get past it). A read-only server
-refuses Gradio's upload route outright. The login page is plain HTML, no scripts and no
-remote content. What the lock covers, and what it does not, is in docs/security.md.
+arrives (a missing or false Content-Length does not get past it): past it the app is told
+the client left, so it acts on no cut body. A read-only server refuses Gradio's upload route
+and any multipart body outright. The login page is plain HTML, no scripts and no remote
+content. What the lock covers, and what it does not, is in docs/security.md.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ LOGIN = "/login"
 LOGOUT = "/logout"
 MAX_BODY = 4 * 2**20  # any request but an upload: a question and its conversation
 MAX_LOGIN_BODY = 4096
-UPLOAD_PATHS = ("/gradio_api/upload", "/upload")
+UPLOAD_PATHS = ("/gradio_api/upload",)
 
 _LOGIN_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>citeqa: sign in</title>
@@ -73,7 +74,9 @@ def _cookie(header: str, name: str) -> str:
 def bearer_ok(authorization: str, api_key: str) -> bool:
     scheme, _, token = authorization.partition(" ")
     return scheme.lower() == "bearer" and hmac.compare_digest(
-        token.strip().encode("utf-8", "surrogateescape"), api_key.encode()
+        # headers arrive decoded as latin-1: their raw bytes are compared with the UTF-8 key
+        token.strip().encode("latin-1", "replace"),
+        api_key.encode(),
     )
 
 
@@ -141,7 +144,9 @@ class ServerLock:
         if scope["type"] == "websocket":
             await self.app(scope, receive, send)
             return
-        if self.read_only and path.rstrip("/") in UPLOAD_PATHS:
+        kind = headers.get("content-type", "")
+        if self.read_only and (path.rstrip("/") in UPLOAD_PATHS or "multipart/" in kind):
+            # every Gradio route that takes files takes them as multipart (recordings too)
             body = error_body("This server is read-only: documents cannot be added.", "read_only")
             await _respond(send, 403, body, "application/json")
             return
@@ -168,24 +173,24 @@ class ServerLock:
         self, scope: Scope, receive: Receive, send: Send, headers: dict[str, str], limit: int
     ) -> None:
         declared = headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
+        if declared.isascii() and declared.isdigit() and int(declared) > limit:
             await self.too_large(send, limit)
             return
         seen = 0
         over = replaced = False
 
         async def counted() -> Message:
-            # past the limit the app is told the body ended, and whatever it answers to
-            # that is replaced by the 413 (an exception here would become its own 400)
+            # past the limit the app is told the client went away, so it stops rather than
+            # act on a cut body; the 413 is sent in its place
             nonlocal seen, over
             if over:
-                return {"type": "http.request", "body": b"", "more_body": False}
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
                     over = True
-                    return {"type": "http.request", "body": b"", "more_body": False}
+                    return {"type": "http.disconnect"}
             return message
 
         async def tracked(message: Message) -> None:
@@ -197,7 +202,14 @@ class ServerLock:
                 return
             await send(message)
 
-        await self.app(scope, counted, tracked)
+        try:
+            await self.app(scope, counted, tracked)
+        except Exception:
+            if not over:
+                raise
+        if over and not replaced:
+            replaced = True
+            await self.too_large(send, limit)
 
     @staticmethod
     async def too_large(send: Send, limit: int) -> None:

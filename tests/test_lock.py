@@ -151,6 +151,51 @@ def test_a_body_over_the_limit_is_refused_unread(locked: tuple[str, Any]) -> Non
         assert client.post("/v1/chat/completions", content=big).status_code == 401
 
 
+def test_past_the_limit_the_app_acts_on_no_cut_body() -> None:
+    """The app behind the lock is told the client left, never handed a body that ends
+    early (a JSON prefix that parses would be acted on, whatever the 413 says)."""
+    import asyncio
+
+    from qa.lock import ServerLock
+
+    seen: list[str] = []
+
+    async def app(scope, receive, send):  # type: ignore[no-untyped-def]
+        body = b""
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                seen.append("left")
+                return
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                seen.append(f"acted on {len(body)} bytes")
+                await send({"type": "http.response.start", "status": 200, "headers": []})
+                await send({"type": "http.response.body", "body": b"ok"})
+                return
+
+    chunks = [b'{"data": ["x"]}' + b" " * 60, b" " * 60, b" " * 60]
+    sent: list[dict] = []
+
+    async def receive():  # type: ignore[no-untyped-def]
+        chunk = chunks.pop(0)
+        return {"type": "http.request", "body": chunk, "more_body": bool(chunks)}
+
+    async def send(message):  # type: ignore[no-untyped-def]
+        sent.append(message)
+
+    lock = ServerLock(app, None, max_body=100)
+    asyncio.run(lock({"type": "http", "path": "/x", "headers": []}, receive, send))
+    assert seen == ["left"]
+    assert sent[0]["status"] == 413
+
+
+def test_a_key_outside_ascii_works_as_a_bearer_token(small_index: Path, fake_embedder) -> None:  # type: ignore[no-untyped-def]
+    for url, _ in serve(small_index, fake_embedder, api_key="clé-sleutel"):
+        header = {"Authorization": "Bearer clé-sleutel".encode()}  # as a client sends it
+        assert httpx.get(f"{url}/v1/models", headers=header).status_code == 200
+
+
 def test_a_read_only_server_has_no_write(small_index: Path, fake_embedder, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     for url, _ in serve(small_index, fake_embedder, read_only=True):
         with httpx.Client(base_url=url, timeout=30) as client:
@@ -159,6 +204,9 @@ def test_a_read_only_server_has_no_write(small_index: Path, fake_embedder, tmp_p
             files = {"files": ("a.txt", b"hallo", "text/plain")}
             r = client.post("/gradio_api/upload", files=files)
             assert r.status_code == 403 and r.json()["error"]["code"] == "read_only"
+            # nor any other route that takes files (recordings, component servers)
+            for route in ("/gradio_api/process_recording", "/gradio_api/component_server"):
+                assert client.post(route, files=files).status_code == 403, route
             asked = client.post(
                 "/gradio_api/call/ask", json={"data": ["Rode Kruis?", [], "hybrid", 3, "any"]}
             )

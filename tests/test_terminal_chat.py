@@ -108,7 +108,7 @@ class SlowThenQuick:
         if len(self.calls) == 1:
             yield Delta("Partial answer")
             self.started.set()
-            deadline = time.time() + 20
+            deadline = time.time() + 60
             while time.time() < deadline:
                 time.sleep(0.01)
             raise AssertionError("Ctrl-C did not stop the answer")
@@ -118,7 +118,8 @@ class SlowThenQuick:
 def test_ctrl_c_cancels_only_the_answer(service: QAService, tmp_path: Path) -> None:
     slow = SlowThenQuick(service)
     sender = threading.Thread(
-        target=lambda: slow.started.wait(20) and os.kill(os.getpid(), signal.SIGINT)
+        # generous: on a loaded machine the chat can take a while to reach its first answer
+        target=lambda: slow.started.wait(300) and os.kill(os.getpid(), signal.SIGINT)
     )
     sender.start()
     lines = ["first question\r", f"{RED_CROSS}\r", "En hoeveel was dat?\r"]

@@ -116,6 +116,16 @@ class SlowThenQuick:
 
 
 def test_ctrl_c_cancels_only_the_answer(service: QAService, tmp_path: Path) -> None:
+    # the handler a `citeqa chat` process has (in a full run an earlier test can leave
+    # another one installed, and the SIGINT below then raised nothing)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        _ctrl_c(service, tmp_path)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _ctrl_c(service: QAService, tmp_path: Path) -> None:
     slow = SlowThenQuick(service)
     sender = threading.Thread(
         # generous: on a loaded machine the chat can take a while to reach its first answer

@@ -183,7 +183,7 @@ def test_chat_in_a_real_terminal(small_index: Path, tmp_path: Path) -> None:
         os.write(main, b"\r")
         read_until(b"miljoen")
         os.write(main, b"\x04")  # Ctrl-D at an empty prompt ends the session
-        assert process.wait(30) == 0
+        assert process.wait(120) == 0  # a loaded machine: the reader and engines shut down
     finally:
         if process.poll() is None:
             process.kill()

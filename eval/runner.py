@@ -14,7 +14,7 @@ from embeddings.indexer import Batching, index_paths
 from embeddings.stores import is_remote
 from eval.datasets import Dataset, load_dataset, write_beir_corpus
 from eval.retrieval import RetrievalEval, evaluate
-from qa.factory import embedder_spec, open_retriever
+from qa.factory import compiled_cache, embedder_spec, open_retriever
 from qa.retrieval import Retriever
 from qa.settings import Mode, Settings
 
@@ -45,7 +45,7 @@ def index_documents(docs: Path, index: Path, settings: Settings, progress: bool)
     index_paths(
         [docs],
         index,
-        lambda: load_embedder(spec, settings.embed_threads),
+        lambda: load_embedder(spec, settings.embed_threads, compiled_cache(settings, index)),
         spec,
         settings.chunking,
         progress=progress,

@@ -9,6 +9,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from embeddings.compiled_cache import CompiledCache
+from embeddings.documents import warm_language_identifier
 from embeddings.embedders import (
     DEFAULT_EMBEDDER,
     E5_ENGINES,
@@ -20,7 +22,7 @@ from embeddings.embedders import (
 )
 from embeddings.engine_check import check_engine
 from embeddings.store import Index, check_embedder
-from embeddings.stores import LexicalStore, manifest_of, open_store
+from embeddings.stores import LexicalStore, is_remote, manifest_of, open_store
 from qa.answering import Answerer, load_answerer
 from qa.citations import CitationChecker
 from qa.reader import Reader
@@ -58,16 +60,29 @@ def spec_of(manifest: dict[str, Any] | None) -> str:
     return spec
 
 
+CACHE_FOLDER = "cache"  # in an index directory, beside CURRENT and the generations
+
+
+def compiled_cache(settings: Settings, index_dir: Path | str | None = None) -> CompiledCache | None:
+    """Where compiled models are kept: the index directory's cache/ (nothing is written
+    outside the index), none for a remote store or with the `compiled_cache` setting off."""
+    index = index_dir or settings.index
+    if not settings.compiled_cache or is_remote(index):
+        return None
+    return CompiledCache(Path(index) / CACHE_FOLDER)
+
+
 def open_index(
     settings: Settings, embedder: Embedder | None = None
 ) -> tuple[Index | LexicalStore, Embedder]:
     """Load the index (a directory, or `milvus:<uri>[#collection]`), then the embedder it
     was built with (refusing a different one, or another engine whose vectors differ)."""
+    warm_language_identifier()  # read while the index and the embedder load
     index: Any = open_store(settings.index)
     spec = settings.embedder or spec_of(index.manifest)  # the manifest just read, not again
     if embedder is None:
         check_embedder(index.manifest, embedder_id(spec), index.root)
-        embedder = load_embedder(spec, settings.embed_threads)
+        embedder = load_embedder(spec, settings.embed_threads, compiled_cache(settings))
     check_engine(index, embedder, spec)
     return index, embedder
 
@@ -90,7 +105,7 @@ def load_reader(settings: Settings) -> Reader | None:
         log.warning("the reader needs OpenVINO or ONNX Runtime: pip install 'citeqa[fast]'")
         return None
     backend = "openvino" if engine_available("openvino") else "onnxruntime"
-    return Reader(backend, settings.embed_threads or 0)
+    return Reader(backend, settings.embed_threads or 0, cache=compiled_cache(settings))
 
 
 def open_service(settings: Settings, retriever: Retriever | None = None) -> QAService:

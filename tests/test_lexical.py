@@ -37,6 +37,14 @@ def test_matrix_equals_bm25s(tmp_path: Path) -> None:
     assert list(loaded.rows) == list(range(1, 301))
 
 
+def test_stopwords_are_bm25s_lists() -> None:
+    from bm25s.stopwords import STOPWORDS_DUTCH, STOPWORDS_EN
+
+    from embeddings.analysis import STOPWORDS
+
+    assert {"nl": frozenset(STOPWORDS_DUTCH), "en": frozenset(STOPWORDS_EN)} == STOPWORDS
+
+
 def test_update_equals_rebuild(tmp_path: Path) -> None:
     texts = corpus(200, seed=2)
     base = TermCounts.from_terms(range(1, 201), texts)

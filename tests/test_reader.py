@@ -68,7 +68,7 @@ def base():  # type: ignore[no-untyped-def]
 
 
 def test_the_encoder_maps_each_sentence_to_its_words(base) -> None:  # type: ignore[no-untyped-def]
-    from embeddings.onnx_e5 import E5Tokenizer
+    from embeddings.e5_tokenizer import E5Tokenizer
     from qa.reader import PairEncoder
 
     encoder = PairEncoder(E5Tokenizer(base), base.bos, base.eos)
@@ -111,7 +111,8 @@ def _examples() -> list:  # type: ignore[type-arg]
 def test_a_few_training_steps_lower_the_loss(base) -> None:  # type: ignore[no-untyped-def]
     import torch
 
-    from embeddings.onnx_e5 import E5Tokenizer, InputEmbeddings
+    from embeddings.e5_tokenizer import E5Tokenizer
+    from embeddings.onnx_e5 import InputEmbeddings
     from qa.reader import PairEncoder
     from train.model import ReaderModel
     from train.reader import loss_of, tensors

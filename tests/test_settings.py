@@ -18,6 +18,7 @@ from citeqa.settings import PRESETS, Settings, preset_values
 ENV = {
     "CITEQA_EMBEDDER": "fake:32",
     "CITEQA_EMBED_THREADS": "2",
+    "CITEQA_COMPILED_CACHE": "False",
     "CITEQA_CHUNKING__MAX_TOKENS": "101",
     "CITEQA_CHUNKING__OVERLAP_TOKENS": "21",
     "CITEQA_INDEXING__MAX_FILE_MB": "65",

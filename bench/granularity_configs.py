@@ -7,7 +7,8 @@ chunks only, questions stemmed in Dutch and English; with --sweep, the kept desi
 bench/results/granularity-configs-NAME.json. Usage:
   python bench/granularity_configs.py eval/qa/corpus_qa.jsonl --index INDEX_OF_corpus/
   python bench/granularity_configs.py ../shared/datasets/cisi --index DATA/index
-  add --sweep for the document-vector-by-length and document-weight sweep (p vs its first row)
+  add --adaptive for passages alone / the document level / the level per document (issue 25),
+  --sweep for the document-vector-by-length and document-weight sweep (p vs its first row)
   or --parent for the kept design (in a collection of mostly short documents, a short one
   is scored by its whole-document vector, stored at indexing time) against the mean of its
   passage vectors (the design before; what an index built without document vectors gets)
@@ -57,6 +58,14 @@ SWEEP: dict[str, dict[str, Any]] = {
         for w in (0.5, 1.5, 2.0)
     },
 }
+# --adaptive (issue 25): the document level per document, against passages alone
+ADAPTIVE: dict[str, dict[str, Any]] = {
+    "passages alone (granularity=chunk)": {"granularity": "chunk"},
+    "document level for every document (granularity=document)": {"granularity": "document"},
+    "document level where the document fits the window (granularity=adaptive)": {
+        "granularity": "adaptive"
+    },
+}
 BEFORE = "length, mean passage vector (an index without document vectors)"
 WHOLE = "kept: length, whole-document vector where most documents are short"
 ALWAYS = "length, whole-document vector in every collection"
@@ -77,6 +86,11 @@ def whole_vectors(retriever: Retriever, name: str) -> None:
         docs.mostly_short = lambda n: True  # type: ignore[method-assign]
 
 
+def _p(a: list[float], b: list[float]) -> float:
+    p = float(ttest_rel(b, a).pvalue) if a != b else 1.0
+    return p if p == p else 1.0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("dataset", type=Path)
@@ -87,6 +101,9 @@ def main() -> None:
         "--parent",
         action="store_true",
         help="stored whole-document vectors (kept) against the mean passage vector",
+    )
+    parser.add_argument(
+        "--adaptive", action="store_true", help="passages alone, document level, adaptive"
     )
     args = parser.parse_args()
     logging.getLogger("bm25s").setLevel(logging.WARNING)
@@ -101,14 +118,18 @@ def main() -> None:
         settings = settings.model_copy(update={"index": home / "index"})
     retriever = open_retriever(settings)
     retriever.clear_cache = lambda: None  # type: ignore[method-assign]  # embed each once
-    results, first = {}, None
+    results, first, second = {}, None, None
     variants = SWEEP if args.sweep else VARIANTS
     if args.parent:
         variants = {BEFORE: {}, WHOLE: {}, ALWAYS: {}}
+    if args.adaptive:
+        variants = ADAPTIVE
     for name, config in variants.items():
         retriever.config = RetrievalConfig(**config)
         whole_vectors(retriever, name)
         mode = evaluate(retriever, data, ["hybrid"], doc_of_file).modes["hybrid"]
+        if first is not None and second is None:
+            second = mode
         first = first or mode
         qids = sorted(mode.per_query["ndcg@10"])
         p_values = {}
@@ -117,6 +138,16 @@ def main() -> None:
             b = [mode.per_query[m][q] for q in qids]
             p = float(ttest_rel(b, a).pvalue) if a != b else 1.0
             p_values[m] = round(p if p == p else 1.0, 4)
+        if args.adaptive and second is not None and second is not mode:
+            p_values["vs the second row"] = {
+                m: round(
+                    _p(
+                        [second.per_query[m][q] for q in qids], [mode.per_query[m][q] for q in qids]
+                    ),
+                    4,
+                )
+                for m in TESTED
+            }
         results[name] = {
             "config": config,
             **{m: round(v, 4) for m, v in mode.means.items()},
@@ -128,7 +159,15 @@ def main() -> None:
         }
         print(name, {m: results[name][m] for m in TESTED}, p_values, flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
-    kind = "parent" if args.parent else "sweep" if args.sweep else "configs"
+    kind = (
+        "adaptive"
+        if args.adaptive
+        else "parent"
+        if args.parent
+        else "sweep"
+        if args.sweep
+        else "configs"
+    )
     out = args.out / f"granularity-{kind}-{data.name}.json"
     out.write_text(json.dumps(results, indent=2, ensure_ascii=False), encoding="utf-8")
 

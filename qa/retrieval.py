@@ -205,9 +205,15 @@ class Retriever:
         lexical = self.index.lexical.top(scores, pool, allowed)
         docs = self.documents() if self.config.granularity != "chunk" else None
         doc_bm25 = self.lexical_scores(query, docs) if docs is not None else None
-        if docs is not None and doc_bm25 is not None and self.config.granularity == "adaptive":
-            # a long document is no candidate at the document level, so none by its BM25 sum
-            doc_bm25 = np.where(docs.passage_counts() <= self.mean_up_to(), doc_bm25, 0.0)
+        # adaptive: a document longer than the embedder's window is no unit at the document
+        # level (its BM25 sum favours all its passages, its vector blurs them)
+        short = (
+            docs.passage_counts() <= self.mean_up_to()
+            if docs is not None and self.config.granularity == "adaptive"
+            else None
+        )
+        if doc_bm25 is not None and short is not None:
+            doc_bm25 = np.where(short, doc_bm25, 0.0)  # so it adds no candidates by its sum
         extra = self._best_chunks(docs, doc_bm25, scores, pool, allowed) if docs else []
         candidates = list(dict.fromkeys([r for r, _ in dense] + [r for r, _ in lexical] + extra))
         if not candidates:
@@ -238,12 +244,8 @@ class Retriever:
             by_doc: dict[int, list[int]] = {}
             for r in candidates:
                 by_doc.setdefault(doc_of[r], []).append(r)
-            # adaptive: a document longer than the embedder's window is no unit at this
-            # level (its BM25 sum favours all its passages, its vector blurs them): its
-            # passages count their own passage-level score in its place
-            longest = self.mean_up_to() if self.config.granularity == "adaptive" else None
-            if longest is not None:
-                by_doc = {d: rows for d, rows in by_doc.items() if len(docs.rows_of(d)) <= longest}
+            if short is not None:  # a long document's passages count their own score twice
+                by_doc = {d: rows for d, rows in by_doc.items() if short[d]}
             # a one-passage document's vector is its passage's: reuse the exact score
             single = {d: rows[0] for d, rows in by_doc.items() if len(docs.rows_of(d)) == 1}
             doc_dense = docs.dense(

@@ -132,7 +132,9 @@ def run_chat(
 @contextmanager
 def _no_echo(enabled: bool) -> Iterator[None]:
     """While an answer is written, keys typed ahead are not echoed by the terminal (an arrow
-    key would show as ^[[A); they wait, and the next prompt reads them. Ctrl-C still works."""
+    key would show as ^[[A); they wait, and the next prompt reads them. Ctrl-C still works.
+    Canonical mode is off too: in it the terminal takes a typed-ahead Ctrl-D as end-of-file
+    and drops it, and the next prompt would wait for a Ctrl-D the user already typed."""
     import sys
 
     fd = sys.stdin.fileno() if enabled and sys.stdin.isatty() else None
@@ -143,7 +145,7 @@ def _no_echo(enabled: bool) -> Iterator[None]:
 
     saved = termios.tcgetattr(fd)
     quiet = termios.tcgetattr(fd)
-    quiet[3] &= ~termios.ECHO
+    quiet[3] &= ~(termios.ECHO | termios.ICANON)
     termios.tcsetattr(fd, termios.TCSANOW, quiet)
     try:
         yield

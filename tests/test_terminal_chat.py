@@ -180,13 +180,50 @@ def test_chat_in_a_real_terminal(small_index: Path, tmp_path: Path) -> None:
         del seen[:]
         os.write(main, UP.encode())  # typed while the answer is still being written
         read_until(b"Rode Kruis?")  # the line editor shows the recalled question
+        recalled = bytes(seen)
+        del seen[:]
         os.write(main, b"\r")
+        read_until(b"\n")  # the line is accepted; the answer is being looked for
+        # Ctrl-D typed ahead, while the answer is being written, ends the session after it
+        # (the terminal's canonical mode swallowed it there, and the chat waited for ever)
+        os.write(main, b"\x04")
         read_until(b"miljoen")
-        os.write(main, b"\x04")  # Ctrl-D at an empty prompt ends the session
         assert process.wait(120) == 0  # a loaded machine: the reader and engines shut down
     finally:
         if process.poll() is None:
             process.kill()
         os.close(main)
-    assert b"^[[A" not in seen
+    assert b"^[[A" not in recalled + seen
     assert RED_CROSS in (small_index.parent / "chat_history").read_text()
+
+
+def test_keys_typed_during_an_answer_wait_raw(monkeypatch: pytest.MonkeyPatch) -> None:
+    """While an answer is written the terminal neither echoes nor reads lines: a Ctrl-D typed
+    ahead stays a key for the next prompt (canonical mode took it as end-of-file and dropped
+    it, and the chat waited for ever in a full CI run)."""
+    import pty
+    import termios
+
+    from qa.terminal_chat import _no_echo
+
+    main, child = pty.openpty()
+    try:
+
+        class Terminal(io.StringIO):
+            def fileno(self) -> int:
+                return child
+
+            def isatty(self) -> bool:
+                return True
+
+        monkeypatch.setattr(sys, "stdin", Terminal())
+        before = termios.tcgetattr(child)
+        assert before[3] & termios.ICANON and before[3] & termios.ECHO
+        with _no_echo(True):
+            during = termios.tcgetattr(child)[3]
+            assert not during & termios.ICANON and not during & termios.ECHO
+            assert during & termios.ISIG  # Ctrl-C still stops the answer
+        assert termios.tcgetattr(child) == before
+    finally:
+        os.close(main)
+        os.close(child)

@@ -453,6 +453,7 @@ def evaluate(
     answerer: AnswererOpt = None,
     llm: LLMOpt = None,
     llm_base_url: LLMUrlOpt = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
 ) -> None:
     """Measure retrieval (nDCG@10, Recall@1/5/10/100, MRR@10) per mode and language pair,
     and for QA sets the answers (accuracy, citation precision, abstention)."""
@@ -472,19 +473,21 @@ def evaluate(
     settings = _answer_settings(index, embedder, answerer, llm, llm_base_url, preset=preset)
     answer_figures = None
     if squad.is_squad(dataset):
-        dataset, settings = prepare_squad(dataset, settings, True, index)
+        dataset, settings = prepare_squad(dataset, settings, not quiet, index)
         index = settings.index
     data, result, retriever = run_eval(
         dataset,
         settings,
         chosen,  # type: ignore[arg-type]
-        progress=True,
+        progress=not quiet,
         index_dir=index,
     )
     if answers and data.fmt == "qa":
         service = open_service(settings, retriever)
         answer_figures = summary(
-            answer_all(service, data), service.threshold, service.answerer.name
+            answer_all(service, data, progress=not quiet),
+            service.threshold,
+            service.answerer.name,
         )
     typer.echo(
         json.dumps(as_dict(result, answer_figures), ensure_ascii=False)

@@ -1,6 +1,7 @@
-"""Progress of an indexing run on stderr: a tqdm bar on a terminal, else a line every few
-seconds (files done of total, chunks, rate, ETA), so logs of long runs show where they are.
-Off a terminal the bar still runs, unseen, for Gradio's `track_tqdm` (the UI's progress).
+"""Progress on stderr: a tqdm bar on a terminal, else a line every few seconds, so logs of
+long runs show where they are. `Progress` counts an indexing run (files done of total,
+chunks, rate, ETA); off a terminal its bar still runs, unseen, for Gradio's `track_tqdm` (the
+UI's progress). `Steps` counts any other loop of known length (an eval's queries).
 
 It only reports; it does not time or decide anything else.
 """
@@ -102,3 +103,60 @@ class Progress:
         if self.lines:  # a long run: its last line too
             self.stream.write(self.line() + "\n")
             self.stream.flush()
+
+
+class Steps:
+    """`total` steps of one loop, named by `desc` ("eval hybrid") and `unit` ("queries")."""
+
+    def __init__(
+        self,
+        total: int,
+        desc: str,
+        unit: str,
+        enabled: bool = True,
+        every: float = 5.0,
+        stream: TextIO | None = None,
+    ) -> None:
+        self.total, self.desc, self.unit, self.done = total, desc, unit, 0
+        self.stream = stream or sys.stderr
+        self.enabled = enabled and total > 0
+        self.every = every
+        self.started = self._last = time.monotonic()
+        self._bar: Any = None
+        if self.enabled and self.stream.isatty():
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, desc=desc, unit=unit, file=self.stream, leave=False)
+
+    def __enter__(self) -> Steps:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def step(self, n: int = 1) -> None:
+        self.done += n
+        if not self.enabled:
+            return
+        if self._bar is not None:
+            self._bar.update(n)
+            return
+        now = time.monotonic()
+        if now - self._last >= self.every or self.done == self.total:
+            self._last = now
+            self.stream.write(self.line(now) + "\n")
+            self.stream.flush()
+
+    def line(self, now: float | None = None) -> str:
+        elapsed = max((now or time.monotonic()) - self.started, 1e-9)
+        left = (self.total - self.done) * elapsed / self.done if self.done else None
+        return (
+            f"{self.desc}: {self.done:,}/{self.total:,} {self.unit}, "
+            f"{self.done / elapsed:.1f}/s, {_duration(elapsed)} elapsed"
+            + (f", ETA {_duration(left)}" if left is not None and self.done < self.total else "")
+        )
+
+    def close(self) -> None:
+        bar, self._bar = self._bar, None
+        if bar is not None:
+            bar.close()

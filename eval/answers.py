@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from embeddings.analysis import fold
+from embeddings.progress import Steps
 from eval.datasets import Dataset, Query, contains
 from qa.answering import Turn
 from qa.service import Answer, QAService, refuses
@@ -48,14 +49,16 @@ def citation_hits(item: Answered) -> tuple[int, int]:
     return good, len(item.answer.citations)
 
 
-def answer_all(service: QAService, dataset: Dataset) -> list[Answered]:
+def answer_all(service: QAService, dataset: Dataset, progress: bool = False) -> list[Answered]:
     items = []
-    for q in dataset.queries:
-        history: list[Turn] = []
-        for earlier in q.after:
-            history.append((earlier, service.ask(earlier, history).text))
-        answer = service.ask(q.text, history, abstain=False)
-        items.append(Answered(q, answer, history[-1][1] if history else ""))
+    with Steps(len(dataset.queries), "eval answers", "questions", progress) as steps:
+        for q in dataset.queries:
+            history: list[Turn] = []
+            for earlier in q.after:
+                history.append((earlier, service.ask(earlier, history).text))
+            answer = service.ask(q.text, history, abstain=False)
+            items.append(Answered(q, answer, history[-1][1] if history else ""))
+            steps.step()
     return items
 
 

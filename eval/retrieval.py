@@ -8,6 +8,7 @@ Metrics come from ranx; this module only builds its inputs and groups its output
 from __future__ import annotations
 
 import time
+import warnings
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ import numpy as np
 
 from citeqa.extras import require
 from embeddings.documents import detect_language
+from embeddings.progress import Steps
 from eval.datasets import Dataset, Query, contains
 from qa.retrieval import Hit, Retriever
 from qa.settings import Mode
@@ -93,20 +95,27 @@ def language_pairs(
 
 
 def run_mode(
-    retriever: Retriever, dataset: Dataset, mode: Mode, doc_of_file: dict[str, str], k: int = 100
+    retriever: Retriever,
+    dataset: Dataset,
+    mode: Mode,
+    doc_of_file: dict[str, str],
+    k: int = 100,
+    progress: bool = False,
 ) -> ModeResult:
     run: dict[str, dict[str, float]] = {}
     latencies = []
     retriever.clear_cache()  # each mode pays for its own query embeddings
-    for query in dataset.queries:
-        started = time.perf_counter()
-        hits = retriever.search(query.text, k=k, mode=mode)
-        latencies.append((time.perf_counter() - started) * 1000)
-        ranked: dict[str, float] = {}
-        for hit in hits:
-            for unit in units(hit, query, dataset, doc_of_file):
-                ranked.setdefault(unit, float(k + 1 - hit.rank))
-        run[query.qid] = ranked
+    with Steps(len(dataset.queries), f"eval {mode}", "queries", progress) as steps:
+        for query in dataset.queries:
+            started = time.perf_counter()
+            hits = retriever.search(query.text, k=k, mode=mode)
+            latencies.append((time.perf_counter() - started) * 1000)
+            ranked: dict[str, float] = {}
+            for hit in hits:
+                for unit in units(hit, query, dataset, doc_of_file):
+                    ranked.setdefault(unit, float(k + 1 - hit.rank))
+            run[query.qid] = ranked
+            steps.step()
     return ModeResult(mode=mode, run=run, latencies_ms=latencies)
 
 
@@ -115,6 +124,7 @@ def evaluate(
     dataset: Dataset,
     modes: Sequence[Mode],
     doc_of_file: dict[str, str] | None = None,
+    progress: bool = False,
 ) -> RetrievalEval:
     ranx = require("ranx", "eval")
     Qrels, Run, compare, ranx_evaluate = ranx.Qrels, ranx.Run, ranx.compare, ranx.evaluate
@@ -129,11 +139,13 @@ def evaluate(
     results: dict[str, ModeResult] = {}
     runs = []
     for mode in modes:
-        result = run_mode(retriever, dataset, mode, doc_of_file)
+        result = run_mode(retriever, dataset, mode, doc_of_file, progress=progress)
         judged = {qid: (result.run.get(qid) or {"∅": 0.0}) for qid in qrels}
         ranx_run = Run(judged, name=mode)
         runs.append(ranx_run)
-        per_query = ranx_evaluate(ranx_qrels, ranx_run, METRICS, return_mean=False)
+        with warnings.catch_warnings():  # ranx's numba kernels cast its ids; harmless
+            warnings.filterwarnings("ignore", message="unsafe cast")
+            per_query = ranx_evaluate(ranx_qrels, ranx_run, METRICS, return_mean=False)
         qids = list(ranx_qrels.keys())
         result.per_query = {
             m: dict(zip(qids, map(float, per_query[m]), strict=True)) for m in METRICS

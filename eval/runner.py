@@ -81,4 +81,4 @@ def run_eval(
     if retriever is None:
         settings = settings.model_copy(update={"embedder": embedder_spec(settings)})
         retriever = open_retriever(settings)
-    return dataset, evaluate(retriever, dataset, modes, doc_of_file), retriever
+    return dataset, evaluate(retriever, dataset, modes, doc_of_file, progress), retriever

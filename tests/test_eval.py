@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import io
 import json
 import math
 from pathlib import Path
@@ -8,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli import app
+from embeddings.progress import Steps
 from eval.answers import Answered, has_acceptable_answer, metrics
 from eval.datasets import load_dataset
 from eval.runner import run_eval
@@ -114,6 +116,7 @@ def test_eval_cli_json_and_report(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)  # progress lines go to stderr
+    assert "eval hybrid: 2/2 queries" in result.stderr  # not a terminal: lines, not a bar
     assert set(payload["modes"]) == {"dense", "bm25", "hybrid"}
     assert set(payload["modes"]["hybrid"]["latency_ms"]) == {"p50", "p95"}
     assert (
@@ -131,6 +134,22 @@ def test_eval_cli_json_and_report(tmp_path: Path) -> None:
             "fake:64",
             "--min-recall5",
             "1.01",
+            "--quiet",
         ],
     )
     assert gated.exit_code == 1
+    assert "eval " not in gated.stderr
+
+
+def test_steps_report_lines_off_a_terminal() -> None:
+    stream = io.StringIO()
+    with Steps(3, "eval hybrid", "queries", every=0, stream=stream) as steps:
+        for _ in range(3):
+            steps.step()
+    lines = stream.getvalue().splitlines()
+    assert lines[0].startswith("eval hybrid: 1/3 queries, ") and "ETA" in lines[0]
+    assert lines[-1].startswith("eval hybrid: 3/3 queries, ") and "ETA" not in lines[-1]
+    quiet = io.StringIO()
+    with Steps(3, "eval hybrid", "queries", enabled=False, stream=quiet) as steps:
+        steps.step()
+    assert quiet.getvalue() == ""

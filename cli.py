@@ -429,7 +429,7 @@ def chat(
 
     settings = _answer_settings(index, embedder, answerer, llm, llm_base_url, preset=preset)
     service = open_service(settings)
-    run_chat(service, settings.index.parent / "chat_history")
+    run_chat(service, settings.index / "chat_history")  # inside the index, as uploads/ are
 
 
 @app.command("eval")

@@ -12,6 +12,9 @@
         tombstones.npy     rows removed from an HNSW graph, skipped by searches
         chunks.sqlite      documents and chunks (text, offsets, language, BM25 terms)
         bm25/              term counts and the BM25 score matrix (see `lexical`)
+      uploads/             files added from the chat UI (`qa.backend`)
+      cache/               compiled models, safe to delete (`embeddings.compiled_cache`)
+      chat_history         questions typed in `citeqa chat` (prompt_toolkit's history file)
 
 A writer (`embeddings.writer`) builds a generation under `.building-*`, renames it to
 `gen-*` once every file is written and fsynced, then flips CURRENT; so every `gen-*` folder

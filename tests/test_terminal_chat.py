@@ -194,7 +194,7 @@ def test_chat_in_a_real_terminal(small_index: Path, tmp_path: Path) -> None:
             process.kill()
         os.close(main)
     assert b"^[[A" not in recalled + seen
-    assert RED_CROSS in (small_index.parent / "chat_history").read_text()
+    assert RED_CROSS in (small_index / "chat_history").read_text()  # inside the index folder
 
 
 def test_keys_typed_during_an_answer_wait_raw(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sys
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -19,6 +20,7 @@ from typer.core import TyperGroup
 
 from citeqa.errors import BadInput, CiteqaError
 from citeqa.settings import PRESETS, Settings
+from qa.terminal import terminal_safe
 
 
 class _Commands(TyperGroup):
@@ -152,16 +154,11 @@ def _fail(exc: Exception) -> NoReturn:
     raise typer.Exit(getattr(exc, "exit_code", 2))  # DiskFull has its own
 
 
-# C0 and C1 control characters (ESC starts terminal commands: window title, clipboard,
-# colours), and the bidirectional overrides that reorder what a line shows.
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+def _terminal_size() -> tuple[int, int]:
+    import shutil
 
-
-def terminal_safe(text: str, newlines: bool = True) -> str:
-    """`text` with every control character written out (ESC as `\\x1b`), so text from a
-    document cannot steer the terminal; tabs and, unless `newlines` is false, newlines stay."""
-    safe = _UNSAFE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
-    return safe if newlines else safe.replace("\n", " ")
+    size = shutil.get_terminal_size()
+    return size.columns, size.lines
 
 
 def _json_line(payload: object) -> str:
@@ -391,25 +388,27 @@ def ask(
     """Answer QUESTION from the index, with checked citations."""
     from qa.factory import open_service
     from qa.service import Delta, Done
+    from qa.terminal import Draft
 
     settings = _answer_settings(index, embedder, answerer, llm, llm_base_url, k, preset=preset)
     service = open_service(settings)
     history: list[tuple[str, str]] = []
     for earlier in after or []:
         history.append((earlier, service.ask(earlier, history).text))
-    streamed = ""
+    # a terminal sees the draft as it comes and the checked answer replace it; a pipe gets
+    # the checked answer only
+    draft = Draft(lambda text: typer.echo(text, nl=False), _terminal_size)
+    live = not as_json and sys.stdout.isatty()
     for event in service.stream(question, history):
-        if isinstance(event, Delta) and not as_json:
-            streamed += event.text
-            typer.echo(terminal_safe(event.text), nl=False)
+        if isinstance(event, Delta) and live:
+            draft.add(event.text)
         elif isinstance(event, Done):
             answer = event.answer
     if as_json:
         typer.echo(_json_line(answer.as_json()))
         return
+    draft.settle(answer.text)
     typer.echo("")
-    if answer.abstained and answer.text not in streamed:  # refused after the check
-        typer.echo(terminal_safe(answer.text))
     _print_answer(answer)
 
 

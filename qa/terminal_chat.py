@@ -13,6 +13,7 @@ from typing import Any
 
 from embeddings.errors import CiteqaError
 from qa.service import Answer, Delta, Done, QAService
+from qa.terminal import Draft, terminal_safe
 
 HELP = (
     "Ask a question in Dutch or English; follow-ups use the conversation.\n"
@@ -53,9 +54,16 @@ def format_sources(answer: Answer | None) -> list[str]:
 class TerminalChat:
     """One session: the conversation so far and the last answer, for /sources."""
 
-    def __init__(self, service: QAService, write: Callable[[str], Any]) -> None:
+    def __init__(
+        self,
+        service: QAService,
+        write: Callable[[str], Any],
+        size: Callable[[], tuple[int, int]] | None = None,
+    ) -> None:
+        """`size`: the terminal's (columns, rows), where it understands erase codes."""
         self.service = service
         self.write = write
+        self.size = size
         self.history: list[tuple[str, str]] = []
         self.last: Answer | None = None
 
@@ -68,7 +76,7 @@ class TerminalChat:
             self.history, self.last = [], None
             self.write("(new conversation)\n")
         elif name == "/sources":
-            self.write("\n".join(format_sources(self.last)) + "\n")
+            self.write(terminal_safe("\n".join(format_sources(self.last))) + "\n")
         elif name == "/help":
             self.write(HELP + "\n")
         else:
@@ -77,20 +85,22 @@ class TerminalChat:
 
     def answer(self, question: str) -> None:
         """Stream one answer; Ctrl-C stops it, keeping the conversation as it was."""
+        draft = Draft(self.write, self.size)
         try:
             for event in self.service.stream(question, self.history):
                 if isinstance(event, Delta):
-                    self.write(event.text)
+                    draft.add(event.text)
                 elif isinstance(event, Done):
+                    draft.settle(event.answer.text)  # a draft the check changed goes
                     self.write("\n")
                     lines = format_citations(event.answer)
-                    self.write("".join(line + "\n" for line in lines))
+                    self.write(terminal_safe("".join(line + "\n" for line in lines)))
                     self.last = event.answer
                     self.history.append((question, event.answer.text))
         except KeyboardInterrupt:
             self.write("\n(cancelled)\n")
         except CiteqaError as exc:
-            self.write(f"\nciteqa: {exc}\n")
+            self.write(f"\nciteqa: {terminal_safe(str(exc))}\n")
 
 
 def run_chat(
@@ -110,7 +120,7 @@ def run_chat(
         input=input,
         output=output,
     )
-    chat = TerminalChat(service, _writer(session))
+    chat = TerminalChat(service, _writer(session), _size(session) if input is None else None)
     chat.write("Ask a question (/help for commands, Ctrl-D to quit).\n")
     while True:
         try:
@@ -151,6 +161,14 @@ def _no_echo(enabled: bool) -> Iterator[None]:
         yield
     finally:
         termios.tcsetattr(fd, termios.TCSANOW, saved)
+
+
+def _size(session: Any) -> Callable[[], tuple[int, int]]:
+    def size() -> tuple[int, int]:
+        got = session.output.get_size()
+        return got.columns, got.rows
+
+    return size
 
 
 def _writer(session: Any) -> Callable[[str], None]:

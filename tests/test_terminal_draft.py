@@ -79,9 +79,9 @@ def test_the_terminal_chat_leaves_the_refusal_not_the_draft() -> None:
 
 
 def test_ask_in_a_pipe_prints_the_checked_answer_only(monkeypatch: Any) -> None:
-    import qa.factory
     from typer.testing import CliRunner
 
+    import qa.factory
     from cli import app
 
     monkeypatch.setattr(qa.factory, "open_service", lambda *a, **k: _Scripted())

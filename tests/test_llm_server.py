@@ -20,6 +20,7 @@ from qa.llm import LLMAnswerer, load_chat_model
 from qa.retrieval import Retriever
 from qa.service import Delta, Done, QAService, Retrieved
 from qa.settings import AnswerConfig
+from tests.conftest import ROOT
 from tests.helpers import free_port, running_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.llm]
@@ -122,3 +123,40 @@ def test_follow_up_is_condensed_by_the_real_llm(
         [("What does the Netherlands give to UNOPS?", "1,5 miljoen")],
     )
     assert standalone and len(standalone) <= 500
+
+
+def test_make_llm_starts_the_bundled_model_and_prints_the_line_that_uses_it(
+    tmp_path: Path,
+) -> None:
+    import signal
+    import time
+    import urllib.request
+
+    port = free_port()
+    log = tmp_path / "make-llm.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            ["make", "--no-print-directory", "llm", f"LLM_PORT={port}"],
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # make and the server it runs stop together
+        )
+    try:
+        deadline, models = time.time() + 600, None  # a first run builds llama-cpp-python
+        while models is None:
+            assert process.poll() is None, log.read_text()[-3000:]
+            assert time.time() < deadline, log.read_text()[-3000:]
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=2) as r:
+                    models = json.load(r)
+            except OSError:
+                time.sleep(0.5)
+        assert [m["id"] for m in models["data"]] == ["smollm2"]
+        printed = log.read_text()
+        assert f"--answerer llm --llm openai:smollm2 --llm-base-url http://127.0.0.1:{port}/v1" in (
+            printed
+        )
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)

@@ -102,14 +102,38 @@ def _version() -> str:
         return "0+unknown"
 
 
+def one_line(error: Any) -> str:
+    """A pydantic ValidationError as `field: message; field: message`."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'arguments'}: {e['msg']}" for e in error.errors()
+    )
+
+
 def create_mcp(service: QAService) -> Any:
     """The MCP server object (mcp.server.mcpserver.MCPServer) with citeqa's three tools."""
     from mcp.server.mcpserver import MCPServer
-    from mcp.server.mcpserver.exceptions import ToolError
+    from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
+    from pydantic import ValidationError
 
-    server = MCPServer("citeqa", instructions=INSTRUCTIONS, version=_version())
+    class Server(MCPServer):
+        async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
+            """Arguments that fail their schema are one line, field by field (the SDK sends
+            pydantic's multi-line text with a documentation URL per error)."""
+            try:
+                return await super().call_tool(name, arguments, context)
+            except ToolError as exc:
+                cause = exc.__cause__
+                if isinstance(exc, UnexpectedToolError) or not isinstance(cause, ValidationError):
+                    raise
+                raise ToolError(f"Error executing tool {name}: {one_line(cause)}") from cause
 
-    @server.tool()
+    server = Server("citeqa", instructions=INSTRUCTIONS, version=_version())
+
+    def tool(fn: Any) -> Any:
+        """Registered with its docstring on one line (the SDK keeps its indentation)."""
+        return server.tool(description=" ".join((fn.__doc__ or "").split()))(fn)
+
+    @tool
     def search(
         query: Annotated[str, Field(min_length=1, max_length=2000, description="What to find.")],
         k: Annotated[
@@ -125,7 +149,7 @@ def create_mcp(service: QAService) -> Any:
             raise ToolError(str(exc)) from None
         return SearchResult(query=query, hits=[Hit(**h.as_json()) for h in hits])
 
-    @server.tool()
+    @tool
     def ask(
         question: Annotated[
             str, Field(min_length=1, max_length=2000, description="In Dutch or English.")
@@ -147,7 +171,7 @@ def create_mcp(service: QAService) -> Any:
             raise ToolError(str(exc)) from None
         return AnswerResult.model_validate(answer.as_json())
 
-    @server.tool()
+    @tool
     def list_documents() -> DocumentList:
         """The indexed documents: source path, title, language and number of passages."""
         records = service.current_retriever().index.documents()

@@ -78,6 +78,11 @@ def test_mcp_lists_typed_tools_and_answers(small_index: Path) -> None:
     assert r["blank"].is_error and "The question is empty." in r["blank"].content[0].text
     assert r["bad"].is_error and "2000 characters" in r["bad"].content[0].text
     assert r["wrong_type"].is_error
+    for bad in (r["bad"], r["wrong_type"]):  # one line per call, no pydantic URL
+        text = bad.content[0].text
+        assert "\n" not in text and "pydantic.dev" not in text, text
+    assert r["wrong_type"].content[0].text.startswith("Error executing tool search: k: ")
+    assert all("  " not in (t.description or "") for t in r["tools"].values())
     assert r["version"] and r["version"] != "0.0.0"  # the server says which citeqa it is
 
 

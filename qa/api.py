@@ -28,7 +28,7 @@ from starlette.exceptions import HTTPException
 
 from citeqa.errors import BadInput, CiteqaError, LLMUnavailable
 from qa.lock import bearer_ok
-from qa.service import Answer, Delta, Done, QAService
+from qa.service import Answer, Delta, Done, QAService, bounded
 
 log = logging.getLogger(__name__)
 MODEL_ID = "citeqa"
@@ -96,6 +96,22 @@ def conversation(messages: list[Message]) -> tuple[str, list[tuple[str, str]]]:
             history.append((question, m.text()))
             question = None
     return messages[-1].text(), history
+
+
+def usage(embedder: Any, question: str, history: list[tuple[str, str]], answer: Answer) -> dict:
+    """Tokens counted with the embedder's tokenizer (multilingual-e5's SentencePiece by
+    default; words for an embedder without one). The prompt is what the answer was read
+    from: the question, the earlier turns the service reads, and the passages retrieved; the
+    completion is the answer text."""
+    count = getattr(embedder, "count_tokens", None) or (lambda text: len(text.split()))
+    read = [question, *(t for turn in bounded(history) for t in turn)]
+    prompt = sum(count(t) for t in read) + sum(count(h.chunk.text) for h in answer.hits)
+    completion = count(answer.text)
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
 
 
 def answer_fields(answer: Answer) -> dict[str, Any]:
@@ -214,6 +230,7 @@ def create_api(service: QAService, api_key: str | None = None) -> FastAPI:
         question, history = conversation(body.messages)
         if not question.strip():
             raise ApiError(400, "The last user message is empty.")
+        retriever = service.current_retriever()
         events = service.stream(question, history, k=body.k)
         if body.stream:
             # the first event (retrieval) runs here, so its errors still get a status code
@@ -236,7 +253,7 @@ def create_api(service: QAService, api_key: str | None = None) -> FastAPI:
                     "finish_reason": "stop",
                 }
             ],
-            "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+            "usage": usage(retriever.embedder, question, history, answer),
             **answer_fields(answer),
         }
 

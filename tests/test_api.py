@@ -60,6 +60,9 @@ def test_cited_answer_with_citations_beside_the_text(client: openai.OpenAI) -> N
     text = done.choices[0].message.content or ""
     assert "3 miljoen euro" in text and "[1]" in text
     assert done.choices[0].finish_reason == "stop"
+    used = done.usage
+    assert used is not None and used.completion_tokens > 0 and used.prompt_tokens > 0
+    assert used.total_tokens == used.prompt_tokens + used.completion_tokens
     extra = done.model_extra or {}
     assert extra["abstained"] is False
     first = extra["citations"][0]
@@ -83,6 +86,8 @@ def test_follow_up_uses_the_earlier_messages(client: openai.OpenAI) -> None:
         ],
     )
     assert "3 miljoen euro" in (follow_up.choices[0].message.content or "")
+    assert follow_up.usage and first.usage  # the earlier turns are read, so counted
+    assert follow_up.usage.prompt_tokens > first.usage.prompt_tokens
     alone = client.chat.completions.create(
         model="citeqa", messages=[{"role": "user", "content": "En hoeveel was dat?"}]
     )

@@ -23,7 +23,7 @@ from typing import Any, Literal
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from starlette.exceptions import HTTPException
 
 from citeqa.errors import BadInput, CiteqaError, LLMUnavailable
@@ -69,7 +69,7 @@ class ChatRequest(BaseModel):
     model: str = MODEL_ID
     # a conversation longer than this is refused; the service reads its last 20 turns anyway
     messages: list[Message] = Field(min_length=1, max_length=200)
-    stream: bool = False
+    stream: StrictBool = False  # "yes" or 1 is refused, not taken for true
     max_tokens: int | None = Field(None, ge=1, description="Accepted; answers are quotes.")
     k: int | None = Field(None, ge=1, le=100, description="Passages to read (citeqa extra).")
 

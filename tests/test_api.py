@@ -382,6 +382,9 @@ def test_unknown_models_and_bad_limits_get_openai_errors(service: QAService) -> 
     assert client.get("/v1/models/gpt-4o").json()["error"]["code"] == "model_not_found"
     negative = client.post("/v1/chat/completions", json={**ask, "max_tokens": -5})
     assert negative.status_code == 400 and "max_tokens" in negative.json()["error"]["message"]
+    for loose in ("yes", 1, "true"):
+        said = client.post("/v1/chat/completions", json={**ask, "stream": loose})
+        assert said.status_code == 400 and "stream" in said.json()["error"]["message"]
     long = {"messages": [{"role": "user", "content": "Rode Kruis?"}] * 201}
     assert client.post("/v1/chat/completions", json=long).status_code == 400
     answered = client.post("/v1/chat/completions", json={**ask, "model": "citeqa"}).json()

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from embeddings.chunking import split_sentences
+from embeddings.documents import detect_language
 from embeddings.errors import BadInput, CiteqaError
 from embeddings.store import ChunkRecord, Index, live_generation
 from qa.answerability import Background, Model, signals
@@ -33,7 +34,7 @@ from qa.answering import (
     is_follow_up,
     speakers,
 )
-from qa.citations import Citation, CitationChecker, Claim, MarkerStream
+from qa.citations import MARKER, Citation, CitationChecker, Claim, MarkerStream
 from qa.query import Query, clean_text
 from qa.reader import Pair, Reader
 from qa.retrieval import Hit, Retriever
@@ -134,6 +135,21 @@ def refuses(probability: float, signals: dict[str, float], threshold: float) -> 
     if threshold == float("-inf"):
         return False
     return probability < threshold or signals.get("typed", 1.0) < 1.0
+
+
+LANGUAGE_CHECK_CHARS = 40  # shorter answers (a name, a figure) are not told apart reliably
+
+
+def well_written(text: str, citations: Sequence[Citation], lang: str | None) -> bool:
+    """Whether a model's checked answer may stand: at least half of its citations are
+    supported, and, when the question's language is known and the answer is long enough to
+    tell, the answer (markers left out) is in that language."""
+    if 2 * sum(c.supported for c in citations) < len(citations):
+        return False
+    plain = MARKER.sub("", text).strip()
+    if lang is None or len(plain) < LANGUAGE_CHECK_CHARS:
+        return True
+    return detect_language(plain) == lang
 
 
 def bounded(history: Sequence[Turn]) -> list[Turn]:
@@ -405,6 +421,10 @@ class QAService:
         # nothing it could cite, or no cited sentence its passage supports (a model that
         # echoes its prompt, or invents): refuse the same way rather than lend it sources
         abstained = not any(c.supported for c in citations)
+        if not abstained and answerer.name != "extractive":
+            # a model's text stands only if most of what it cites holds and it is written in
+            # the question's language (SmolLM2's Dutch word salad had 3 of 5 supported)
+            abstained = not well_written(text, citations, asked.lang)
         if (
             not abstained
             and answerer.name != "extractive"

@@ -257,3 +257,33 @@ def _reading():  # type: ignore[no-untyped-def]
     from qa.answering import Reading
 
     return Reading("Hoeveel?", "Hoeveel geeft Nederland?", "nl", [RED_CROSS])
+
+
+def test_llm_text_mostly_unsupported_is_refused(
+    small_index: Path,
+    fake_embedder,  # type: ignore[no-untyped-def]
+) -> None:
+    question = "Hoeveel geeft Nederland aan het Rode Kruis?"
+    dutch = "Nederland geeft een extra bijdrage van 3 miljoen euro aan het Rode Kruis. [1]"
+    invented = " Het Rode Kruis bouwt raketten op de maan. [2] Zij kochten tanks in Parijs. [3]"
+    kept = service(small_index, fake_embedder, ScriptedChatModel.replying(dutch)).ask(question)
+    assert not kept.abstained and kept.citations
+    model = ScriptedChatModel.replying(dutch + invented)
+    wrong = service(small_index, fake_embedder, model).ask(question, k=3)
+    assert wrong.abstained and not wrong.citations and "[1]" not in wrong.text
+    assert wrong.related  # the checked passages are offered as related reading
+
+
+def test_well_written_counts_supported_citations_and_the_language() -> None:
+    from qa.citations import Citation
+    from qa.service import well_written
+
+    def cite(n: int, supported: bool) -> Citation:
+        return Citation(n, "d", "s.txt", "T", f"c{n}", "nl", "q", 0, 1, supported, "q", 0)
+
+    dutch = "Nederland geeft een extra bijdrage van drie miljoen euro aan het Rode Kruis [1]."
+    assert well_written(dutch, [cite(1, True), cite(2, False)], "nl")  # half holds
+    assert not well_written(dutch, [cite(1, True), cite(2, False), cite(3, False)], "nl")
+    assert not well_written(dutch, [cite(1, True)], "en")
+    assert well_written("3 miljoen euro [1].", [cite(1, True)], "en")  # too short to tell
+    assert well_written(dutch, [cite(1, True)], None)  # the question's language unknown

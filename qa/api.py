@@ -27,7 +27,9 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from starlette.exceptions import HTTPException
 
 from citeqa.errors import BadInput, CiteqaError, LLMUnavailable
+from embeddings.store import Index
 from qa.lock import bearer_ok
+from qa.names import publish
 from qa.service import Answer, Delta, Done, QAService, bounded
 
 log = logging.getLogger(__name__)
@@ -114,10 +116,10 @@ def usage(embedder: Any, question: str, history: list[tuple[str, str]], answer: 
     }
 
 
-def answer_fields(answer: Answer) -> dict[str, Any]:
+def answer_fields(answer: Answer, index: Index) -> dict[str, Any]:
     """The top-level extras of a response: citations, abstained, and related and
-    answer_span when present."""
-    data = answer.as_json()
+    answer_span when present; documents named relative to the collection (`qa.names`)."""
+    data = publish(answer.as_json(), index)
     extra = {"citations": data["citations"], "abstained": data["abstained"]}
     extra["related"] = data.get("related", [])  # always there, as the documented shape has it
     if data.get("answer_span"):
@@ -214,10 +216,11 @@ def create_api(service: QAService, api_key: str | None = None) -> FastAPI:
 
     @app.post("/v1/search", dependencies=auth)
     def search(body: SearchRequest) -> dict[str, Any]:
-        hits = service.current_retriever().search(
+        retriever = service.current_retriever()
+        hits = retriever.search(
             body.query, k=body.k, mode=body.mode, lang=body.lang, source=body.source
         )
-        return {"query": body.query, "hits": [h.as_json() for h in hits]}
+        return publish({"query": body.query, "hits": [h.as_json() for h in hits]}, retriever.index)
 
     @app.post("/v1/chat/completions", dependencies=auth, response_model=None)
     def chat(body: ChatRequest) -> dict[str, Any] | StreamingResponse:
@@ -230,12 +233,13 @@ def create_api(service: QAService, api_key: str | None = None) -> FastAPI:
         question, history = conversation(body.messages)
         if not question.strip():
             raise ApiError(400, "The last user message is empty.")
+        index = service.current_retriever().index  # the generation this answer reads
         events = service.stream(question, history, k=body.k)
         if body.stream:
             # the first event (retrieval) runs here, so its errors still get a status code
             first = next(events)
             return StreamingResponse(
-                _sse(first, events, body.model),
+                _sse(first, events, body.model, index),
                 media_type="text/event-stream",
                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
             )
@@ -253,7 +257,7 @@ def create_api(service: QAService, api_key: str | None = None) -> FastAPI:
                 }
             ],
             "usage": usage(service.current_retriever().embedder, question, history, answer),
-            **answer_fields(answer),
+            **answer_fields(answer, index),
         }
 
     # last: any other /v1 path is an OpenAI-shaped 404 (else the UI mounted at / answers)
@@ -319,7 +323,7 @@ def _completion_id() -> str:
     return f"chatcmpl-{uuid.uuid4().hex[:24]}"
 
 
-def _sse(first: object, events: Iterator[object], model: str) -> Iterator[str]:
+def _sse(first: object, events: Iterator[object], model: str, index: Index) -> Iterator[str]:
     """Chat completion chunks: the role, one chunk per piece of text, then a last chunk with
     finish_reason "stop" and the answer's citations; then [DONE].
 
@@ -339,7 +343,7 @@ def _sse(first: object, events: Iterator[object], model: str) -> Iterator[str]:
             if isinstance(e, Delta) and e.text:
                 yield chunk({"content": e.text})
             elif isinstance(e, Done):
-                yield chunk({}, "stop", answer=e.answer.text, **answer_fields(e.answer))
+                yield chunk({}, "stop", answer=e.answer.text, **answer_fields(e.answer, index))
     except CiteqaError as exc:  # headers are sent: the error travels as an event
         yield f"data: {json.dumps(_error_body(str(exc), _status_of(exc)[1]))}\n\n"
     yield "data: [DONE]\n\n"

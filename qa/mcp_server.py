@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field
 
 from embeddings.errors import CiteqaError
+from qa.names import names_of, publish
 from qa.service import QAService
 
 INSTRUCTIONS = (
@@ -144,10 +145,12 @@ def create_mcp(service: QAService) -> Any:
     ) -> SearchResult:
         """Find the passages of the indexed documents that best match the query."""
         try:
-            hits = service.current_retriever().search(query, k=k, mode=mode, lang=lang)
+            retriever = service.current_retriever()
+            hits = retriever.search(query, k=k, mode=mode, lang=lang)
         except CiteqaError as exc:
             raise ToolError(str(exc)) from None
-        return SearchResult(query=query, hits=[Hit(**h.as_json()) for h in hits])
+        found = publish({"hits": [h.as_json() for h in hits]}, retriever.index)
+        return SearchResult(query=query, hits=[Hit(**h) for h in found["hits"]])
 
     @tool
     def ask(
@@ -166,21 +169,27 @@ def create_mcp(service: QAService) -> Any:
         questions ("and in 2024?") use the earlier turns."""
         turns = [(t.question, t.answer) for t in history or []]
         try:
+            index = service.current_retriever().index
             answer = service.ask(question, turns, k=k)
         except CiteqaError as exc:
             raise ToolError(str(exc)) from None
-        return AnswerResult.model_validate(answer.as_json())
+        return AnswerResult.model_validate(publish(answer.as_json(), index))
 
     @tool
     def list_documents() -> DocumentList:
-        """The indexed documents: source path, title, language and number of passages."""
-        records = service.current_retriever().index.documents()
+        """The indexed documents: name in the collection, title, language and number of passages."""
+        index = service.current_retriever().index
+        names = names_of(index)
         return DocumentList(
             documents=[
                 Document(
-                    doc_id=d.doc_id, source=d.source, title=d.title, lang=d.lang, chunks=d.chunks
+                    doc_id=d.doc_id,
+                    source=names.get(d.source, d.source),
+                    title=d.title,
+                    lang=d.lang,
+                    chunks=d.chunks,
                 )
-                for d in records
+                for d in index.documents()
             ]
         )
 

@@ -75,6 +75,8 @@ def test_mcp_lists_typed_tools_and_answers(small_index: Path) -> None:
     assert len(hits) == 2 and hits[0]["source"].endswith("nl_hulp.txt")
     documents = r["listed"].structured_content["documents"]
     assert len(documents) == 5 and {d["lang"] for d in documents} == {"nl", "en"}
+    assert not any(d["source"].startswith("/") for d in documents)  # no server paths
+    assert not answer["citations"][0]["source"].startswith("/")
     assert r["blank"].is_error and "The question is empty." in r["blank"].content[0].text
     assert r["bad"].is_error and "2000 characters" in r["bad"].content[0].text
     assert r["wrong_type"].is_error

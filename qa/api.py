@@ -28,7 +28,7 @@ from starlette.exceptions import HTTPException
 
 from citeqa.errors import BadInput, CiteqaError, LLMUnavailable
 from embeddings.store import Index
-from qa.lock import bearer_ok
+from qa.lock import bearer_ok, error_json
 from qa.names import publish
 from qa.service import Answer, Delta, Done, QAService, bounded
 
@@ -127,10 +127,6 @@ def answer_fields(answer: Answer, index: Index) -> dict[str, Any]:
     return extra
 
 
-def _error_body(message: str, kind: str, code: str | None = None) -> dict[str, Any]:
-    return {"error": {"message": message, "type": kind, "param": None, "code": code}}
-
-
 def _status_of(exc: CiteqaError) -> tuple[int, str]:
     if isinstance(exc, BadInput):
         return 400, "invalid_request_error"
@@ -157,12 +153,12 @@ def add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(_error_body(exc.message, exc.kind, exc.code), status_code=exc.status)
+        return JSONResponse(error_json(exc.message, exc.kind, exc.code), status_code=exc.status)
 
     @app.exception_handler(CiteqaError)
     async def citeqa_error(_: Request, exc: CiteqaError) -> JSONResponse:
         status, kind = _status_of(exc)
-        return JSONResponse(_error_body(str(exc), kind), status_code=status)
+        return JSONResponse(error_json(str(exc), kind), status_code=status)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -172,21 +168,21 @@ def add_error_handlers(app: FastAPI) -> None:
             reason = (first.get("ctx") or {}).get("error", "")
             message = "The body is not valid JSON" + (f" (at character {at})" if at else "")
             message += f": {reason}." if reason else "."
-            return JSONResponse(_error_body(message, "invalid_request_error"), status_code=400)
+            return JSONResponse(error_json(message, "invalid_request_error"), status_code=400)
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
         message = f"{where}: {first.get('msg', 'invalid request')}" if where else "invalid body"
-        return JSONResponse(_error_body(message, "invalid_request_error"), status_code=400)
+        return JSONResponse(error_json(message, "invalid_request_error"), status_code=400)
 
     @app.exception_handler(Exception)
     async def failed(_: Request, exc: Exception) -> JSONResponse:  # a bug: still OpenAI's shape
         log.exception("request failed")
         message = "The server failed to answer (its log has the details)."
-        return JSONResponse(_error_body(message, "api_error"), status_code=500)
+        return JSONResponse(error_json(message, "api_error"), status_code=500)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         return JSONResponse(
-            _error_body(
+            error_json(
                 f"{exc.detail}: {request.method} {request.url.path}", "invalid_request_error"
             ),
             status_code=exc.status_code,
@@ -309,7 +305,7 @@ class _KeyGuard:
         header = dict(scope.get("headers") or []).get(b"authorization", b"")
         if not _key_ok(header.decode("latin-1"), self.api_key):
             message = "Missing or wrong API key: send 'Authorization: Bearer KEY'."
-            body = _error_body(message, "invalid_request_error", "invalid_api_key")
+            body = error_json(message, "invalid_request_error", "invalid_api_key")
             await JSONResponse(body, status_code=401)(scope, receive, send)
             return
         await self.app(scope, receive, send)
@@ -345,7 +341,7 @@ def _sse(first: object, events: Iterator[object], model: str, index: Index) -> I
             elif isinstance(e, Done):
                 yield chunk({}, "stop", answer=e.answer.text, **answer_fields(e.answer, index))
     except CiteqaError as exc:  # headers are sent: the error travels as an event
-        yield f"data: {json.dumps(_error_body(str(exc), _status_of(exc)[1]))}\n\n"
+        yield f"data: {json.dumps(error_json(str(exc), _status_of(exc)[1]))}\n\n"
     yield "data: [DONE]\n\n"
 
 

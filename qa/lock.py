@@ -97,11 +97,14 @@ async def _respond(
     await send({"type": "http.response.body", "body": body})
 
 
+def error_json(message: str, kind: str, code: str | None = None) -> dict[str, Any]:
+    """OpenAI's error shape (the lock's refusals and every API error)."""
+    return {"error": {"message": message, "type": kind, "param": None, "code": code}}
+
+
 def error_body(message: str, code: str, kind: str = "invalid_request_error") -> bytes:
-    """OpenAI's error shape."""
-    return json.dumps(
-        {"error": {"message": message, "type": kind, "param": None, "code": code}}
-    ).encode()
+    """`error_json` as the bytes of a response body."""
+    return json.dumps(error_json(message, kind, code)).encode()
 
 
 class ServerLock:
@@ -266,4 +269,4 @@ def _page(error: str) -> bytes:
     return _LOGIN_PAGE.format(error=shown).encode()
 
 
-__all__ = ["COOKIE", "LOGIN", "MAX_BODY", "ServerLock", "error_body", "session_token"]
+__all__ = ["COOKIE", "LOGIN", "MAX_BODY", "ServerLock", "error_body", "error_json", "session_token"]

@@ -154,6 +154,19 @@ def _fail(exc: Exception) -> NoReturn:
     raise typer.Exit(getattr(exc, "exit_code", 2))  # DiskFull has its own
 
 
+def _shown(source: str) -> str:
+    """A document's path as the user would type it: relative to the working directory when
+    below it (`corpus/004_….txt`), else as indexed. `--json` keeps the indexed path."""
+    import os
+
+    here = os.getcwd()
+    try:
+        inside = os.path.commonpath([source, here]) == here
+    except ValueError:  # one relative, one absolute
+        return source
+    return os.path.relpath(source, here) if inside else source
+
+
 def _terminal_size() -> tuple[int, int]:
     import shutil
 
@@ -305,7 +318,8 @@ def search(
         return
     for h in hits:
         c = h.chunk
-        head = f"{h.rank}. [{h.score:.4f}] {c.title} ({c.lang}) {c.source}:{c.start}-{c.end}"
+        where = f"{_shown(c.source)}:{c.start}-{c.end}"
+        head = f"{h.rank}. [{h.score:.4f}] {c.title} ({c.lang}) {where}"
         typer.echo(terminal_safe(head, newlines=False))
         body = c.text[:300] + ("…" if len(c.text) > 300 else "")
         typer.echo("   " + terminal_safe(body, newlines=False))
@@ -348,7 +362,7 @@ def _print_answer(answer: object) -> None:
         typer.echo(terminal_safe(f"  {label}: {short}", newlines=False))
     for c in a.citations:  # type: ignore[attr-defined]
         mark = "" if c.supported else "  (unsupported)"
-        line = f"  [{c.n}] {c.title} — {c.source}:{c.start}-{c.end}{mark}"
+        line = f"  [{c.n}] {c.title} — {_shown(c.source)}:{c.start}-{c.end}{mark}"
         typer.echo(terminal_safe(line, newlines=False))
         typer.echo(terminal_safe(f"      “{c.quote}”", newlines=False))
     if a.abstained and a.related:  # type: ignore[attr-defined]
@@ -358,7 +372,8 @@ def _print_answer(answer: object) -> None:
         for h in a.related:  # type: ignore[attr-defined]
             c = h.chunk
             snippet = c.text[:160].replace("\n", " ") + ("…" if len(c.text) > 160 else "")
-            typer.echo(terminal_safe(f"  - {c.title} — {c.source}:{c.start}-{c.end}", False))
+            where = f"{_shown(c.source)}:{c.start}-{c.end}"
+            typer.echo(terminal_safe(f"  - {c.title} — {where}", False))
             typer.echo(terminal_safe(f"      {snippet}", newlines=False))
 
 

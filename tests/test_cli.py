@@ -396,3 +396,15 @@ def test_a_dutch_refusal_has_a_dutch_header(
     out = invoke("ask", "Hoeveel geeft Nederland aan het Rode Kruis?", "--index", fake_index)
     assert "verwant (de dichtstbijzijnde passages, geen bronnen):" in out.output, out.output
     assert "related (closest" not in out.output
+
+
+def test_sources_are_shown_relative_to_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cli import _shown
+
+    monkeypatch.chdir(tmp_path)
+    inside = str(tmp_path / "corpus" / "a.txt")
+    assert _shown(inside) == "corpus/a.txt"
+    assert _shown("/elsewhere/b.txt") == "/elsewhere/b.txt"
+    assert _shown(str(tmp_path) + "-other/c.txt").startswith("/")  # a sibling, not below

@@ -38,7 +38,8 @@ from embeddings import ann
 from embeddings.analysis import STOPWORDS, _stemmer, fold, tokens
 from embeddings.chunking import Chunk
 from embeddings.documents import Document
-from embeddings.store import Index, IndexWriter
+from embeddings.store import Index
+from embeddings.writer import IndexWriter
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -20,7 +20,8 @@ import numpy as np
 
 from embeddings.chunking import Chunk
 from embeddings.documents import Document
-from embeddings.store import Index, IndexWriter
+from embeddings.store import Index
+from embeddings.writer import IndexWriter
 
 WORDS = [f"w{i}" for i in range(5000)]
 PER_DOC = 20

@@ -11,14 +11,29 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from embeddings.onnx_e5 import E5File
+import numpy as np
 
 _META = "\u2581"  # SentencePiece's metaspace
 _UNK_PENALTY = 10.0  # tokenizers' Unigram: an unknown character scores min(score) - 10
 SMALL = 100_000  # characters tokenized in Python (about 0.4 s) before the library is built
+
+
+class Vocabulary(Protocol):
+    """What the tokenizer reads of a model file (`embeddings.onnx_e5.E5File` has it)."""
+
+    @property
+    def unk(self) -> int: ...
+
+    @property
+    def piece_scores(self) -> np.ndarray: ...
+
+    @property
+    def normalise(self) -> dict[int, str]: ...
+
+    @property
+    def pieces(self) -> list[str]: ...
 
 
 class E5Tokenizer:
@@ -28,7 +43,7 @@ class E5Tokenizer:
     (C strings), and every unknown character is its own <unk> (tokenizers' Unigram fuses runs).
     """
 
-    def __init__(self, model: E5File) -> None:
+    def __init__(self, model: Vocabulary) -> None:
         self._model = model
         self._table = dict(model.normalise)
         self._unk = model.unk

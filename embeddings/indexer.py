@@ -84,7 +84,7 @@ class IndexReport:
         return bool(self.added or self.updated or self.removed)
 
 
-def _remove_gone(
+def remove_gone(
     writer: Any, known: Any, seen: Any, roots: Sequence[Path], report: IndexReport
 ) -> None:
     """Remove from the index every known source under `roots` that was not seen this run."""
@@ -163,10 +163,10 @@ def index_paths(
     ) as writer:
         fresh = rebuild or writer.previous is None
         known = writer.known_sources()
-        todo = _changed_files(files, known, roots, report)
+        todo = changed_files(files, known, roots, report)
         # files to read: load the model and the language model while the first are read
         warming = _warm(model) if todo.files else None
-        _remove_gone(writer, known, todo.seen, roots, report)
+        remove_gone(writer, known, todo.seen, roots, report)
         meter = Progress(
             len(todo.files), sum(st.st_size for _, _, st in todo.files), progress,
             batching.progress_seconds,
@@ -175,7 +175,7 @@ def index_paths(
         run.chunking = chunking
         run.document_vectors = document_vectors
         try:
-            report.document_vectors_dropped = _drop_document_vectors(writer, document_vectors)
+            report.document_vectors_dropped = drop_document_vectors(writer, document_vectors)
             run.dirty = bool(report.removed or report.document_vectors_dropped)
             content_owner = {doc_id: src for src, (doc_id, _, _) in known.items()}
             for path, source, stat in todo.files:
@@ -235,12 +235,12 @@ def _warm(model: Callable[[], Embedder]) -> threading.Thread:
 
 
 @dataclass
-class _Todo:
+class Todo:
     files: list[tuple[Path, str, os.stat_result]]  # (path, source, stat) to read
     seen: set[str]  # sources found under the roots (to keep)
 
 
-def _drop_document_vectors(writer: StoreWriter, wanted: bool) -> int:
+def drop_document_vectors(writer: StoreWriter, wanted: bool) -> int:
     """`indexing.document_vectors=false`: an index that has some loses them, so every
     document is scored alike (by the mean of its passage vectors). How many went."""
     if wanted or not isinstance(writer, DocumentVectorWriter):
@@ -248,14 +248,14 @@ def _drop_document_vectors(writer: StoreWriter, wanted: bool) -> int:
     return writer.clear_document_vectors()
 
 
-def _changed_files(
+def changed_files(
     files: Sequence[tuple[Path, str | None]],
     known: dict[str, tuple[str, int, float]],
     roots: Sequence[Path],
     report: IndexReport,
-) -> _Todo:
+) -> Todo:
     """The files to read (new, or size or mtime changed); the rest counted or skipped."""
-    todo = _Todo([], set())
+    todo = Todo([], set())
     for path, reason in files:
         source = os.path.realpath(path)
         todo.seen.add(source)

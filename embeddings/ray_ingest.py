@@ -33,13 +33,13 @@ from embeddings.indexer import (
     Batching,
     ChunkingSettings,
     IndexReport,
-    _changed_files,
-    _drop_document_vectors,
-    _remove_gone,
     backfill,
+    changed_files,
     chunk_language,
     chunking_manifest,
+    drop_document_vectors,
     embed_whole,
+    remove_gone,
 )
 from embeddings.progress import Progress
 from embeddings.stores import DocumentVectorWriter, open_writer
@@ -175,9 +175,9 @@ def index_paths_ray(
     ) as writer:
         fresh = rebuild or writer.previous is None
         known = writer.known_sources()
-        todo = _changed_files(files, known, roots, report)
-        _remove_gone(writer, known, todo.seen, roots, report)
-        report.document_vectors_dropped = _drop_document_vectors(writer, document_vectors)
+        todo = changed_files(files, known, roots, report)
+        remove_gone(writer, known, todo.seen, roots, report)
+        report.document_vectors_dropped = drop_document_vectors(writer, document_vectors)
         dirty = bool(report.removed or report.document_vectors_dropped)
         meter = Progress(
             len(todo.files), sum(st.st_size for _, _, st in todo.files), progress,

@@ -419,11 +419,3 @@ class Index:
         if not rows:
             return np.zeros((0, self.faiss.d), dtype=np.float32)
         return np.asarray(self.faiss.reconstruct_batch(np.asarray(rows, dtype=np.int64)))
-
-
-def __getattr__(name: str) -> Any:
-    if name == "IndexWriter":  # still importable from here; it lives in `embeddings.writer`
-        from embeddings.writer import IndexWriter
-
-        return IndexWriter
-    raise AttributeError(f"module 'embeddings.store' has no attribute {name!r}")

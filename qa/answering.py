@@ -1,4 +1,4 @@
-"""Answerers behind one contract, picked by name from `ANSWERERS`: each condenses a follow-up
+"""Answerers behind one contract (picked by name in `qa.answerers`): each condenses a follow-up
 into something to search for, writes its refusal, and composes an answer whose claims carry
 [n] markers.
 
@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from embeddings.analysis import analyse, analyse_query
 from embeddings.chunking import split_sentences
 from embeddings.embedders import Embedder
-from embeddings.errors import BadInput
 from embeddings.store import ChunkRecord
 from qa.answertypes import (
     CONSEQUENCE,
@@ -33,7 +32,7 @@ from qa.answertypes import (
 from qa.query import Query
 
 if TYPE_CHECKING:
-    from qa.settings import AnswerConfig
+    pass
 
 Turn = tuple[str, str]  # (user question, assistant answer)
 
@@ -366,32 +365,3 @@ def reading_order(passages: Sequence[ChunkRecord]) -> dict[tuple[str, str], int]
 def _similar(a: str, b: str) -> bool:
     wa, wb = set(re.findall(r"\w+", a.lower())), set(re.findall(r"\w+", b.lower()))
     return len(wa & wb) / max(1, len(wa | wb)) > 0.6
-
-
-def _extractive(config: AnswerConfig, embedder: Embedder) -> Answerer:
-    return ExtractiveAnswerer(embedder, config.max_sentences)
-
-
-def _llm(config: AnswerConfig, embedder: Embedder) -> Answerer:
-    from qa.llm import LLMAnswerer, load_chat_model
-
-    model = load_chat_model(
-        config.llm, config.llm_base_url, config.llm_timeout, config.llm_max_tokens
-    )
-    return LLMAnswerer(model, config.llm_base_url)
-
-
-ANSWERERS: dict[str, Callable[[AnswerConfig, Embedder], Answerer]] = {
-    "extractive": _extractive,
-    "llm": _llm,
-}
-
-
-def load_answerer(config: AnswerConfig, embedder: Embedder) -> Answerer:
-    """The answerer `config.answerer` names, built from the answer settings."""
-    factory = ANSWERERS.get(config.answerer)
-    if factory is None:
-        raise BadInput(
-            f"Unknown answerer {config.answerer!r}; choose one of: {', '.join(ANSWERERS)}"
-        )
-    return factory(config, embedder)

@@ -23,7 +23,8 @@ from embeddings.embedders import (
 from embeddings.engine_check import check_engine
 from embeddings.store import Index, check_embedder
 from embeddings.stores import LexicalStore, is_remote, manifest_of, open_store
-from qa.answering import Answerer, load_answerer
+from qa.answerers import load_answerer
+from qa.answering import Answerer
 from qa.citations import CitationChecker
 from qa.reader import Reader
 from qa.retrieval import Retriever

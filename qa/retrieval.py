@@ -26,6 +26,7 @@ from embeddings.errors import BadInput
 from embeddings.store import ChunkRecord, Index
 from embeddings.stores import LexicalStore
 from qa.doclevel import DocumentLevel
+from qa.fusion import language_rrf, neutral_words
 from qa.query import Query
 from qa.settings import Mode, RetrievalConfig
 
@@ -134,7 +135,8 @@ class Retriever:
         if not isinstance(self.index, Index):  # a LexicalStore: candidates from the store
             from qa import storesearch
 
-            return self._collapse(storesearch.ranked(self, query, mode, pool, allowed), k)
+            found = storesearch.ranked(self.index, self.config, query, mode, pool, allowed)
+            return self._collapse(found, k)
         ranked: list[tuple[int, float, float | None, float | None, float | None]] = []
         if mode == "dense":
             dense = self.index.search(query.vector, pool, allowed)
@@ -235,7 +237,7 @@ class Retriever:
             self.index.lexical.at(self.index.lexical.scores(neutral), candidates) if neutral else {}
         )
         same = {r: question_lang is None or langs.get(r) == question_lang for r in candidates}
-        fused = _language_rrf(
+        fused = language_rrf(
             candidates, dense_scores, bm25_scores, neutral_scores, same, self.config.rrf_k
         )
         if docs is not None and doc_bm25 is not None:
@@ -256,7 +258,7 @@ class Retriever:
             )
             doc_dense.update((d, dense_scores[r]) for d, r in single.items())
             doc_neutral = docs.bm25(neutral) if neutral else None
-            doc_fused = _language_rrf(
+            doc_fused = language_rrf(
                 list(by_doc),
                 doc_dense,
                 {d: float(doc_bm25[d]) for d in by_doc},
@@ -322,52 +324,3 @@ class Retriever:
             if len(hits) == k:
                 break
         return hits
-
-
-def neutral_words(question: str) -> list[str]:
-    """Words of a question that read the same in Dutch and English: names and numbers.
-
-    A name is a capitalised word that does not open a sentence; a number has a digit.
-    """
-    words = re.findall(r"[\w'’-]+|[.?!]", question)
-    out, opening = [], True
-    for word in words:
-        if word in ".?!":
-            opening = True
-            continue
-        if any(ch.isdigit() for ch in word) or (word[0].isupper() and not opening):
-            out.append(word)
-        opening = False
-    return out
-
-
-def _ranks(candidates: Sequence[int], scores: dict[int, float]) -> dict[int, int]:
-    order = sorted(candidates, key=lambda r: -scores.get(r, float("-inf")))
-    return {r: i + 1 for i, r in enumerate(order)}
-
-
-def _language_rrf(
-    items: Sequence[int],
-    dense: dict[int, float],
-    bm25: dict[int, float],
-    neutral: dict[int, float],
-    same_language: dict[int, bool],
-    c: int,
-) -> dict[int, float]:
-    """Language-aware RRF of dense and BM25 ranks among `items` (passages or documents)."""
-    dense_rank, bm25_rank = _ranks(items, dense), _ranks(items, bm25)
-    neutral_rank = _ranks(items, neutral)
-    fused = {}
-    for r in items:
-        dense_part = 1.0 / (c + dense_rank[r])
-        if same_language[r]:
-            lexical_part = 1.0 / (c + bm25_rank[r]) if bm25.get(r, 0.0) > 0 else 0.0
-        elif neutral.get(r, 0.0) > 0:
-            # another language, but it shares the question's names or numbers
-            lexical_part = max(dense_part, 1.0 / (c + neutral_rank[r]))
-        else:
-            # Another language and no name or number in common: BM25 says nothing about
-            # this passage, so let the dense rank stand in for it.
-            lexical_part = dense_part
-        fused[r] = dense_part + lexical_part
-    return fused

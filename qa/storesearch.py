@@ -2,7 +2,7 @@
 
 The store gives candidates: dense top-k, BM25 top-k in each language's field (the question
 analysed as that field is: `query_stemming=language`), and the exact scores of given rows.
-The ranking is the embedded path's: the same language-aware RRF (`qa.retrieval`), the same
+The ranking is the embedded path's: the same language-aware RRF (`qa.fusion`), the same
 names-and-numbers pass across languages. What such a store cannot give cheaply is the
 document-level BM25 (the embedded store sums per-chunk term counts): hybrid here fuses
 passages only (the effect, measured: docs/scale.md). This module ranks; it stores nothing.
@@ -17,10 +17,11 @@ import numpy as np
 
 from embeddings.milvus_store import LANGUAGE_FIELD
 from embeddings.stores import LexicalStore
+from qa.fusion import language_rrf, neutral_words
 
 if TYPE_CHECKING:
     from qa.query import Query
-    from qa.retrieval import Retriever
+    from qa.settings import RetrievalConfig
 
 Ranked = list[tuple[int, float, float | None, float | None, float | None]]
 
@@ -42,13 +43,15 @@ def _bm25_at(store: LexicalStore, text: str, rows: Sequence[int]) -> dict[int, f
 
 
 def ranked(
-    retriever: Retriever, query: Query, mode: str, pool: int, allowed: np.ndarray | None
+    store: object,
+    config: RetrievalConfig,
+    query: Query,
+    mode: str,
+    pool: int,
+    allowed: np.ndarray | None,
 ) -> Ranked:
     """(row, score, dense, bm25, fused) best first, for `mode` (dense, bm25, hybrid); the
     question built once (`qa.query.Query`): its text, vector and language."""
-    from qa.retrieval import _language_rrf, neutral_words
-
-    store = retriever.index
     if not isinstance(store, LexicalStore):
         raise TypeError(f"{type(store).__name__} does not rank BM25 itself")
     if mode == "bm25":
@@ -71,14 +74,12 @@ def ranked(
     bm25_scores.update(_bm25_at(store, query.text, unscored))
     records = store.chunks(candidates)
     langs = {r: rec.lang for r, rec in records.items()}
-    question_lang = query.lang if retriever.config.fusion != "rrf" else None
+    question_lang = query.lang if config.fusion != "rrf" else None
     crossing = question_lang and any(langs.get(r) != question_lang for r in candidates)
     neutral = " ".join(neutral_words(query.text)) if crossing else ""
     neutral_scores = _bm25_at(store, neutral, candidates) if neutral else {}
     same = {r: question_lang is None or langs.get(r) == question_lang for r in candidates}
-    fused = _language_rrf(
-        candidates, dense_scores, bm25_scores, neutral_scores, same, retriever.config.rrf_k
-    )
+    fused = language_rrf(candidates, dense_scores, bm25_scores, neutral_scores, same, config.rrf_k)
     out: Ranked = [
         (r, fused[r], dense_scores[r], bm25_scores.get(r, 0.0), fused[r]) for r in candidates
     ]

@@ -240,7 +240,7 @@ class _RecordingServer:
 
 
 def test_llm_reply_length_is_capped_in_a_field_llama_cpp_reads() -> None:
-    from qa.answering import load_answerer
+    from qa.answerers import load_answerer
 
     server = _RecordingServer()
     try:

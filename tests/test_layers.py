@@ -17,6 +17,7 @@ ABOVE = {
     "citeqa": {"app", "cli", "eval", "qa", "embeddings"},  # settings and errors: the base
     "embeddings": {"app", "cli", "eval", "qa"},
     "qa": {"app", "cli", "eval"},
+    "eval": {"app", "cli"},
 }
 
 
@@ -43,3 +44,87 @@ def test_the_check_sees_lazy_imports(tmp_path: Path) -> None:
     source = tmp_path / "m.py"
     source.write_text("import os\n\ndef f():\n    from cli import app\n    import eval.runner\n")
     assert imported_modules(source) == {"os", "cli", "eval"}
+
+
+LIBRARY = ("citeqa", "embeddings", "qa", "eval")
+
+
+def library_modules(root: Path = ROOT) -> dict[str, Path]:
+    """Dotted module name -> file, for the library packages and the two entry points."""
+    modules = {}
+    for package in LIBRARY:
+        for path in sorted((root / package).rglob("*.py")):
+            name = ".".join(path.relative_to(root).with_suffix("").parts)
+            modules[name.removesuffix(".__init__")] = path
+    for entry in ("app", "cli"):
+        if (root / f"{entry}.py").is_file():
+            modules[entry] = root / f"{entry}.py"
+    return modules
+
+
+def import_graph(modules: dict[str, Path]) -> tuple[dict[str, set[str]], list[str]]:
+    """Who imports whom among `modules` (lazy and typing-only imports too), and every
+    private name (`_x`) one module takes from another, as 'importer: module._x'."""
+    edges: dict[str, set[str]] = {m: set() for m in modules}
+    borrowed = []
+    for name, path in modules.items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                edges[name] |= {a.name for a in node.names if a.name in modules} - {name}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                if node.module in modules and node.module != name:
+                    edges[name].add(node.module)
+                for alias in node.names:
+                    full = f"{node.module}.{alias.name}"
+                    if full in modules and full != name:
+                        edges[name].add(full)
+                    elif node.module in modules and alias.name.startswith("_"):
+                        if not alias.name.startswith("__"):
+                            borrowed.append(f"{name}: {full}")
+    return edges, borrowed
+
+
+def circles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """The import circles: strongly connected groups of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in sorted(edges[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            group = []
+            while (w := stack.pop()) != v:
+                group.append(w)
+            if group:
+                found.append(sorted([v, *group]))
+
+    for v in sorted(edges):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_no_import_circles_and_no_borrowed_private_names() -> None:
+    edges, borrowed = import_graph(library_modules())
+    assert len(edges) > 40
+    assert circles(edges) == []
+    assert borrowed == []
+
+
+def test_the_checks_see_a_circle_and_a_borrowed_name(tmp_path: Path) -> None:
+    (tmp_path / "qa").mkdir()
+    (tmp_path / "qa" / "a.py").write_text("from qa.b import thing\n")
+    (tmp_path / "qa" / "b.py").write_text("def f():\n    from qa import a\n")
+    (tmp_path / "qa" / "c.py").write_text("from qa.b import _private\n")
+    edges, borrowed = import_graph(library_modules(tmp_path))
+    assert circles(edges) == [["qa.a", "qa.b"]]
+    assert borrowed == ["qa.c: qa.b._private"]

@@ -10,8 +10,9 @@ from embeddings.embedders import FakeEmbedder
 from embeddings.errors import BadInput
 from embeddings.indexer import index_paths
 from embeddings.store import Index
+from qa.fusion import neutral_words
 from qa.langchain_adapter import CiteqaRetriever
-from qa.retrieval import Retriever, neutral_words
+from qa.retrieval import Retriever
 from qa.settings import RetrievalConfig
 
 

@@ -15,7 +15,8 @@ from citeqa.errors import BadInput, LLMUnavailable
 from embeddings.documents import boilerplate_spans
 from embeddings.store import Index
 from qa.answerability import FEATURES, Background, Model, signals
-from qa.answering import ANSWERERS, REFUSAL, ExtractiveAnswerer, Reading, load_answerer
+from qa.answerers import ANSWERERS, load_answerer
+from qa.answering import REFUSAL, ExtractiveAnswerer, Reading
 from qa.citations import CitationChecker, renumber
 from qa.llm import LLMAnswerer, load_chat_model
 from qa.retrieval import Retriever

@@ -78,10 +78,13 @@ def import_graph(modules: dict[str, Path]) -> tuple[dict[str, set[str]], list[st
                     full = f"{node.module}.{alias.name}"
                     if full in modules and full != name:
                         edges[name].add(full)
-                    elif node.module in modules and alias.name.startswith("_"):
-                        if not alias.name.startswith("__"):
-                            borrowed.append(f"{name}: {full}")
+                    elif node.module in modules and _private(alias.name):
+                        borrowed.append(f"{name}: {full}")
     return edges, borrowed
+
+
+def _private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__")
 
 
 def circles(edges: dict[str, set[str]]) -> list[list[str]]:

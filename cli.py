@@ -401,8 +401,8 @@ def ask(
     ] = None,
 ) -> None:
     """Answer QUESTION from the index, with checked citations."""
+    from qa.answer import Delta, Done
     from qa.factory import open_service
-    from qa.service import Delta, Done
     from qa.terminal import Draft
 
     settings = _answer_settings(index, embedder, answerer, llm, llm_base_url, k, preset=preset)

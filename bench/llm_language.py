@@ -40,10 +40,11 @@ from embeddings.documents import detect_language
 from embeddings.errors import CiteqaError
 from eval.answers import has_acceptable_answer
 from eval.datasets import contains
+from qa.answer import Delta, Done, Retrieved
 from qa.citations import parse_markers
 from qa.factory import open_service
 from qa.llm import LANGUAGE_NAMES, SYSTEM_PROMPT, LLMAnswerer, load_chat_model
-from qa.service import Delta, Done, QAService, Retrieved
+from qa.service import QAService
 from qa.settings import AnswerConfig, Settings
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -32,8 +32,8 @@ sys.path.insert(0, str(ROOT))
 from eval.answers import _kind, answer_all, has_acceptable_answer  # noqa: E402
 from eval.datasets import load_dataset  # noqa: E402
 from eval.runner import index_documents, prepare_squad  # noqa: E402
+from qa.answer import Answer  # noqa: E402
 from qa.factory import open_service  # noqa: E402
-from qa.service import Answer  # noqa: E402
 from qa.settings import Settings  # noqa: E402
 
 HELDOUT = ROOT / "bench/results/tmp/heldout"

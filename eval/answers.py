@@ -19,8 +19,9 @@ from typing import Any
 from embeddings.analysis import fold
 from embeddings.progress import Steps
 from eval.datasets import Dataset, Query, contains
+from qa.answer import Answer
 from qa.answering import Turn
-from qa.service import Answer, QAService, refuses
+from qa.service import QAService, refuses
 
 
 @dataclass(frozen=True)

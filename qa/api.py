@@ -28,9 +28,10 @@ from starlette.exceptions import HTTPException
 
 from citeqa.errors import BadInput, CiteqaError, LLMUnavailable
 from embeddings.store import Index
+from qa.answer import Answer, Delta, Done
 from qa.lock import bearer_ok, error_json
 from qa.names import publish
-from qa.service import Answer, Delta, Done, QAService, bounded
+from qa.service import QAService, bounded
 
 log = logging.getLogger(__name__)
 MODEL_ID = "citeqa"

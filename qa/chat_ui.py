@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from qa.answer import Answer, Delta, Done, Event, Retrieved
 from qa.backend import display_name
 from qa.citations import Citation
 from qa.retrieval import Hit
-from qa.service import Answer, Delta, Done, Event, Retrieved
 
 MAX_TURNS = 30  # kept in the browser; older turns drop off (and out of the follow-up context)
 SEARCHING = "Searching the documents…"

@@ -1,7 +1,7 @@
 """Ask a question: resolve follow-ups, retrieve, decide whether the evidence suffices,
 stream the answer, then check its citations. The CLI, the chat UI and eval all use this.
 
-Events come in order: one `Retrieved`, zero or more `Delta`, one `Done`. A service is
+Events come in order (`qa.answer`): one `Retrieved`, zero or more `Delta`, one `Done`. A service is
 shared by concurrent questions; when another process publishes a new index generation,
 the next question loads it (see `current_retriever`).
 """
@@ -9,17 +9,14 @@ the next question loads it (see `current_retriever`).
 from __future__ import annotations
 
 import logging
-import math
-import re
 import threading
-from collections.abc import Collection, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from embeddings.chunking import split_sentences
-from embeddings.documents import detect_language
 from embeddings.errors import BadInput, CiteqaError
 from embeddings.store import ChunkRecord, Index, live_generation
+from qa.answer import Answer, Delta, Done, Event, Retrieved
 from qa.answerability import Background, Model, signals
 from qa.answering import (
     SAID,
@@ -28,15 +25,27 @@ from qa.answering import (
     ExtractiveAnswerer,
     Reading,
     Turn,
-    bare,
-    contextual_query,
     follow_up_intent,
     is_follow_up,
     speakers,
 )
-from qa.citations import MARKER, Citation, CitationChecker, Claim, MarkerStream
+from qa.citations import Citation, CitationChecker, MarkerStream
+from qa.evidence import (
+    answer_span,
+    cited_reading,
+    gate_sentence,
+    read_candidates,
+    reader_signals,
+    well_written,
+)
+from qa.followups import (
+    FOLLOW_UP_PASSAGES,
+    has_markers,
+    previous_answer_region,
+    region_first,
+)
 from qa.query import Query, clean_text
-from qa.reader import Pair, Reader
+from qa.reader import Reader
 from qa.retrieval import Hit, Retriever
 from qa.settings import AnswerConfig, Mode
 
@@ -47,63 +56,6 @@ MAX_QUESTION_CHARS = 2000
 MAX_HISTORY_TURNS = 20
 MAX_TURN_CHARS = 4000
 BACKGROUND_POOL = 100  # dense candidates whose cosines are the question's own background
-
-
-@dataclass(frozen=True)
-class Retrieved:
-    question: str  # as asked
-    standalone: str  # what was searched for
-    hits: list[Hit]
-
-
-@dataclass(frozen=True)
-class Delta:
-    text: str
-
-
-@dataclass
-class Answer:
-    question: str
-    standalone: str
-    lang: str
-    text: str
-    abstained: bool
-    citations: list[Citation] = field(default_factory=list)
-    claims: list[Claim] = field(default_factory=list)
-    hits: list[Hit] = field(default_factory=list)
-    evidence: float = 0.0  # the answerability model's probability that the index answers it
-    signals: dict[str, float] = field(default_factory=dict)
-    # on abstention: the closest passages, offered as related reading, never as citations
-    related: list[Hit] = field(default_factory=list)
-    # the reader's short answer inside the answer text: (start, end) character offsets
-    answer_span: tuple[int, int] | None = None
-
-    def as_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "question": self.question,
-            "answer": self.text,
-            "abstained": self.abstained,
-            "citations": [
-                {
-                    "n": c.n,
-                    "doc_id": c.doc_id,
-                    "source": c.source,
-                    "title": c.title,
-                    "chunk_id": c.chunk_id,
-                    "quote": c.quote,
-                    "start": c.start,
-                    "end": c.end,
-                    "supported": c.supported,
-                }
-                for c in self.citations
-            ],
-        }
-        if self.answer_span is not None:
-            start, end = self.answer_span
-            out["answer_span"] = {"start": start, "end": end, "text": self.text[start:end]}
-        if self.abstained:
-            out["related"] = [h.as_json() for h in self.related]
-        return out
 
 
 @dataclass(frozen=True)
@@ -118,14 +70,6 @@ class Assessment:
     probability: float
 
 
-@dataclass(frozen=True)
-class Done:
-    answer: Answer
-
-
-Event = Retrieved | Delta | Done
-
-
 def refuses(probability: float, signals: dict[str, float], threshold: float) -> bool:
     """Whether the passages do not answer: the answerability model's probability is below
     the threshold, or no passage sentence holds the number or date the question asks for
@@ -137,21 +81,6 @@ def refuses(probability: float, signals: dict[str, float], threshold: float) -> 
     return probability < threshold or signals.get("typed", 1.0) < 1.0
 
 
-LANGUAGE_CHECK_CHARS = 40  # shorter answers (a name, a figure) are not told apart reliably
-
-
-def well_written(text: str, citations: Sequence[Citation], lang: str | None) -> bool:
-    """Whether a model's checked answer may stand: at least half of its citations are
-    supported, and, when the question's language is known and the answer is long enough to
-    tell, the answer (markers left out) is in that language."""
-    if 2 * sum(c.supported for c in citations) < len(citations):
-        return False
-    plain = MARKER.sub("", text).strip()
-    if lang is None or len(plain) < LANGUAGE_CHECK_CHARS:
-        return True
-    return detect_language(plain) == lang
-
-
 def bounded(history: Sequence[Turn]) -> list[Turn]:
     """The conversation as a follow-up reads it: the last MAX_HISTORY_TURNS turns, each text
     cleaned and cut to MAX_TURN_CHARS."""
@@ -159,143 +88,6 @@ def bounded(history: Sequence[Turn]) -> list[Turn]:
         (clean_text(q)[:MAX_TURN_CHARS], clean_text(a)[:MAX_TURN_CHARS])
         for q, a in list(history)[-MAX_HISTORY_TURNS:]
     ]
-
-
-def gate_sentence(candidates: Sequence[Candidate]) -> float | None:
-    """The similarity of the best sentence as the answerability model was fitted on it:
-    ranked without the lift for naming the asked-for noun, which breaks ties between
-    answer sentences and is no evidence that the passages answer."""
-    if not candidates:
-        return None
-    return max(candidates, key=lambda c: c.score - c.named).similarity
-
-
-def read_candidates(
-    reader: Reader,
-    question: str,
-    passages: Sequence[ChunkRecord],
-    candidates: Sequence[Candidate],
-    weight: float = 0.0,
-) -> list[Candidate]:
-    """The candidates read by the trained reader: each passage is read once with the
-    question, and every candidate sentence gets its probability of answering and its short
-    answer. The ranking is the hand-tuned score plus `weight` times that probability (0:
-    the reader only marks the short answer; see `AnswerConfig.reader_weight`)."""
-    by_passage: dict[int, list[Candidate]] = {}
-    for c in candidates:
-        by_passage.setdefault(c.n, []).append(c)
-    pairs, groups, spans = [], [], []
-    for n, group in by_passage.items():
-        text = passages[n - 1].text
-        at = [text.find(c.text) for c in group]
-        spans.append(at)
-        groups.append(group)
-        pairs.append(
-            Pair(
-                question,
-                text,
-                [(a, a + len(c.text)) for a, c in zip(at, group, strict=True)],
-                passages[n - 1].title,
-            )
-        )
-    out = []
-    for group, at, judged in zip(groups, spans, reader.judge(pairs), strict=True):
-        for c, start, j in zip(group, at, judged, strict=True):
-            p = j.probability if j is not None else 0.0
-            span = None
-            if j is not None and j.span is not None and start >= 0:
-                span = (j.span[0] - start, j.span[1] - start)
-            out.append(replace(c, score=c.score + weight * p, reader=p, span=span))
-    out.sort(key=lambda c: -c.score)
-    return out
-
-
-def reader_signals(candidates: Sequence[Candidate]) -> dict[str, float]:
-    """The reader's part of the answerability model's input: its probability that the
-    sentence the answer would quote answers (also as a logit, the model's feature), its best
-    over all candidates, and whether the quoted sentence holds the kind of thing asked for."""
-    best = candidates[0].reader or 0.0
-    clipped = min(max(best, 1e-4), 1.0 - 1e-4)
-    return {
-        "reader": best,
-        "reader_logit": math.log(clipped / (1.0 - clipped)),
-        "reader_max": max(c.reader or 0.0 for c in candidates),
-        "typed": 1.0 if candidates[0].typed else 0.0,
-    }
-
-
-def answer_span(text: str, candidates: Sequence[Candidate]) -> tuple[int, int] | None:
-    """Where the best candidate's short answer stands in the answer text, if it is quoted."""
-    if not candidates or candidates[0].span is None:
-        return None
-    at = text.find(candidates[0].text)
-    if at < 0:
-        return None
-    start, end = candidates[0].span
-    return at + start, at + end
-
-
-def has_markers(answer: str) -> bool:
-    """Whether an answer cites passages (a refusal cites none)."""
-    return re.search(r"\[\d{1,3}\]", answer) is not None
-
-
-SPEAKER_WINDOW = 12  # chunks either side of the previous answer's searched for its speaker
-FOLLOW_UP_PASSAGES = 8  # at most this many chunks around the previous answer are read
-
-
-def previous_answer_region(
-    index: Index, hits: list[Hit], previous_answer: str, names: Collection[str] = ()
-) -> list[Hit]:
-    """Where a follow-up is answered: the chunks that hold the previous answer's sentences
-    (one answer may span two chunks), then the document's chunks nearby that name `names`
-    (the speaker of "what else did he say?"), then the anchors' neighbours. The reason,
-    date or amount a follow-up asks for is usually a sentence or two from the previous
-    answer, often across a chunk boundary, and the follow-up's own words need not retrieve
-    that chunk. Empty when no hit holds a sentence of the previous answer."""
-    previous = bare(previous_answer)
-    anchors = [
-        h
-        for h in hits
-        if any(bare(h.chunk.text[s:e]) in previous for s, e in split_sentences(h.chunk.text))
-    ]
-    if not anchors:
-        return []
-    doc_id = anchors[0].chunk.doc_id  # the best one's document: the previous turn's topic
-    anchors = [h for h in anchors if h.chunk.doc_id == doc_id]
-    rows = {h.chunk.row for h in anchors}
-    ordinals = {h.chunk.ordinal for h in anchors}
-    # rows follow a document's chunks in order; the doc_id and ordinal checks make sure
-    reach = SPEAKER_WINDOW if names else 1
-    near = index.chunks(range(min(rows) - reach, max(rows) + reach + 1))
-    same = sorted(
-        (n for n in near.values() if n.doc_id == doc_id and n.row not in rows),
-        key=lambda n: n.ordinal,
-    )
-    neighbours = [n for n in same if min(abs(n.ordinal - o) for o in ordinals) == 1]
-    speaking = [
-        n
-        for n in same
-        if n not in neighbours
-        and any(re.search(rf"\b{re.escape(name)}\b", n.text, re.I) for name in names)
-    ]
-    return [*anchors, *(Hit(n, 0.0, 0) for n in speaking + neighbours)]
-
-
-def around_previous_answer(
-    index: Index, hits: list[Hit], previous_answer: str, names: Collection[str] = ()
-) -> list[Hit]:
-    """A follow-up's hits with `previous_answer_region` first, then the other hits;
-    unchanged when no hit holds a sentence of the previous answer."""
-    return _region_first(previous_answer_region(index, hits, previous_answer, names), hits)
-
-
-def _region_first(region: list[Hit], hits: list[Hit]) -> list[Hit]:
-    if not region:
-        return hits
-    taken = {h.chunk.row for h in region}
-    ordered = region + [h for h in hits if h.chunk.row not in taken]
-    return [replace(h, rank=i) for i, h in enumerate(ordered, start=1)]
 
 
 class QAService:
@@ -468,26 +260,10 @@ class QAService:
         citations: Sequence[Citation],
     ) -> bool:
         """Whether some passage an answer cites holds a sentence the reader takes for an
-        answer; passages the extractive scoring did not consider are read now."""
+        answer (`qa.evidence.cited_reading`)."""
         assert self.reader is not None and self.model.reader_threshold is not None
-        best: dict[int, float] = {}
-        for c in candidates:
-            if c.reader is not None:
-                best[c.n] = max(best.get(c.n, 0.0), c.reader)
-        unread = sorted({c.n for c in citations if c.supported and c.n not in best})
-        pairs = [
-            Pair(
-                question,
-                passages[n - 1].text,
-                split_sentences(passages[n - 1].text),
-                passages[n - 1].title,
-            )
-            for n in unread
-        ]
-        for n, judged in zip(unread, self.reader.judge(pairs) if pairs else [], strict=True):
-            best[n] = max((j.probability for j in judged if j is not None), default=0.0)
-        cited = [best.get(c.n, 0.0) for c in citations if c.supported]
-        return max(cited, default=0.0) >= self.model.reader_threshold
+        best = cited_reading(self.reader, question, passages, candidates, citations)
+        return best >= self.model.reader_threshold
 
     def assess(
         self,
@@ -515,7 +291,7 @@ class QAService:
             said = follow_up_intent(question) is SAID
             names = speakers(history[-1][0]) if said else set()
             region = previous_answer_region(retriever.index, hits, history[-1][1], names)
-            hits = _region_first(region, hits)
+            hits = region_first(region, hits)
             if region:  # all of the region is read, up to a bound on what is embedded
                 considered = min(len(region), FOLLOW_UP_PASSAGES)
         # a follow-up is judged and scored as the conversation asks it (the question before
@@ -566,12 +342,10 @@ class QAService:
 
 
 __all__ = [
-    "Answer",
-    "Delta",
-    "Done",
+    "MAX_HISTORY_TURNS",
+    "MAX_QUESTION_CHARS",
+    "MAX_TURN_CHARS",
     "QAService",
-    "Retrieved",
-    "contextual_query",
-    "is_follow_up",
+    "bounded",
     "refuses",
 ]

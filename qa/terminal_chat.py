@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from embeddings.errors import CiteqaError
-from qa.service import Answer, Delta, Done, QAService
+from qa.answer import Answer, Delta, Done
+from qa.service import QAService
 from qa.terminal import Draft, terminal_safe
 
 HELP = (

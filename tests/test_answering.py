@@ -7,11 +7,12 @@ import pytest
 
 from citeqa.errors import BadInput, LLMUnavailable
 from embeddings.store import ChunkRecord, Index
-from qa.answering import ExtractiveAnswerer
+from qa.answer import Delta, Done, Retrieved
+from qa.answering import ExtractiveAnswerer, contextual_query
 from qa.citations import CitationChecker, clean_markers, parse_markers, split_claims
 from qa.llm import LLMAnswerer, format_passages, load_chat_model
 from qa.retrieval import Retriever
-from qa.service import Delta, Done, QAService, Retrieved, contextual_query
+from qa.service import QAService
 from qa.settings import AnswerConfig
 from tests.fakes import ScriptedChatModel
 
@@ -276,7 +277,7 @@ def test_llm_text_mostly_unsupported_is_refused(
 
 def test_well_written_counts_supported_citations_and_the_language() -> None:
     from qa.citations import Citation
-    from qa.service import well_written
+    from qa.evidence import well_written
 
     def cite(n: int, supported: bool) -> Citation:
         return Citation(n, "d", "s.txt", "T", f"c{n}", "nl", "q", 0, 1, supported, "q", 0)

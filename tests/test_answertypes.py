@@ -102,7 +102,7 @@ def test_the_gate_reads_the_best_sentence_without_the_focus_lift() -> None:
     """Naming the asked-for noun breaks ties between answer sentences; the answerability
     gate still reads the sentence that is best without that lift."""
     from qa.answering import Candidate
-    from qa.service import gate_sentence
+    from qa.evidence import gate_sentence
 
     lifted = Candidate(1, "Het ging om de krant.", 0.90, 0.80, True, 0.03)
     plain = Candidate(1, "Saar sprak met Die Presse.", 0.89, 0.86, True, 0.0)

@@ -336,7 +336,7 @@ class FailingLLM:
 
     def stream(self, question: str, history: object = (), k: object = None) -> Iterator[object]:
         from citeqa.errors import LLMUnavailable
-        from qa.service import Retrieved
+        from qa.answer import Retrieved
 
         yield Retrieved(question, question, [])
         raise LLMUnavailable("The LLM server at http://127.0.0.1:8080/v1 did not answer.")

@@ -16,6 +16,7 @@ from embeddings.embedders import FakeEmbedder
 from embeddings.errors import BadInput
 from embeddings.indexer import index_paths
 from embeddings.store import Index
+from qa.answer import Answer, Delta, Done, Retrieved
 from qa.answering import ExtractiveAnswerer
 from qa.backend import MAX_UPLOAD_BYTES, Backend, Upload, display_name, safe_upload_name
 from qa.chat_ui import (
@@ -31,7 +32,7 @@ from qa.chat_ui import (
 )
 from qa.citations import Citation, CitationChecker, Claim
 from qa.retrieval import Retriever
-from qa.service import Answer, Delta, Done, QAService, Retrieved
+from qa.service import QAService
 from tests.helpers import free_port, write_pdf
 
 XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'

@@ -13,7 +13,7 @@ from embeddings.progress import Steps
 from eval.answers import Answered, has_acceptable_answer, metrics
 from eval.datasets import load_dataset
 from eval.runner import run_eval
-from qa.service import Answer
+from qa.answer import Answer
 from qa.settings import Settings
 from tests.conftest import ROOT
 

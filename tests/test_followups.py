@@ -9,8 +9,8 @@ from dataclasses import replace
 
 from embeddings.store import ChunkRecord
 from qa.answering import ExtractiveAnswerer, Reading, reading_order
+from qa.followups import around_previous_answer, previous_answer_region
 from qa.retrieval import Hit
-from qa.service import around_previous_answer, previous_answer_region
 from tests.test_answering import passage
 from tests.test_answertypes import FlatEmbedder
 

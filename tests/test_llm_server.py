@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 
 from embeddings.store import Index
+from qa.answer import Delta, Done, Retrieved
 from qa.citations import CitationChecker, parse_markers
 from qa.llm import LLMAnswerer, load_chat_model
 from qa.retrieval import Retriever
-from qa.service import Delta, Done, QAService, Retrieved
+from qa.service import QAService
 from qa.settings import AnswerConfig
 from tests.conftest import ROOT
 from tests.helpers import free_port, running_server

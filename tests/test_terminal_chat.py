@@ -22,10 +22,11 @@ from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output.plain_text import PlainTextOutput
 
 from embeddings.store import Index
+from qa.answer import Delta
 from qa.answering import ExtractiveAnswerer
 from qa.citations import CitationChecker
 from qa.retrieval import Retriever
-from qa.service import Delta, QAService
+from qa.service import QAService
 from qa.terminal_chat import run_chat
 from tests.conftest import ROOT
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from qa.service import Answer, Delta, Done
+from qa.answer import Answer, Delta, Done
 from qa.terminal import WITHDRAWN, Draft, rows_taken, terminal_safe
 from qa.terminal_chat import TerminalChat
 

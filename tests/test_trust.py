@@ -14,13 +14,14 @@ from typer.testing import CliRunner
 from citeqa.errors import BadInput, LLMUnavailable
 from embeddings.documents import boilerplate_spans
 from embeddings.store import Index
+from qa.answer import Delta, Done
 from qa.answerability import FEATURES, Background, Model, signals
 from qa.answerers import ANSWERERS, load_answerer
 from qa.answering import REFUSAL, ExtractiveAnswerer, Reading
 from qa.citations import CitationChecker, renumber
 from qa.llm import LLMAnswerer, load_chat_model
 from qa.retrieval import Retriever
-from qa.service import Delta, Done, QAService
+from qa.service import QAService
 from qa.settings import AnswerConfig
 from tests.fakes import FlatEmbedder, ScriptedChatModel
 from tests.test_answering import RED_CROSS, WEATHER, passage
@@ -204,8 +205,8 @@ class _Chunks:
 def test_a_follow_up_reads_the_chunks_around_the_previous_answer() -> None:
     from dataclasses import replace
 
+    from qa.followups import around_previous_answer
     from qa.retrieval import Hit
-    from qa.service import around_previous_answer
 
     first = passage("Israel announced pauses on 26 July. It opened the airspace too.", 1)
     doc = [

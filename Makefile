@@ -78,9 +78,9 @@ bench: $(BENCH_STAMP) index
 	$(BIN)/python bench/api_latency.py --index $(INDEX)
 
 lint: install
-	$(BIN)/ruff check citeqa qa embeddings eval tests bench train app.py cli.py
-	$(BIN)/ruff format --check citeqa qa embeddings eval tests bench train app.py cli.py
-	$(BIN)/mypy citeqa qa embeddings eval app.py cli.py
+	$(BIN)/ruff check citeqa qa embeddings eval tests bench train app.py cli
+	$(BIN)/ruff format --check citeqa qa embeddings eval tests bench train app.py cli
+	$(BIN)/mypy citeqa qa embeddings eval app.py cli
 
 clean:
 	rm -rf .citeqa .pytest_cache .mypy_cache .ruff_cache

@@ -401,7 +401,7 @@ def test_a_dutch_refusal_has_a_dutch_header(
 def test_sources_are_shown_relative_to_the_working_directory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from cli import _shown
+    from cli.common import shown as _shown
 
     monkeypatch.chdir(tmp_path)
     inside = str(tmp_path / "corpus" / "a.txt")

@@ -1,0 +1,5 @@
+"""`python -m cli`: the `citeqa` command."""
+
+from cli import main
+
+main()

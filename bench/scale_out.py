@@ -34,7 +34,8 @@ from embeddings.analysis import analyse  # noqa: E402
 from embeddings.diskspace import tree_size  # noqa: E402
 from embeddings.embedders import FakeEmbedder  # noqa: E402
 from embeddings.indexer import ChunkingSettings, chunking_manifest  # noqa: E402
-from embeddings.milvus_store import MilvusStore, MilvusWriter  # noqa: E402
+from embeddings.milvus_store import MilvusStore  # noqa: E402
+from embeddings.milvus_writer import MilvusWriter  # noqa: E402
 from embeddings.store import Index  # noqa: E402
 from embeddings.stores import open_writer  # noqa: E402
 from qa.retrieval import Retriever  # noqa: E402

@@ -161,7 +161,7 @@ def _embedded_writer(index: Path, embedder_id: str, chunking: dict, rebuild: boo
 
 
 def _milvus_writer(index: Path, embedder_id: str, chunking: dict, rebuild: bool) -> Any:
-    from embeddings.milvus_store import MilvusWriter
+    from embeddings.milvus_writer import MilvusWriter
 
     return MilvusWriter(index, embedder_id, chunking, rebuild=rebuild)
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from embeddings.milvus_store import LANGUAGE_FIELD
+from embeddings.milvus_schema import LANGUAGE_FIELD
 from embeddings.stores import LexicalStore
 from qa.fusion import language_rrf, neutral_words
 

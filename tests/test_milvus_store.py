@@ -15,7 +15,9 @@ if importlib.util.find_spec("pymilvus") is None or importlib.util.find_spec("mil
 from embeddings.embedders import FakeEmbedder
 from embeddings.errors import BadInput, IndexMismatch, IndexNotFound
 from embeddings.indexer import ChunkingSettings, chunking_manifest, index_paths, remove_sources
-from embeddings.milvus_store import MilvusSpec, MilvusStore, MilvusWriter
+from embeddings.milvus_schema import MilvusSpec
+from embeddings.milvus_store import MilvusStore
+from embeddings.milvus_writer import MilvusWriter
 from embeddings.store import Index
 from embeddings.stores import LexicalStore, Store, is_remote, open_store
 from qa.retrieval import Retriever
@@ -166,7 +168,7 @@ def test_the_stemming_proof_fails_without_the_dutch_stemmer(
 ) -> None:
     """What the proof above tells apart: the same build with the stemmer filter left out
     finds nothing for "pannenkoek" (so the proof is not passing on, say, a prefix match)."""
-    import embeddings.milvus_store as ms
+    import embeddings.milvus_schema as ms
 
     real = ms._analyzer
 

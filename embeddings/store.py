@@ -40,7 +40,8 @@ from typing import Any
 import numpy as np
 
 from embeddings import ann
-from embeddings.errors import IndexCorrupt, IndexMismatch, IndexNotFound
+from embeddings.errors import IndexCorrupt, IndexMismatch
+from embeddings.generations import live_generation
 from embeddings.lexical import LexicalIndex
 from embeddings.manifest import (
     FORMAT_VERSION,
@@ -67,7 +68,6 @@ BM25_FILES = tuple(
     )
 )  # fmt: skip
 REQUIRED = (VECTORS, DATABASE, TOMBSTONES, *BM25_FILES)
-GENERATION = re.compile(r"gen-\d{6,}-[0-9a-f]{6}")
 # the columns every query here uses; an index without them is damaged
 _COLUMNS = {
     "documents": {"source", "doc_id", "title", "lang", "text", "pages", "size", "mtime"},
@@ -131,41 +131,6 @@ class DocumentRecord:
 
 def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
-
-
-def complete_generations(root: Path) -> list[Path]:
-    """`gen-*` folders with a manifest, oldest first (every one a writer renamed into place)."""
-    found = [p for p in root.glob("gen-*") if GENERATION.fullmatch(p.name) and p.is_dir()]
-    return sorted(p for p in found if (p / MANIFEST).is_file())
-
-
-def live_generation(root: Path) -> Path:
-    """The generation CURRENT names. Without CURRENT (a first build killed between renaming
-    its generation and writing CURRENT) the newest complete generation; none is no index."""
-    current = root / "CURRENT"
-    try:
-        raw = current.read_bytes()
-    except FileNotFoundError:
-        found = complete_generations(root) if root.is_dir() else []
-        if found:
-            log.warning("%s: CURRENT is missing; using %s", root, found[-1].name)
-            return found[-1]
-        raise IndexNotFound(
-            f"No index at {root}. Build one first: citeqa index PATH [--index {root}]"
-        ) from None
-    except OSError as exc:
-        raise IndexCorrupt(
-            f"{current} cannot be read ({exc.strerror}). {rebuild_hint(root)}"
-        ) from exc
-    try:
-        name = raw.decode("utf-8").strip()
-    except UnicodeDecodeError:
-        raise IndexCorrupt(f"{current} is not UTF-8 text. {rebuild_hint(root)}") from None
-    if not GENERATION.fullmatch(name) or not (root / name).is_dir():
-        raise IndexCorrupt(
-            f"{root}: CURRENT names a missing generation ({name[:40]!r}). {rebuild_hint(root)}"
-        )
-    return root / name
 
 
 def load_tombstones(generation: Path, manifest: dict[str, Any]) -> np.ndarray:

@@ -201,7 +201,8 @@ def manifest_of(index: Path | str) -> dict[str, Any] | None:
     from embeddings.errors import IndexNotFound
 
     if not is_remote(index):
-        from embeddings.store import live_generation, read_manifest
+        from embeddings.generations import live_generation
+        from embeddings.store import read_manifest
 
         root = Path(index)
         if not (root / "CURRENT").is_file():

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import secrets
 import shutil
 import sqlite3
@@ -28,19 +27,22 @@ import numpy as np
 from embeddings import ann
 from embeddings.diskspace import disk_full, is_disk_full, tree_size
 from embeddings.errors import IndexCorrupt, IndexLocked, IndexMismatch, IndexNotFound
+from embeddings.generations import (
+    complete_generations,
+    fsync_tree,
+    live_generation,
+    swap_in,
+)
 from embeddings.lexical import LexicalIndex, TermCounts
 from embeddings.manifest import FORMAT_VERSION, MANIFEST, file_entries, seal
 from embeddings.store import (
     DATABASE,
-    GENERATION,
     LEXICAL,
     SCHEMA,
     TOMBSTONES,
     VECTORS,
     Index,
     check_embedder,
-    complete_generations,
-    live_generation,
     text_hash,
 )
 
@@ -50,24 +52,6 @@ BUILDING = ".building-"
 LOCK_TIMEOUT = 30.0  # seconds a second writer waits for the first
 # the embedder's spec and engine: queries are embedded in the engine that embedded the documents
 CARRIED = ("embedder_spec", "embedder_engine")
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_tree(folder: Path) -> None:
-    for path in folder.rglob("*"):
-        if path.is_file():
-            with path.open("rb") as handle:
-                os.fsync(handle.fileno())
-        elif path.is_dir():
-            _fsync_dir(path)
-    _fsync_dir(folder)
 
 
 def _write_faiss(index: Any, path: Path) -> None:
@@ -487,31 +471,5 @@ class IndexWriter:
         if self.calibration is not None:
             manifest["calibration"] = self.calibration
         (stage / MANIFEST).write_text(json.dumps(seal(manifest), indent=2), encoding="utf-8")
-        _fsync_tree(stage)
-        number = 1 + max(
-            (
-                int(p.name.split("-")[1])
-                for p in self.root.glob("gen-*")
-                if GENERATION.fullmatch(p.name)
-            ),
-            default=0,
-        )
-        generation = self.root / f"gen-{number:06d}-{secrets.token_hex(3)}"
-        # two generations stay: the new one and the live one. The others go before the new
-        # one appears, so a kill at any moment leaves at most two.
-        keep = {self.previous.name} if self.previous is not None else set()
-        for gen in self.root.glob("gen-*"):
-            if gen.name not in keep and gen.is_dir():
-                shutil.rmtree(gen, ignore_errors=True)
-        os.rename(stage, generation)
-        _fsync_dir(self.root)
-        pointer = self.root / f"CURRENT.{secrets.token_hex(4)}.tmp"
-        try:
-            pointer.write_text(generation.name + "\n", encoding="utf-8")
-            with pointer.open("rb") as handle:
-                os.fsync(handle.fileno())
-            os.replace(pointer, self.root / "CURRENT")
-        finally:
-            pointer.unlink(missing_ok=True)
-        _fsync_dir(self.root)
-        return generation
+        fsync_tree(stage)
+        return swap_in(self.root, stage, self.previous)

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from embeddings.errors import BadInput, CiteqaError
-from embeddings.store import ChunkRecord, Index, live_generation
+from embeddings.generations import live_generation
+from embeddings.store import ChunkRecord, Index
 from qa.answer import Answer, Delta, Done, Event, Retrieved
 from qa.answerability import Background, Model, signals
 from qa.answering import (

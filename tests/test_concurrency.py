@@ -21,8 +21,9 @@ import pytest
 
 from citeqa.settings import ChunkingConfig
 from embeddings.embedders import FakeEmbedder
+from embeddings.generations import live_generation
 from embeddings.indexer import index_paths
-from embeddings.store import Index, live_generation
+from embeddings.store import Index
 from qa.answering import ExtractiveAnswerer
 from qa.citations import CitationChecker
 from qa.retrieval import Retriever

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from embeddings.embedders import FakeEmbedder
-from embeddings.store import Index, live_generation
+from embeddings.generations import live_generation
+from embeddings.store import Index
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow

@@ -17,8 +17,9 @@ import pytest
 from citeqa.settings import ChunkingConfig
 from embeddings.embedders import FakeEmbedder
 from embeddings.errors import IndexCorrupt
+from embeddings.generations import live_generation
 from embeddings.indexer import index_paths
-from embeddings.store import Index, live_generation
+from embeddings.store import Index
 
 FLIPS_PER_FILE = 12
 QUERIES = ("sluis kanaal", "cats sleep", "budget 2025")

@@ -216,7 +216,7 @@ def forget_document_vectors(root: Path) -> None:
     """Make the index one from before document vectors: no table of them."""
     import sqlite3
 
-    from embeddings.store import live_generation
+    from embeddings.generations import live_generation
     from tests.test_store import reseal
 
     generation = live_generation(root)
@@ -372,7 +372,7 @@ def test_a_document_vector_of_the_wrong_size_is_damage(tmp_path: Path) -> None:
     import sqlite3
 
     from embeddings.errors import IndexCorrupt
-    from embeddings.store import live_generation
+    from embeddings.generations import live_generation
     from tests.test_store import reseal
 
     root = build(tmp_path, SPREAD)
@@ -415,7 +415,7 @@ def test_a_word_the_question_repeats_weighs_again(small_index: Path) -> None:
 def _change_vectors(root: Path, sql: str) -> None:
     import sqlite3
 
-    from embeddings.store import live_generation
+    from embeddings.generations import live_generation
     from tests.test_store import reseal
 
     generation = live_generation(root)

@@ -13,9 +13,10 @@ import pytest
 from embeddings import embedders
 from embeddings.embedders import FakeEmbedder, embedder_id, load_embedder
 from embeddings.errors import ModelNotAvailable
+from embeddings.generations import live_generation
 from embeddings.indexer import index_paths
 from embeddings.onnx_e5 import _BLOCK, E5Graph, dequantise
-from embeddings.store import Index, live_generation, read_manifest
+from embeddings.store import Index, read_manifest
 
 ROOT = Path(__file__).resolve().parent.parent
 

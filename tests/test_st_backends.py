@@ -16,8 +16,9 @@ from embeddings import st_backends
 from embeddings.embedders import FakeEmbedder, embedder_id, load_embedder
 from embeddings.engine_check import check_engine, engine_label
 from embeddings.errors import IndexMismatch, ModelNotAvailable
+from embeddings.generations import live_generation
 from embeddings.indexer import index_paths
-from embeddings.store import Index, live_generation, read_manifest
+from embeddings.store import Index, read_manifest
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -10,8 +10,9 @@ import pytest
 from citeqa.settings import ChunkingConfig
 from embeddings.embedders import FakeEmbedder
 from embeddings.errors import IndexCorrupt, IndexMismatch, IndexNotFound
+from embeddings.generations import live_generation
 from embeddings.indexer import chunking_manifest, index_paths
-from embeddings.store import Index, live_generation
+from embeddings.store import Index
 
 CHUNKING = ChunkingConfig(max_tokens=24, overlap_tokens=6)
 

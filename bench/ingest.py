@@ -29,7 +29,8 @@ from typing import Any
 
 from citeqa.settings import ChunkingConfig
 from embeddings.embedders import Embedder, load_embedder
-from embeddings.indexer import IndexReport, index_paths
+from embeddings.indexer import index_paths
+from embeddings.report import IndexReport
 from embeddings.store import Index
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -24,11 +24,8 @@ import numpy as np
 from citeqa.settings import ChunkingConfig
 from embeddings.analysis import ANALYSIS_VERSION, analyse
 from embeddings.chunking import (
-    WINDOW_RESERVE,
     Chunk,
     chunk_document,
-    mostly_short,
-    passages_per_window,
     whole_text,
 )
 from embeddings.documents import (
@@ -40,9 +37,11 @@ from embeddings.documents import (
     load_document,
     warm_language_identifier,
 )
+from embeddings.docvectors import backfill, embed_whole, whole_up_to
 from embeddings.embedders import Embedder, embedder_id
 from embeddings.engine_check import engine_label
 from embeddings.progress import Progress
+from embeddings.report import IndexReport
 from embeddings.store import text_hash
 from embeddings.stores import DocumentVectorWriter, StoreWriter, manifest_of, open_writer
 
@@ -60,28 +59,6 @@ def chunking_manifest(chunking: ChunkingConfig) -> dict[str, Any]:
         "overlap_tokens": chunking.overlap_tokens,
         "analysis": ANALYSIS_VERSION,
     }
-
-
-@dataclass
-class IndexReport:
-    added: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    unchanged: int = 0
-    skipped: list[tuple[str, str]] = field(default_factory=list)
-    chunks_embedded: int = 0
-    chunks_reused: int = 0
-    tokens_embedded: int = 0
-    documents_embedded: int = 0  # short documents also embedded whole (document vectors)
-    document_vectors_dropped: int = 0  # indexing.document_vectors=false on an index with some
-    embed_seconds: float = 0.0
-    seconds: float = 0.0
-    documents: int = 0
-    chunks: int = 0
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.added or self.updated or self.removed)
 
 
 def remove_gone(
@@ -363,53 +340,6 @@ class _Run:
             self.dirty = self.dirty or found
 
 
-def whole_up_to(window: int, chunking: ChunkingConfig, sizes: dict[str, int]) -> int:
-    """The most passages of a document embedded whole, in a collection of documents of
-    these passage counts; 0 where it is not mostly short (none are)."""
-    n = passages_per_window(window, chunking.max_tokens, chunking.overlap_tokens)
-    return n if mostly_short(sizes.values(), n) else 0
-
-
-def backfill(
-    writer: DocumentVectorWriter,
-    model: Callable[[], Embedder],
-    window: int | None,
-    chunking: ChunkingConfig,
-    batch_size: int,
-    report: IndexReport,
-    meter: Progress | None = None,
-    sizes: dict[str, int] | None = None,
-) -> bool:
-    """At the end of a run, in a collection of mostly short documents, embed whole the
-    short ones that have no vector yet: added while the collection was mostly long, by
-    Ray, or before document vectors existed. `model` is called only if some lack one (the
-    window is e5's 512 tokens until then, unless `window` says). `sizes`: each document's
-    passages, if the caller has them. True if any was added."""
-    sizes = writer.passages_per_document() if sizes is None else sizes
-    guess = window or 512
-    n = whole_up_to(guess, chunking, sizes)
-    lacking = writer.lacking_document_vectors(n) if n else []
-    if not lacking:
-        return False
-    embedder = model()
-    if embedder.max_tokens != guess:
-        n = whole_up_to(embedder.max_tokens, chunking, sizes)
-        lacking = writer.lacking_document_vectors(n) if n else []
-    texts, doc_ids = {}, {}
-    for source in lacking:
-        doc_ids[source], text, spans = writer.document_spans(source)
-        whole = whole_text(text, spans, n)
-        if whole is not None:
-            texts[source] = whole
-    started = time.perf_counter()
-    found = embed_whole(texts, embedder, batch_size, meter) if texts else {}
-    for source, vector in found.items():
-        writer.set_document_vector(source, doc_ids[source], vector)
-    report.embed_seconds += time.perf_counter() - started
-    report.documents_embedded += sum(v is not None for v in found.values())
-    return bool(found)
-
-
 def _embed_and_add(
     writer: StoreWriter,
     pending: list[tuple[Document, int, float, list[Chunk]]],
@@ -467,28 +397,6 @@ def _embed_and_add(
             cast(DocumentVectorWriter, writer).set_document_vector(
                 doc.source, doc.doc_id, whole[doc.source]
             )
-
-
-def embed_whole(
-    texts: dict[str, str], embedder: Embedder, batch_size: int, meter: Progress | None = None
-) -> dict[str, np.ndarray | None]:
-    """Source -> the vector of the whole document (`whole_text`) for the documents of
-    2 to a window's passages: what the document level of hybrid search scores such a
-    document by in a collection of mostly short documents (measured against the mean of
-    its passage vectors: docs/retrieval.md). None where the text, counted, does not fit
-    the window after all (sentences carried whole make the overlap vary): the embedder
-    would cut its end off, so such a document is scored by its best passage."""
-    reserve = WINDOW_RESERVE
-    fits = {s: embedder.count_tokens(t) + reserve <= embedder.max_tokens for s, t in texts.items()}
-    out: dict[str, np.ndarray | None] = {s: None for s, ok in fits.items() if not ok}
-    texts = {s: t for s, t in texts.items() if fits[s]}
-    order = sorted(texts, key=lambda s: len(texts[s]))
-    for i in range(0, len(order), batch_size):
-        batch = order[i : i + batch_size]
-        out.update(zip(batch, embedder.embed_documents([texts[s] for s in batch]), strict=True))
-        if meter is not None:
-            meter.update(whole=len(batch))
-    return out
 
 
 def remove_sources(root: Path, sources: Sequence[str]) -> list[str]:

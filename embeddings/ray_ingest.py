@@ -26,22 +26,21 @@ import numpy as np
 from embeddings.analysis import analyse
 from embeddings.chunking import Chunk, chunk_document, passages_per_window, whole_text
 from embeddings.documents import MAX_FILE_BYTES, Document, SkipFile, iter_files, load_document
+from embeddings.docvectors import backfill, embed_whole
 from embeddings.embedders import embedder_id, load_embedder
 from embeddings.engine_check import engine_label
 from embeddings.errors import BadInput
 from embeddings.indexer import (
     Batching,
     ChunkingSettings,
-    IndexReport,
-    backfill,
     changed_files,
     chunk_language,
     chunking_manifest,
     drop_document_vectors,
-    embed_whole,
     remove_gone,
 )
 from embeddings.progress import Progress
+from embeddings.report import IndexReport
 from embeddings.stores import DocumentVectorWriter, open_writer
 
 log = logging.getLogger(__name__)

@@ -431,7 +431,7 @@ def _sources(tmp_path: Path, *names: str) -> list[str]:
 def test_a_whole_text_longer_than_the_window_gets_no_vector() -> None:
     # a window's passages can hold more than a window's tokens (sentences are carried whole,
     # so the overlap varies): counted, such a text gets None, not a vector of its beginning
-    from embeddings.indexer import embed_whole
+    from embeddings.docvectors import embed_whole
 
     embedder = FakeEmbedder(8)
     out = embed_whole({"a": "word " * 100, "b": "word " * 600}, embedder, 4)

@@ -27,6 +27,7 @@ except ImportError:
 from embeddings.documents import SUPPORTED_SUFFIXES
 from embeddings.errors import BadInput, CiteqaError
 from qa.backend import MAX_UPLOAD_BYTES, Backend, Upload, UploadReport
+from qa.chat_page import CHAT_JS, CSS
 from qa.chat_ui import (
     MAX_TURNS,
     answer_view,
@@ -57,39 +58,6 @@ EXAMPLES = [
     "Wat zei John Kirby over een herbezetting van Gaza?",
     "Hoeveel gijzelaars zouden aanvankelijk worden vrijgelaten?",
 ]
-CSS = """
-#chat { min-height: 200px; }
-.citeqa-empty { color: #6b7280; padding: 24px 8px; }
-.citeqa-turn { margin: 12px 0; }
-.citeqa-q { margin-left: auto; max-width: 85%; width: fit-content; background: #eff6ff;
-  border-radius: 12px; padding: 6px 12px; }
-.citeqa-q p, .citeqa-text { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; }
-.citeqa-a { margin-top: 8px; max-width: 100%; background: #f9fafb;
-  border: 1px solid #e5e7eb; border-radius: 12px; padding: 8px 12px; }
-.citeqa-state { color: #2563eb; font-style: italic; margin: 0 0 4px; }
-#chat button.citeqa-copy { display: block; margin: 6px 0 0 auto; font-size: 0.8em;
-  font-weight: normal; color: #374151; background: none; border: 1px solid #d1d5db;
-  border-radius: 6px; padding: 0 8px; min-width: 0; box-shadow: none; }
-.citeqa-marker { font-weight: 600; text-decoration: none; color: #2563eb; cursor: pointer; }
-.citeqa-marker:hover, .citeqa-marker:focus { text-decoration: underline; }
-.citeqa-sources, .citeqa-related { margin-top: 8px; }
-.citeqa-source { border-left: 3px solid #2563eb; padding: 2px 10px; margin: 6px 0; }
-.citeqa-source:target, .citeqa-source.citeqa-flash { background: #eff6ff; }
-.citeqa-source summary { cursor: pointer; overflow-wrap: anywhere; }
-.citeqa-source mark, .citeqa-passage mark { background: #fde68a; padding: 0 2px; }
-.citeqa-source blockquote { margin: 4px 0 4px 8px; }
-.citeqa-passage p { margin: 2px 0; white-space: pre-wrap; overflow-wrap: anywhere; }
-.citeqa-unsupported { text-decoration: underline wavy #dc2626; }
-.citeqa-meta { color: #6b7280; font-size: 0.85em; overflow-wrap: anywhere; }
-.citeqa-related li p { margin: 2px 0; color: #374151; }
-.citeqa-error { color: #b91c1c; margin: 0; }
-.citeqa-scroll { overflow-x: auto; max-width: 100%; }
-#ask-row { flex-wrap: wrap; }
-@media (max-width: 560px) {
-  /* the question gets a line of its own; the buttons share the next one */
-  #ask-row > *:has(#question), #ask-row > #question { flex: 1 1 100% !important; }
-}
-"""
 # No document or model text is rendered as an image or link, and this keeps it so even if
 # some markup got through: images, media and fetches only from this server.
 CSP = (
@@ -97,42 +65,6 @@ CSP = (
     "font-src 'self' data:; object-src 'none'; frame-src 'none'; form-action 'self'"
 )
 HEAD = f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n<style>{CSS}</style>'
-# [n] opens and shows its source; Copy puts the answer as plain text on the clipboard.
-CHAT_JS = """
-element.addEventListener('click', (event) => {
-  const marker = event.target.closest('a.citeqa-marker');
-  if (marker) {
-    event.preventDefault();
-    const source = element.querySelector('[id="' + marker.dataset.source + '"]');
-    if (!source) return;
-    element.querySelectorAll('.citeqa-flash').forEach((s) => s.classList.remove('citeqa-flash'));
-    source.open = true;
-    source.classList.add('citeqa-flash');
-    source.scrollIntoView({block: 'nearest'});
-    source.querySelector('summary').focus();
-    return;
-  }
-  const copy = event.target.closest('button.citeqa-copy');
-  if (copy) {
-    const text = copy.closest('.citeqa-a').dataset.plain;
-    const done = () => {
-      copy.textContent = 'Copied';
-      setTimeout(() => copy.textContent = 'Copy', 1500);
-    };
-    if (navigator.clipboard && window.isSecureContext) {
-      navigator.clipboard.writeText(text).then(done);
-    } else {
-      const area = document.createElement('textarea');
-      area.value = text; document.body.appendChild(area); area.select();
-      document.execCommand('copy'); area.remove(); done();
-    }
-  }
-});
-watch('value', () => {
-  const pending = element.querySelector('.citeqa-pending');
-  if (pending) pending.scrollIntoView({block: 'nearest'});
-});
-"""
 
 
 class _Blocks(gr.Blocks):
@@ -271,28 +203,29 @@ def create_app(
     def respond(
         message: str, saved: Any, mode: str, k: float, lang: str
     ) -> Iterator[tuple[Any, ...]]:
-        """Outputs: chat, saved turns, debugger, question box, Ask. While answering, the box
-        and Ask are disabled (Enter cannot start a second answer); Stop and Clear free them."""
+        """Outputs: chat, saved turns, debugger, question box, Ask, Stop. While answering, the
+        box and Ask are disabled (Enter cannot start a second answer) and Stop is enabled;
+        Stop and Clear free them."""
         turns = load_turns(saved)
         question = (message or "").strip()
-        keep, idle = gr.update(), gr.update(interactive=True)
+        keep, idle, off = gr.update(), gr.update(interactive=True), gr.update(interactive=False)
         if not question:
-            yield render_conversation(turns), keep, keep, idle, idle
+            yield render_conversation(turns), keep, keep, idle, idle, off
             return
-        busy_box, busy = gr.update(value="", interactive=False), gr.update(interactive=False)
+        busy_box = gr.update(value="", interactive=False)
         try:
             events = service.stream(question, history_of(turns), **_options(mode, k, lang))
             for state in stream_to_chat(question, events, backend.page_of):
                 if state.view is None:
                     pending = render_pending(question, state.status, state.text)
-                    yield render_conversation(turns, pending), keep, keep, busy_box, busy
+                    yield render_conversation(turns, pending), keep, keep, busy_box, off, idle
                 else:
                     turns = [*turns, state.view][-MAX_TURNS:]
                     hits = render_hits(state.hits or [], state.searched)
-                    yield render_conversation(turns), turns, hits, idle, idle
+                    yield render_conversation(turns), turns, hits, idle, idle, off
         except CiteqaError as exc:
             turns = [*turns, error_view(question, str(exc))][-MAX_TURNS:]
-            yield render_conversation(turns), turns, keep, idle, idle
+            yield render_conversation(turns), turns, keep, idle, idle, off
 
     def restore(saved: Any) -> tuple[Any, ...]:
         docs = documents()
@@ -304,7 +237,7 @@ def create_app(
 
     def stopped(saved: Any) -> tuple[Any, ...]:
         idle = gr.update(interactive=True)
-        return render_conversation(load_turns(saved)), idle, idle
+        return render_conversation(load_turns(saved)), idle, idle, gr.update(interactive=False)
 
     def cleared() -> tuple[Any, ...]:
         return (
@@ -313,6 +246,7 @@ def create_app(
             "",
             gr.update(value="", interactive=True),
             gr.update(interactive=True),
+            gr.update(interactive=False),
         )
 
     def after_change(message: str) -> tuple[Any, ...]:
@@ -365,36 +299,40 @@ def create_app(
             js_on_load=None,
         )
         saved = gr.BrowserState([], storage_key="citeqa-conversation")
-        with gr.Tab("Chat"):
-            chat = gr.HTML(
-                render_conversation([]),
-                elem_id="chat",
-                js_on_load=CHAT_JS,
-                container=True,
-                padding=True,
-            )
-            with gr.Row(elem_id="ask-row", equal_height=True):
-                box = gr.Textbox(
-                    placeholder="Ask a question…",
-                    show_label=False,
-                    scale=8,
-                    min_width=240,
-                    elem_id="question",
-                    lines=1,  # no max_length: a longer question is refused aloud, not cut
+        with gr.Tab("Chat"), gr.Row(elem_id="chat-layout"):
+            with gr.Column(scale=4, min_width=300, elem_id="chat-main"):
+                chat = gr.HTML(
+                    render_conversation([]),
+                    elem_id="chat",
+                    js_on_load=CHAT_JS,
+                    container=True,
+                    padding=True,
                 )
-                send = gr.Button("Ask", variant="primary", scale=1, min_width=70, elem_id="ask")
-                stop = gr.Button("Stop", scale=1, min_width=70, elem_id="stop")
-                clear = gr.Button("Clear", scale=1, min_width=70, elem_id="clear")
-            gr.Examples(EXAMPLES, inputs=box)
-            with gr.Accordion("Settings", open=False, elem_id="settings"), gr.Row():
-                # the settings' values (CITEQA_RETRIEVAL__MODE, __K, a preset) as the defaults
-                mode = gr.Radio(MODES, value=retrieval.mode, label="Search")
-                k = gr.Slider(
-                    1, max(10, retrieval.k), value=retrieval.k, step=1, label="Passages (top-k)"
-                )
-                lang = gr.Dropdown(LANGS, value="any", label="Language")
-            with gr.Accordion("All retrieved passages (retrieval debugger)", open=False):
-                passages = gr.HTML(elem_id="passages", js_on_load=None)
+                with gr.Row(elem_id="ask-row", equal_height=True):
+                    box = gr.Textbox(
+                        placeholder="Ask a question…",
+                        show_label=False,
+                        scale=8,
+                        min_width=240,
+                        elem_id="question",
+                        lines=1,  # no max_length: a longer question is refused aloud, not cut
+                    )
+                    send = gr.Button("Ask", variant="primary", scale=1, min_width=70, elem_id="ask")
+                    stop = gr.Button(
+                        "Stop", scale=1, min_width=70, elem_id="stop", interactive=False
+                    )
+                    clear = gr.Button("Clear", scale=1, min_width=70, elem_id="clear")
+                with gr.Accordion("All retrieved passages (retrieval debugger)", open=False):
+                    passages = gr.HTML(elem_id="passages", js_on_load=None)
+            with gr.Column(scale=1, min_width=220, elem_id="sidebar"):
+                gr.Examples(EXAMPLES, inputs=box)
+                with gr.Accordion("Settings", open=False, elem_id="settings"):
+                    # the settings' values (CITEQA_RETRIEVAL__MODE, __K, a preset) as defaults
+                    mode = gr.Radio(MODES, value=retrieval.mode, label="Search")
+                    k = gr.Slider(
+                        1, max(10, retrieval.k), value=retrieval.k, step=1, label="Passages (top-k)"
+                    )
+                    lang = gr.Dropdown(LANGS, value="any", label="Language")
         with gr.Tab("Documents"):
             files = gr.File(
                 label=f"Add documents ({', '.join(s.lstrip('.') for s in SUPPORTED_SUFFIXES)}; "
@@ -450,17 +388,24 @@ def create_app(
             [send.click, box.submit],
             respond,
             [box, saved, mode, k, lang],
-            [chat, saved, passages, box, send],
+            [chat, saved, passages, box, send, stop],
             trigger_mode="multiple",  # "once" ignores every Ask after a Stop (Gradio 6.31)
             show_progress="hidden",
             **chats,
             **private,
         )
-        stop.click(stopped, [saved], [chat, send, box], cancels=[asking], queue=False, **private)
+        stop.click(
+            stopped,
+            [saved],
+            [chat, send, box, stop],
+            cancels=[asking],
+            queue=False,
+            **private,
+        )
         clear.click(
             cleared,
             None,
-            [saved, chat, passages, box, send],
+            [saved, chat, passages, box, send, stop],
             cancels=[asking],
             queue=False,
             **private,

@@ -20,6 +20,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser]
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "tests" / "artifacts"
 RED_CROSS = "How much extra money does the Netherlands give to the Dutch Red Cross?"
+CONTRAST_JS = (Path(__file__).parent / "contrast.js").read_text()
+AA = 4.5  # WCAG AA for normal text
 # The UI as `serve()` builds it, without the CLI around it (flags are C1's to change).
 SERVER = """
 import sys
@@ -240,6 +242,7 @@ def test_ask_is_disabled_while_answering_and_stop_leaves_a_clean_state(
     hanging_llm_url: str, browser: Any
 ) -> None:
     page = open_page(browser, hanging_llm_url)
+    assert page.locator("#stop").is_disabled()  # nothing to stop yet
     page.locator("#question textarea").fill(RED_CROSS)
     page.locator("#ask").click()
     page.locator("#chat .citeqa-pending .citeqa-state").get_by_text("Answering").wait_for(
@@ -247,10 +250,12 @@ def test_ask_is_disabled_while_answering_and_stop_leaves_a_clean_state(
     )
     assert page.locator("#ask").is_disabled()
     assert page.locator("#question textarea").is_disabled()  # Enter cannot ask either
+    assert page.locator("#stop").is_enabled()
     page.locator("#stop").click()
     page.locator("#chat .citeqa-empty").wait_for(timeout=30_000)
     assert page.locator("#chat .citeqa-pending").count() == 0
     assert page.locator("#ask").is_enabled() and page.locator("#question textarea").is_enabled()
+    assert page.locator("#stop").is_disabled()
     # a failing LLM is a message, and the app keeps running
     page.locator("#question textarea").fill(RED_CROSS)
     page.locator("#ask").click()
@@ -317,6 +322,75 @@ def test_documents_cannot_make_the_browser_fetch_anything(
     outside = [u for u in requests if not u.startswith((origin, "data:", "blob:"))]
     assert outside == []
     ARTIFACTS.mkdir(exist_ok=True)
+    page.close()
+
+
+def lowest_contrast(page: Any, selector: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = page.evaluate(
+        CONTRAST_JS, page.locator(selector).element_handle()
+    )
+    return found
+
+
+@pytest.mark.parametrize("theme", ["light", "dark-url", "dark-os"])
+def test_every_chat_text_is_readable_in_both_themes(app_url: str, browser: Any, theme: str) -> None:
+    """Dark mode comes from `?__theme=dark` or the OS; every text in the chat (question,
+    answer, markers, sources and their quotes, related passages, an error) has a contrast of
+    at least 4.5 against what is behind it, computed in the page."""
+    scheme = "dark" if theme == "dark-os" else "light"
+    context = browser.new_context(viewport={"width": 1280, "height": 1000}, color_scheme=scheme)
+    page = context.new_page()
+    page.goto(app_url + ("?__theme=dark" if theme == "dark-url" else ""))
+    page.locator("#chat .citeqa-empty").wait_for(timeout=60_000)
+    dark = page.evaluate("document.body.classList.contains('dark')")
+    assert dark == theme.startswith("dark")
+    empty = lowest_contrast(page, "#chat")
+    ask(page, RED_CROSS, 0)
+    ask(page, "What is the boiling point of mercury on Mars?", 1)  # refused: related passages
+    ask(page, "Why? " * 500, 2)  # too long: an error
+    assert page.locator("#chat .citeqa-related li").count() >= 1
+    assert page.locator("#chat .citeqa-error").count() == 1
+    page.locator("#chat a.citeqa-marker").first.click()  # a source opened and flashed
+    for details in page.locator("#chat details").all():
+        details.evaluate("d => d.open = true")
+    found = lowest_contrast(page, "#chat") + empty
+    kinds = {str(f["cls"]) for f in found}
+    assert {"citeqa-error", "citeqa-marker", "citeqa-meta", "citeqa-empty"} <= kinds
+    assert {"MARK", "P", "B", "BUTTON", "A"} <= {str(f["tag"]) for f in found}
+    low = min(found, key=lambda f: float(f["ratio"]))
+    print(
+        f"\n{theme}: lowest contrast {low['ratio']:.2f} ({low['tag']}.{low['cls']}: "
+        f"{low['text']!r}, {low['fg']} on rgba({low['bg']}))"
+    )
+    assert [f for f in found if f["ratio"] < AA] == []
+    # the chat follows the theme: a dark answer box in dark mode, a light one in light mode
+    box = page.locator("#chat .citeqa-a").first.evaluate(
+        "a => getComputedStyle(a).backgroundColor.match(/\\d+/g).slice(0, 3).map(Number)"
+    )
+    assert (sum(box) / 3 < 100) == dark, box
+    context.close()
+
+
+def test_the_input_stays_pinned_while_the_chat_grows(app_url: str, browser: Any) -> None:
+    """The chat scrolls above the input; the page does not grow, the input stays in view;
+    Stop is disabled while nothing is being answered."""
+    page = open_page(browser, app_url)
+    viewport = page.viewport_size["height"]
+    page_height = "document.scrollingElement.scrollHeight"
+    assert page.locator("#stop").is_disabled()
+    before = page.evaluate(page_height)
+    for i, question in enumerate([RED_CROSS, "And to UNOPS?", RED_CROSS, "And to UNOPS?"]):
+        ask(page, question, i)
+        box = page.locator("#question").bounding_box()
+        assert box["y"] >= 0 and box["y"] + box["height"] <= viewport
+        assert page.locator("#stop").is_disabled()
+    assert page.evaluate(page_height) == before <= viewport
+    chat = page.locator("#chat")
+    assert chat.evaluate("c => c.scrollHeight > c.clientHeight + 100")  # it scrolls instead
+    # the newest answer was scrolled into the chat's view
+    last = page.locator("#chat .citeqa-turn").last.bounding_box()
+    shown = chat.bounding_box()
+    assert last["y"] < shown["y"] + shown["height"] and last["y"] + last["height"] > shown["y"]
     page.close()
 
 

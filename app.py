@@ -38,6 +38,7 @@ from qa.chat_ui import (
     render_conversation,
     render_hits,
     render_pending,
+    stopped_view,
     stream_to_chat,
 )
 from qa.service import QAService
@@ -110,6 +111,11 @@ def _history_pairs(value: Any) -> list[tuple[str, str]]:
     ):
         raise BadInput("history must be a list of [question, answer] pairs of strings.")
     return [(t[0], t[1]) for t in value][-MAX_TURNS:]
+
+
+def _str_of(value: Any, key: str) -> str:
+    found = value.get(key) if isinstance(value, dict) else None
+    return found if isinstance(found, str) else ""
 
 
 def _options(mode: Any, k: Any, lang: Any) -> dict[str, Any]:
@@ -203,29 +209,33 @@ def create_app(
     def respond(
         message: str, saved: Any, mode: str, k: float, lang: str
     ) -> Iterator[tuple[Any, ...]]:
-        """Outputs: chat, saved turns, debugger, question box, Ask, Stop. While answering, the
-        box and Ask are disabled (Enter cannot start a second answer) and Stop is enabled;
-        Stop and Clear free them."""
+        """Outputs: chat, saved turns, debugger, question box, Ask, Stop, the answer in
+        progress. While answering, the box and Ask are disabled (Enter cannot start a second
+        answer) and Stop is enabled; Stop and Clear free them."""
         turns = load_turns(saved)
         question = (message or "").strip()
         keep, idle, off = gr.update(), gr.update(interactive=True), gr.update(interactive=False)
         if not question:
-            yield render_conversation(turns), keep, keep, idle, idle, off
+            yield render_conversation(turns), keep, keep, idle, idle, off, None
             return
+        if turns and turns[-1].get("stopped") and turns[-1]["question"] == question:
+            turns = turns[:-1]  # asked again: the retry takes the stopped turn's place
         busy_box = gr.update(value="", interactive=False)
         try:
             events = service.stream(question, history_of(turns), **_options(mode, k, lang))
             for state in stream_to_chat(question, events, backend.page_of):
                 if state.view is None:
                     pending = render_pending(question, state.status, state.text)
-                    yield render_conversation(turns, pending), keep, keep, busy_box, off, idle
+                    so_far = {"question": question, "text": state.text}
+                    busy = (busy_box, off, idle, so_far)
+                    yield render_conversation(turns, pending), keep, keep, *busy
                 else:
                     turns = [*turns, state.view][-MAX_TURNS:]
                     hits = render_hits(state.hits or [], state.searched)
-                    yield render_conversation(turns), turns, hits, idle, idle, off
+                    yield render_conversation(turns), turns, hits, idle, idle, off, None
         except CiteqaError as exc:
             turns = [*turns, error_view(question, str(exc))][-MAX_TURNS:]
-            yield render_conversation(turns), turns, keep, idle, idle, off
+            yield render_conversation(turns), turns, keep, idle, idle, off, None
 
     def restore(saved: Any) -> tuple[Any, ...]:
         docs = documents()
@@ -235,9 +245,16 @@ def create_app(
             gr.update(choices=_document_choices(docs), value=None),
         )
 
-    def stopped(saved: Any) -> tuple[Any, ...]:
+    def stopped(saved: Any, so_far: Any) -> tuple[Any, ...]:
+        """Stop keeps the question (marked stopped, with a retry; back in the box too) and
+        whatever partial text had arrived."""
+        turns = load_turns(saved)
+        question = _str_of(so_far, "question")
+        if question:
+            turns = [*turns, stopped_view(question, _str_of(so_far, "text"))][-MAX_TURNS:]
         idle = gr.update(interactive=True)
-        return render_conversation(load_turns(saved)), idle, idle, gr.update(interactive=False)
+        box = gr.update(value=question, interactive=True) if question else idle
+        return render_conversation(turns), turns, idle, box, gr.update(interactive=False), None
 
     def cleared() -> tuple[Any, ...]:
         return (
@@ -247,6 +264,7 @@ def create_app(
             gr.update(value="", interactive=True),
             gr.update(interactive=True),
             gr.update(interactive=False),
+            None,
         )
 
     def after_change(message: str) -> tuple[Any, ...]:
@@ -299,6 +317,7 @@ def create_app(
             js_on_load=None,
         )
         saved = gr.BrowserState([], storage_key="citeqa-conversation")
+        so_far = gr.State(None)  # the answer in progress: what Stop keeps
         with gr.Tab("Chat"), gr.Row(elem_id="chat-layout"):
             with gr.Column(scale=4, min_width=300, elem_id="chat-main"):
                 chat = gr.HTML(
@@ -388,7 +407,7 @@ def create_app(
             [send.click, box.submit],
             respond,
             [box, saved, mode, k, lang],
-            [chat, saved, passages, box, send, stop],
+            [chat, saved, passages, box, send, stop, so_far],
             trigger_mode="multiple",  # "once" ignores every Ask after a Stop (Gradio 6.31)
             show_progress="hidden",
             **chats,
@@ -396,8 +415,8 @@ def create_app(
         )
         stop.click(
             stopped,
-            [saved],
-            [chat, send, box, stop],
+            [saved, so_far],
+            [chat, saved, send, box, stop, so_far],
             cancels=[asking],
             queue=False,
             **private,
@@ -405,7 +424,7 @@ def create_app(
         clear.click(
             cleared,
             None,
-            [saved, chat, passages, box, send, stop],
+            [saved, chat, passages, box, send, stop, so_far],
             cancels=[asking],
             queue=False,
             **private,

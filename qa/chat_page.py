@@ -15,11 +15,13 @@ CSS = """
   --cq-text: #111827; --cq-muted: #4b5563; --cq-accent: #1d4ed8; --cq-error: #b91c1c;
   --cq-q-bg: #dbeafe; --cq-a-bg: #f9fafb; --cq-border: #d1d5db; --cq-flash: #eff6ff;
   --cq-mark-bg: #fde68a; --cq-mark-text: #111827; --cq-warn: #dc2626;
+  --cq-stopped-bg: #fef3c7;
 }
 .dark {
   --cq-text: #f3f4f6; --cq-muted: #cbd5e1; --cq-accent: #93c5fd; --cq-error: #fca5a5;
   --cq-q-bg: #1e3a8a; --cq-a-bg: #1f2937; --cq-border: #4b5563; --cq-flash: #172554;
   --cq-mark-bg: #fde68a; --cq-mark-text: #111827; --cq-warn: #f87171;
+  --cq-stopped-bg: #422006;
 }
 /* the chat scrolls; the page does not grow with it, so the input stays in view */
 /* (Gradio's inline style on the block says overflow: visible) */
@@ -38,7 +40,10 @@ CSS = """
   padding: 8px 12px; }
 #chat .citeqa-a b, #chat .citeqa-a strong { color: var(--cq-text); }
 #chat .citeqa-state { color: var(--cq-accent); font-style: italic; margin: 0 0 4px; }
-#chat button.citeqa-copy { display: block; margin: 6px 0 0 auto;
+#chat .citeqa-stopped { background: var(--cq-stopped-bg); }
+#chat .citeqa-stopped .citeqa-state { color: var(--cq-text); font-style: normal;
+  font-weight: 600; }
+#chat button.citeqa-copy, #chat button.citeqa-retry { display: block; margin: 6px 0 0 auto;
   font-size: 0.8em; font-weight: normal; color: var(--cq-text); background: none;
   border: 1px solid var(--cq-border); border-radius: 6px; padding: 0 8px; min-width: 0;
   box-shadow: none; }
@@ -72,8 +77,8 @@ CSS = """
 }
 """
 
-# [n] opens and shows its source; Copy puts the answer as plain text on the clipboard.
-# New content scrolls the chat, not the page.
+# [n] opens and shows its source; Copy puts the answer as plain text on the clipboard;
+# Retry asks a stopped question again. New content scrolls the chat, not the page.
 CHAT_JS = """
 element.addEventListener('click', (event) => {
   const marker = event.target.closest('a.citeqa-marker');
@@ -86,6 +91,16 @@ element.addEventListener('click', (event) => {
     source.classList.add('citeqa-flash');
     source.scrollIntoView({block: 'nearest'});
     source.querySelector('summary').focus();
+    return;
+  }
+  const retry = event.target.closest('button.citeqa-retry');
+  if (retry) {
+    const box = document.querySelector('#question textarea');
+    const ask = document.querySelector('#ask');
+    if (!box || !ask) return;
+    box.value = retry.closest('.citeqa-turn').querySelector('.citeqa-q p').textContent;
+    box.dispatchEvent(new Event('input', {bubbles: true}));
+    setTimeout(() => ask.click(), 0);
     return;
   }
   const copy = event.target.closest('button.citeqa-copy');

@@ -86,6 +86,22 @@ def error_view(question: str, message: str) -> View:
     }
 
 
+def stopped_view(question: str, partial: str = "") -> View:
+    """A question whose answer was stopped: kept in the chat (with a retry) and its partial,
+    unchecked text shown as such; never part of a follow-up's history."""
+    return {
+        "question": question,
+        "text": partial,
+        "abstained": True,
+        "citations": [],
+        "unsupported": [],
+        "span": None,
+        "related": [],
+        "error": None,
+        "stopped": True,
+    }
+
+
 def _int(value: Any, default: int = 0) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else default
 
@@ -145,6 +161,7 @@ def load_turns(value: Any) -> list[View]:
                     if isinstance(r, dict)
                 ],
                 "error": _str(t.get("error")) or None,
+                **({"stopped": True} if t.get("stopped") is True else {}),
             }
         )
     return turns
@@ -152,7 +169,11 @@ def load_turns(value: Any) -> list[View]:
 
 def history_of(turns: Sequence[View]) -> list[tuple[str, str]]:
     """The (question, answer) pairs a follow-up is read against; failed turns are left out."""
-    return [(t["question"], t["text"]) for t in turns if not t.get("error") and t["text"]]
+    return [
+        (t["question"], t["text"])
+        for t in turns
+        if not t.get("error") and not t.get("stopped") and t["text"]
+    ]
 
 
 def plain_text(view: View) -> str:
@@ -279,8 +300,24 @@ def _question(text: str) -> str:
     )
 
 
+STOPPED = "Stopped — this answer was not finished or checked."
+
+
+def _stopped_turn(view: View, anchor: str) -> str:
+    partial = f"<p class='citeqa-text'>{e(view['text'])}</p>" if view["text"] else ""
+    return (
+        f"<div class='citeqa-turn' id='{anchor}'>{_question(view['question'])}"
+        f"<div class='citeqa-a citeqa-stopped' role='article' aria-label='Stopped answer'>"
+        f"<p class='citeqa-state'>{e(STOPPED)}</p>{partial}"
+        f"<button type='button' class='citeqa-retry' aria-label='Ask this question again'>"
+        f"Retry</button></div></div>"
+    )
+
+
 def render_turn(view: View, i: int) -> str:
     anchor = f"citeqa-t{i}"
+    if view.get("stopped"):
+        return _stopped_turn(view, anchor)
     plain = plain_text(view)
     return (
         f"<div class='citeqa-turn' id='{anchor}'>{_question(view['question'])}"
@@ -382,5 +419,6 @@ __all__ = [
     "render_conversation",
     "render_hits",
     "render_pending",
+    "stopped_view",
     "stream_to_chat",
 ]

@@ -27,6 +27,7 @@ from qa.chat_ui import (
     plain_text,
     render_answer,
     render_conversation,
+    stopped_view,
     stream_to_chat,
 )
 from qa.citations import Citation, CitationChecker, Claim
@@ -191,6 +192,19 @@ def test_stored_turns_round_trip_and_hostile_values_are_dropped() -> None:
     assert len(turns) == 1 and turns[0]["citations"][0]["n"] == 0
     assert load_turns({"not": "a list"}) == []
     assert history_of([view]) == [("Did it rain?", "It rained on Monday. [1]")]
+
+
+def test_a_stopped_question_stays_with_a_retry_and_stays_out_of_the_history() -> None:
+    c = citation("It rained on Monday.", "It rained on Monday.")
+    done = answer_view("Did it rain?", answer("It rained on Monday. [1]", [c]))
+    stopped = stopped_view(f"And {XSS}?", "It was <b>dry")
+    turns = load_turns([done, stopped])
+    assert turns == [done, stopped]  # kept in the browser as it was
+    html = render_conversation(turns)
+    assert "citeqa-stopped" in html and "citeqa-retry" in html and "Stopped" in html
+    assert XSS not in html and "<b>dry" not in html and "It was &lt;b&gt;dry" in html
+    assert history_of(turns) == [("Did it rain?", "It rained on Monday. [1]")]
+    assert "stopped" not in load_turns([{**done, "stopped": "yes"}])[0]
 
 
 @pytest.mark.parametrize(

@@ -238,11 +238,13 @@ def test_copy_gives_plain_text_and_labels_hold_no_markup(app_url: str, browser: 
     context.close()
 
 
-def test_ask_is_disabled_while_answering_and_stop_leaves_a_clean_state(
+def test_stop_keeps_the_question_marked_stopped_with_a_retry(
     hanging_llm_url: str, browser: Any
 ) -> None:
+    """While answering, Ask and the box are disabled and Stop is enabled; Stop keeps the
+    question (in the chat, marked stopped, with Retry; back in the box) and frees the UI."""
     page = open_page(browser, hanging_llm_url)
-    assert page.locator("#stop").is_disabled()  # nothing to stop yet
+    assert page.locator("#stop").is_disabled()
     page.locator("#question textarea").fill(RED_CROSS)
     page.locator("#ask").click()
     page.locator("#chat .citeqa-pending .citeqa-state").get_by_text("Answering").wait_for(
@@ -252,19 +254,30 @@ def test_ask_is_disabled_while_answering_and_stop_leaves_a_clean_state(
     assert page.locator("#question textarea").is_disabled()  # Enter cannot ask either
     assert page.locator("#stop").is_enabled()
     page.locator("#stop").click()
-    page.locator("#chat .citeqa-empty").wait_for(timeout=30_000)
+    stopped = page.locator("#chat .citeqa-turn:has(.citeqa-stopped)")
+    stopped.wait_for(timeout=30_000)
     assert page.locator("#chat .citeqa-pending").count() == 0
+    assert stopped.locator(".citeqa-q").inner_text() == RED_CROSS
+    assert "Stopped" in stopped.locator(".citeqa-state").inner_text()
     assert page.locator("#ask").is_enabled() and page.locator("#question textarea").is_enabled()
     assert page.locator("#stop").is_disabled()
-    # a failing LLM is a message, and the app keeps running
-    page.locator("#question textarea").fill(RED_CROSS)
-    page.locator("#ask").click()
+    assert page.locator("#question textarea").input_value() == RED_CROSS
+    assert lowest_contrast(page, "#chat")[0]["ratio"] >= AA
+    # kept across a reload, and still there (not lost) after another question is asked
+    page.reload()
+    stopped.wait_for(timeout=60_000)
+    # Retry asks it again: the stopped turn gives way to the new attempt, which (a failing
+    # LLM) ends in a message while the app keeps running
+    stopped.locator("button.citeqa-retry").click()
     page.locator("#chat .citeqa-pending .citeqa-state").get_by_text("Searching").or_(
         page.locator("#chat .citeqa-pending .citeqa-state").get_by_text("Answering")
     ).first.wait_for(timeout=60_000)
+    assert page.locator("#chat .citeqa-pending .citeqa-q").inner_text() == RED_CROSS
     page.locator("#chat .citeqa-error").wait_for(timeout=120_000)
     assert "failed" in page.locator("#chat .citeqa-error").inner_text()
-    assert page.locator("#ask").is_enabled()
+    assert page.locator("#chat .citeqa-turn").count() == 1  # the retry replaced it
+    assert page.locator("#chat .citeqa-stopped").count() == 0
+    assert page.locator("#ask").is_enabled() and page.locator("#stop").is_disabled()
     page.close()
 
 

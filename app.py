@@ -33,13 +33,24 @@ from qa.chat_ui import (
     answer_view,
     error_view,
     history_of,
-    load_turns,
     render_answer,
     render_conversation,
     render_hits,
     render_pending,
     stopped_view,
     stream_to_chat,
+)
+from qa.conversations import (
+    Store,
+    choices,
+    current_title,
+    current_turns,
+    delete,
+    load_store,
+    new_chat,
+    open_chat,
+    rename,
+    with_turns,
 )
 from qa.service import QAService
 
@@ -206,17 +217,33 @@ def create_app(
 
     # --- UI events (private) ----------------------------------------------------------------
 
+    def sidebar(store: Store) -> tuple[Any, ...]:
+        """The conversation list (the open one chosen), its title and the buttons, usable."""
+        on = gr.update(interactive=True)
+        return (
+            gr.update(choices=choices(store), value=store["current"], interactive=True),
+            gr.update(value=current_title(store), interactive=True),
+            on,
+            on,
+            on,
+        )
+
+    # while answering, the conversation cannot change under the answer (Stop frees it)
+    locked = tuple(gr.update(interactive=False) for _ in range(5))
+
     def respond(
         message: str, saved: Any, mode: str, k: float, lang: str
     ) -> Iterator[tuple[Any, ...]]:
-        """Outputs: chat, saved turns, debugger, question box, Ask, Stop, the answer in
-        progress. While answering, the box and Ask are disabled (Enter cannot start a second
-        answer) and Stop is enabled; Stop and Clear free them."""
-        turns = load_turns(saved)
+        """Outputs: chat, saved conversations, debugger, question box, Ask, Stop, the answer
+        in progress, then the sidebar's. While answering, the box, Ask and the sidebar are
+        disabled (Enter cannot start a second answer) and Stop is enabled; Stop frees them.
+        A follow-up is read against the open conversation's turns only."""
+        store = load_store(saved)
+        turns = current_turns(store)
         question = (message or "").strip()
         keep, idle, off = gr.update(), gr.update(interactive=True), gr.update(interactive=False)
         if not question:
-            yield render_conversation(turns), keep, keep, idle, idle, off, None
+            yield render_conversation(turns), keep, keep, idle, idle, off, None, *sidebar(store)
             return
         if turns and turns[-1].get("stopped") and turns[-1]["question"] == question:
             turns = turns[:-1]  # asked again: the retry takes the stopped turn's place
@@ -227,45 +254,72 @@ def create_app(
                 if state.view is None:
                     pending = render_pending(question, state.status, state.text)
                     so_far = {"question": question, "text": state.text}
-                    busy = (busy_box, off, idle, so_far)
+                    busy = (busy_box, off, idle, so_far, *locked)
                     yield render_conversation(turns, pending), keep, keep, *busy
                 else:
                     turns = [*turns, state.view][-MAX_TURNS:]
+                    store = with_turns(store, turns)
                     hits = render_hits(state.hits or [], state.searched)
-                    yield render_conversation(turns), turns, hits, idle, idle, off, None
+                    done = (idle, idle, off, None, *sidebar(store))
+                    yield render_conversation(turns), store, hits, *done
         except CiteqaError as exc:
             turns = [*turns, error_view(question, str(exc))][-MAX_TURNS:]
-            yield render_conversation(turns), turns, keep, idle, idle, off, None
+            store = with_turns(store, turns)
+            done = (idle, idle, off, None, *sidebar(store))
+            yield render_conversation(turns), store, keep, *done
 
     def restore(saved: Any) -> tuple[Any, ...]:
+        store = load_store(saved)  # checked, and an earlier version's one chat carried over
         docs = documents()
         return (
-            render_conversation(load_turns(saved)),
+            store,
+            render_conversation(current_turns(store)),
             _document_rows(docs),
             gr.update(choices=_document_choices(docs), value=None),
+            *sidebar(store),
         )
 
     def stopped(saved: Any, so_far: Any) -> tuple[Any, ...]:
         """Stop keeps the question (marked stopped, with a retry; back in the box too) and
         whatever partial text had arrived."""
-        turns = load_turns(saved)
+        store = load_store(saved)
+        turns = current_turns(store)
         question = _str_of(so_far, "question")
         if question:
             turns = [*turns, stopped_view(question, _str_of(so_far, "text"))][-MAX_TURNS:]
+            store = with_turns(store, turns)
         idle = gr.update(interactive=True)
         box = gr.update(value=question, interactive=True) if question else idle
-        return render_conversation(turns), turns, idle, box, gr.update(interactive=False), None
+        off = gr.update(interactive=False)
+        return render_conversation(turns), store, idle, box, off, None, *sidebar(store)
 
-    def cleared() -> tuple[Any, ...]:
+    def shown(store: Store) -> tuple[Any, ...]:
+        """Another conversation opened: its turns, an empty debugger, the sidebar, no
+        confirmation left open."""
+        turns = current_turns(store)
+        hidden = gr.update(visible=False)
+        return store, render_conversation(turns), "", *sidebar(store), hidden
+
+    def started_new(saved: Any) -> tuple[Any, ...]:
+        return shown(new_chat(load_store(saved)))
+
+    def opened(saved: Any, chosen: Any) -> tuple[Any, ...]:
+        return shown(open_chat(load_store(saved), chosen))
+
+    def renamed(saved: Any, title: Any) -> tuple[Any, ...]:
+        store = rename(load_store(saved), title)
+        return store, *sidebar(store)
+
+    def confirm_delete(saved: Any) -> tuple[Any, ...]:
+        title = current_title(load_store(saved))
         return (
-            [],
-            render_conversation([]),
-            "",
-            gr.update(value="", interactive=True),
-            gr.update(interactive=True),
-            gr.update(interactive=False),
-            None,
+            f"<p>Delete the conversation “<b>{html.escape(title)}</b>”? Its questions and "
+            "answers are removed from this browser.</p>",
+            gr.update(visible=True),
         )
+
+    def deleted(saved: Any) -> tuple[Any, ...]:
+        return shown(delete(load_store(saved)))
 
     def after_change(message: str) -> tuple[Any, ...]:
         """The message, then both document lists refreshed (nothing preselected)."""
@@ -316,7 +370,9 @@ def create_app(
             head=HEAD,
             js_on_load=None,
         )
-        saved = gr.BrowserState([], storage_key="citeqa-conversation")
+        # the conversations (qa/conversations.py); the key is the one a single conversation
+        # was kept under, which load_store carries over
+        saved = gr.BrowserState({}, storage_key="citeqa-conversation")
         so_far = gr.State(None)  # the answer in progress: what Stop keeps
         with gr.Tab("Chat"), gr.Row(elem_id="chat-layout"):
             with gr.Column(scale=4, min_width=300, elem_id="chat-main"):
@@ -340,10 +396,28 @@ def create_app(
                     stop = gr.Button(
                         "Stop", scale=1, min_width=70, elem_id="stop", interactive=False
                     )
-                    clear = gr.Button("Clear", scale=1, min_width=70, elem_id="clear")
                 with gr.Accordion("All retrieved passages (retrieval debugger)", open=False):
                     passages = gr.HTML(elem_id="passages", js_on_load=None)
             with gr.Column(scale=1, min_width=220, elem_id="sidebar"):
+                new = gr.Button("New chat", elem_id="new-chat", size="sm")
+                conversations = gr.Radio(
+                    [], label="Conversations", elem_id="conversations", interactive=True
+                )
+                with gr.Row(elem_id="chat-title-row", equal_height=True):
+                    title = gr.Textbox(
+                        label="Title", elem_id="chat-title", scale=3, min_width=120, max_lines=1
+                    )
+                    rename_button = gr.Button("Rename", elem_id="rename", size="sm", scale=1)
+                delete_button = gr.Button(
+                    "Delete chat…", variant="stop", size="sm", elem_id="delete-chat"
+                )
+                with gr.Group(visible=False, elem_id="delete-confirm") as delete_confirm:
+                    delete_text = gr.HTML(elem_id="delete-text", js_on_load=None)
+                    with gr.Row():
+                        delete_yes = gr.Button(
+                            "Yes, delete it", variant="stop", size="sm", elem_id="delete-yes"
+                        )
+                        delete_no = gr.Button("Cancel", size="sm", elem_id="delete-no")
                 gr.Examples(EXAMPLES, inputs=box)
                 with gr.Accordion("Settings", open=False, elem_id="settings"):
                     # the settings' values (CITEQA_RETRIEVAL__MODE, __K, a preset) as defaults
@@ -403,11 +477,12 @@ def create_app(
         chats: dict[str, Any] = {"concurrency_id": "chat", "concurrency_limit": CHAT_CONCURRENCY}
         writes: dict[str, Any] = {"concurrency_id": "index", "concurrency_limit": 1}
 
+        side = [conversations, title, new, rename_button, delete_button]
         asking = gr.on(
             [send.click, box.submit],
             respond,
             [box, saved, mode, k, lang],
-            [chat, saved, passages, box, send, stop, so_far],
+            [chat, saved, passages, box, send, stop, so_far, *side],
             trigger_mode="multiple",  # "once" ignores every Ask after a Stop (Gradio 6.31)
             show_progress="hidden",
             **chats,
@@ -416,20 +491,20 @@ def create_app(
         stop.click(
             stopped,
             [saved, so_far],
-            [chat, saved, send, box, stop, so_far],
+            [chat, saved, send, box, stop, so_far, *side],
             cancels=[asking],
             queue=False,
             **private,
         )
-        clear.click(
-            cleared,
-            None,
-            [saved, chat, passages, box, send, stop, so_far],
-            cancels=[asking],
-            queue=False,
-            **private,
-        )
-        demo.load(restore, [saved], [chat, table, choice], **private)
+        switch = [saved, chat, passages, *side, delete_confirm]
+        quick: dict[str, Any] = {"queue": False, "show_progress": "hidden", **private}
+        new.click(started_new, [saved], switch, **quick)
+        conversations.input(opened, [saved, conversations], switch, **quick)
+        gr.on([rename_button.click, title.submit], renamed, [saved, title], [saved, *side], **quick)
+        delete_button.click(confirm_delete, [saved], [delete_text, delete_confirm], **quick)
+        delete_no.click(lambda: gr.update(visible=False), None, [delete_confirm], **quick)
+        delete_yes.click(deleted, [saved], switch, **quick)
+        demo.load(restore, [saved], [saved, chat, table, choice, *side], **private)
         api_trigger.click(
             api_ask,
             [api_question, api_history, api_mode, api_k, api_lang],

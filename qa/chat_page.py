@@ -68,6 +68,8 @@ CSS = """
 #chat .citeqa-related li p { margin: 2px 0; color: var(--cq-muted); }
 #chat .citeqa-error { color: var(--cq-error); margin: 0; }
 .citeqa-scroll { overflow-x: auto; max-width: 100%; }
+#conversations .wrap { flex-direction: column; align-items: stretch; }
+#conversations label { overflow-wrap: anywhere; }
 #stop:disabled { opacity: 0.45; cursor: default; }
 #ask-row { flex-wrap: wrap; }
 @media (max-width: 560px) {

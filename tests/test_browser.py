@@ -198,26 +198,65 @@ def test_documents_remove_asks_first_and_lists_stay_fresh(
     page.close()
 
 
-def test_clear_resets_the_conversation_and_a_reload_keeps_it(app_url: str, browser: Any) -> None:
+def conversation_titles(page: Any) -> list[str]:
+    return [t.strip() for t in page.locator("#conversations label").all_inner_texts()]
+
+
+def test_several_conversations_each_with_its_own_history_kept_across_a_reload(
+    app_url: str, browser: Any
+) -> None:
+    """New, open, rename, delete (asked first); each conversation's follow-ups are read
+    against its own turns only; all of it kept across a reload (the browser's storage)."""
     page = open_page(browser, app_url)
     ask(page, RED_CROSS, 0)
-    page.reload()
-    page.locator("#chat .citeqa-turn").first.wait_for(timeout=60_000)
-    assert "3 miljoen euro" in page.locator("#chat").inner_text()  # kept across the reload
-    assert "UNOPS" in ask(page, "And to UNOPS?", 1)  # and still a conversation:
+    (first,) = conversation_titles(page)  # titled by its first question, cut at a word
+    assert RED_CROSS.startswith(first.rstrip("…")) and first.endswith(" the…")
+    page.locator("#new-chat").click()
+    page.locator("#chat .citeqa-empty").wait_for()
+    assert page.locator("#passages .citeqa-searched").count() == 0  # the debugger too
+    # a follow-up in the new chat has no history: it is searched for on its own
+    ask(page, "And to UNOPS?", 0)
     page.get_by_text("All retrieved passages").click()
     searched = page.locator("#passages .citeqa-searched")
-    assert searched.inner_text() != "Searched for: And to UNOPS?"  # read with its history
-    page.locator("#clear").click()
-    page.locator("#chat .citeqa-empty").wait_for()
-    assert page.locator("#passages .citeqa-searched").count() == 0
-    # the history is gone too: the same follow-up is searched for on its own now
-    ask(page, "And to UNOPS?", 0)
-    assert page.locator("#chat .citeqa-turn").count() == 1
     assert searched.inner_text() == "Searched for: And to UNOPS?"
+    assert len(conversation_titles(page)) == 2
+    # renamed (the title is text, never markup)
+    page.locator("#chat-title input, #chat-title textarea").first.fill("UNOPS <b>alone</b>")
+    page.locator("#rename").click()
+    page.locator("#conversations").get_by_text("UNOPS <b>alone</b>").wait_for()
+    assert page.locator("#conversations b").count() == 0
     page.reload()
     page.locator("#chat .citeqa-turn").first.wait_for(timeout=60_000)
+    assert conversation_titles(page)[0] == "UNOPS <b>alone</b>"  # kept, and still open
     assert page.locator("#chat .citeqa-turn").count() == 1
+    assert "UNOPS" in page.locator("#chat .citeqa-q").inner_text()
+    # open the first chat again: its turns, and a follow-up read with its history
+    page.locator("#conversations label").nth(1).click()
+    page.locator("#chat").get_by_text("3 miljoen euro").first.wait_for()
+    assert page.locator("#chat .citeqa-turn").count() == 1
+    assert "UNOPS" in ask(page, "And to UNOPS?", 1)
+    page.get_by_text("All retrieved passages").click()
+    assert searched.inner_text() != "Searched for: And to UNOPS?"
+    # delete asks first; Cancel keeps it
+    page.locator("#delete-chat").click()
+    page.locator("#delete-text").get_by_text("Delete the conversation").wait_for()
+    assert "How much extra money" in page.locator("#delete-text").inner_text()
+    page.locator("#delete-no").click()
+    page.locator("#delete-yes").wait_for(state="hidden")
+    assert len(conversation_titles(page)) == 2
+    page.locator("#delete-chat").click()
+    page.locator("#delete-yes").click()
+    page.locator("#delete-yes").wait_for(state="hidden")
+    assert conversation_titles(page) == ["UNOPS <b>alone</b>"]
+    assert "3 miljoen euro" not in page.locator("#chat").inner_text()
+    page.reload()
+    page.locator("#chat .citeqa-turn").first.wait_for(timeout=60_000)
+    assert conversation_titles(page) == ["UNOPS <b>alone</b>"]
+    # the last one deleted leaves a new, empty chat
+    page.locator("#delete-chat").click()
+    page.locator("#delete-yes").click()
+    page.locator("#chat .citeqa-empty").wait_for()
+    assert conversation_titles(page) == ["New chat"]
     page.close()
 
 

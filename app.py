@@ -443,6 +443,7 @@ def create_app(
                 headers=["document", "file", "lang", "passages"],
                 interactive=False,
                 wrap=True,
+                column_widths=["38%", "29%", "13%", "20%"],  # side by side on a phone too
                 elem_id="documents-table",
             )
             choice = gr.Dropdown(

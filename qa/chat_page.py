@@ -75,7 +75,18 @@ CSS = """
 @media (max-width: 560px) {
   /* the question gets a line of its own; the buttons share the next one */
   #ask-row > *:has(#question), #ask-row > #question { flex: 1 1 100% !important; }
-  #chat { height: calc(100dvh - 370px); }
+  /* a phone's width goes to the answer, not to four nested margins */
+  .gradio-container .main { padding-left: 8px !important; padding-right: 8px !important; }
+  #chat { height: calc(100dvh - 370px); padding: 4px !important; }
+  #chat .html-container { padding: 4px !important; }
+  #chat .citeqa-a { padding: 8px 10px; }
+  #chat .citeqa-q { max-width: 92%; }
+  /* the Documents table's four columns side by side, its long file names wrapped */
+  #documents-table th *, #documents-table td * { font-size: 12px !important; }
+  #documents-table td * { overflow-wrap: anywhere; }
+  #documents-table th, #documents-table td, #documents-table th * { padding-left: 2px !important;
+    padding-right: 2px !important; }
+  #documents-table th * { overflow-wrap: normal; word-break: keep-all; }
 }
 """
 

@@ -332,16 +332,25 @@ def test_two_tabs_are_independent(app_url: str, browser: Any) -> None:
     two.close()
 
 
-def test_the_layout_works_at_400_px(app_url: str, browser: Any) -> None:
-    page = open_page(browser, app_url, width=400)
+def test_the_layout_works_on_a_390_px_phone(app_url: str, browser: Any) -> None:
+    """The answer uses the phone's width (no nested margins), the input fits, and the
+    Documents table shows its four columns side by side."""
+    page = open_page(browser, app_url, width=390)
     ask(page, RED_CROSS, 0)
+    assert page.locator("#chat .citeqa-a").last.bounding_box()["width"] >= 340
     assert page.locator("#question textarea").bounding_box()["width"] >= 300
-    assert page.locator("#ask").bounding_box()["x"] + 40 <= 400
+    assert page.locator("#ask").bounding_box()["x"] + 40 <= 390
     page.get_by_text("All retrieved passages").click()
     overflow = "document.scrollingElement.scrollWidth - document.scrollingElement.clientWidth"
     assert page.evaluate(overflow) <= 1
     page.get_by_role("tab", name="Documents").click()
     assert page.locator("#remove-choice").bounding_box()["width"] >= 300
+    headers = page.locator("#documents-table th")
+    headers.first.wait_for()
+    boxes = [h.bounding_box() for h in headers.all()]
+    assert len(boxes) == 4
+    assert all(b["x"] >= 0 and b["x"] + b["width"] <= 391 and b["width"] >= 40 for b in boxes)
+    assert all(b["height"] < 40 for b in boxes)  # each header on one line, not cut mid-word
     assert page.evaluate(overflow) <= 1
     page.close()
 

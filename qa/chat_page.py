@@ -65,7 +65,10 @@ CSS = """
 #chat .citeqa-meta { color: var(--cq-muted); font-size: 0.85em; overflow-wrap: anywhere; }
 #chat .citeqa-related ul { padding-left: 18px; margin: 4px 0; }
 #chat .citeqa-related li { color: var(--cq-text); margin: 6px 0; }
-#chat .citeqa-related li p { margin: 2px 0; color: var(--cq-muted); }
+/* block paragraphs: Gradio's prose shows a list item's <p> inline, gluing file and text */
+#chat .citeqa-related .citeqa-rel-head { display: block; margin: 0; }
+#chat .citeqa-related .citeqa-snippet { display: block; margin: 2px 0 0;
+  color: var(--cq-muted); }
 #chat .citeqa-error { color: var(--cq-error); margin: 0; }
 .citeqa-scroll { overflow-x: auto; max-width: 100%; }
 #conversations .wrap { flex-direction: column; align-items: stretch; }

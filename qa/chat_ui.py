@@ -198,6 +198,54 @@ def e(text: Any) -> str:
     return html.escape(str(text), quote=True)
 
 
+def cut_at_word(text: str, limit: int) -> str:
+    """One line of at most `limit` characters: cut at a word end, with an ellipsis if cut."""
+    line = " ".join(text.split())
+    if len(line) <= limit:
+        return line
+    cut = line[: limit - 1]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > limit // 2 else cut).rstrip(" ,.;:-–") + "…"
+
+
+SNIPPET = 240  # characters of a related passage shown
+LABEL = 80  # characters of a question or answer in its aria-label
+
+
+def _title_key(name: str) -> str:
+    """Near-identical titles compare equal: case, spacing and a trailing cut ignored."""
+    return " ".join(name.casefold().rstrip("…. ").split())
+
+
+def render_related(related: Sequence[View]) -> str:
+    """The closest passages of a refused question: one entry per document (near-identical
+    titles shown once), its file name apart from the text, each snippet cut at a word."""
+    groups: dict[str, tuple[str, list[str], list[str]]] = {}
+    for r in related:
+        name = display_name(r["title"], r["source"])
+        file = Path(r["source"]).name
+        key = _title_key(r["title"] or file)
+        _, files, snippets = groups.setdefault(key, (name, [], []))
+        if file and file not in files and f"({file})" not in name and file != name:
+            files.append(file)
+        snippet = cut_at_word(r["text"], SNIPPET)
+        if snippet and snippet not in snippets:
+            snippets.append(snippet)
+    items = "".join(
+        f"<li><p class='citeqa-rel-head'><b>{e(name)}</b>"
+        + (f" <span class='citeqa-meta'>· {e(', '.join(files))}</span>" if files else "")
+        + "</p>"
+        + "".join(f"<p class='citeqa-snippet'>{e(t)}</p>" for t in snippets)
+        + "</li>"
+        for name, files, snippets in groups.values()
+    )
+    return (
+        "<div class='citeqa-related'><b>Related passages</b> "
+        "<span class='citeqa-meta'>(not an answer: the closest text found)</span>"
+        f"<ul>{items}</ul></div>"
+    )
+
+
 def _marked(passage: str, spans: Iterable[tuple[int, int]]) -> str:
     """The passage, escaped, with every span (local offsets) in <mark>."""
     out, at = [], 0
@@ -279,25 +327,27 @@ def render_answer(view: View, anchor: str = "citeqa-a") -> str:
         sources = "".join(render_citation(c, f"{anchor}-s{c['n']}") for c in view["citations"])
         parts.append(f"<div class='citeqa-sources'><b>Sources</b>{sources}</div>")
     if view["related"]:
-        related = "".join(
-            f"<li><b>{e(display_name(r['title'], r['source']))}</b> "
-            f"<span class='citeqa-meta'>{e(Path(r['source']).name)}</span>"
-            f"<p>{e(r['text'][:400])}</p></li>"
-            for r in view["related"]
-        )
-        parts.append(
-            "<div class='citeqa-related'><b>Related passages</b> "
-            "<span class='citeqa-meta'>(not an answer: the closest text found)</span>"
-            f"<ul>{related}</ul></div>"
-        )
+        parts.append(render_related(view["related"]))
     return "".join(parts)
 
 
 def _question(text: str) -> str:
+    label = e(cut_at_word(text, LABEL))
     return (
-        f"<div class='citeqa-q' role='article' aria-label='Question: {e(text)}'>"
+        f"<div class='citeqa-q' role='article' aria-label='Question: {label}'>"
         f"<p>{e(text)}</p></div>"
     )
+
+
+def answer_label(view: View) -> str:
+    """A short name for the answer (screen readers list articles by it; the text itself is
+    read from the content): its start and how many sources, never the whole answer."""
+    if view.get("error"):
+        return "Answer: an error"
+    n = len(view["citations"])
+    sources = f", {n} source{'s' if n != 1 else ''}" if n else ""
+    refused = ", not answered by the documents" if view["abstained"] and not n else ""
+    return f"Answer: {cut_at_word(view['text'], LABEL)}{sources}{refused}"
 
 
 STOPPED = "Stopped — this answer was not finished or checked."
@@ -321,7 +371,7 @@ def render_turn(view: View, i: int) -> str:
     plain = plain_text(view)
     return (
         f"<div class='citeqa-turn' id='{anchor}'>{_question(view['question'])}"
-        f"<div class='citeqa-a' role='article' aria-label='Answer: {e(plain)}' "
+        f"<div class='citeqa-a' role='article' aria-label='{e(answer_label(view))}' "
         f"data-plain='{e(plain)}'>{render_answer(view, anchor)}"
         f"<button type='button' class='citeqa-copy' aria-label='Copy this answer as text'>"
         f"Copy</button></div></div>"

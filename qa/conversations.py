@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Sequence
 from typing import Any
 
-from qa.chat_ui import View, load_turns
+from qa.chat_ui import View, cut_at_word, load_turns
 
 # Kept in the browser's localStorage (about 5 MB per site): 20 chats of up to 30 turns, the
 # least recently used dropped first.
@@ -28,13 +28,7 @@ def _new_id() -> str:
 
 
 def _clean_title(text: Any) -> str:
-    """One line of at most MAX_TITLE characters, cut at a word end."""
-    line = " ".join(text.split()) if isinstance(text, str) else ""
-    if len(line) <= MAX_TITLE:
-        return line
-    cut = line[: MAX_TITLE - 1]
-    space = cut.rfind(" ")
-    return (cut[:space] if space > MAX_TITLE // 2 else cut).rstrip(" ,.;:") + "…"
+    return cut_at_word(text, MAX_TITLE) if isinstance(text, str) else ""
 
 
 def _chat(id_: str, title: str = "", turns: Sequence[View] = ()) -> dict[str, Any]:

@@ -463,7 +463,8 @@ def test_the_input_stays_pinned_while_the_chat_grows(app_url: str, browser: Any)
 
 
 def test_screenshot(app_url: str, browser: Any) -> None:
-    """docs/screenshot.png comes from here: a real answer with its sources (copied by hand)."""
+    """A picture of a real answer with its sources in tests/artifacts/, for CI's record;
+    docs/screenshot.png comes from `make screenshot` (docs/screenshot.py)."""
     page = open_page(browser, app_url, width=1100)
     ask(page, RED_CROSS, 0)
     page.locator("#chat a.citeqa-marker").first.click()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import html
+import json
 import logging
 import os
 from collections.abc import Iterator
@@ -27,7 +28,7 @@ except ImportError:
 from embeddings.documents import SUPPORTED_SUFFIXES
 from embeddings.errors import BadInput, CiteqaError
 from qa.backend import MAX_UPLOAD_BYTES, Backend, Upload, UploadReport
-from qa.chat_page import CHAT_JS, CSS
+from qa.chat_page import CHAT_JS, CSS, VIEWER_JS
 from qa.chat_ui import (
     MAX_TURNS,
     answer_view,
@@ -35,6 +36,7 @@ from qa.chat_ui import (
     history_of,
     render_answer,
     render_conversation,
+    render_document,
     render_hits,
     render_pending,
     stopped_view,
@@ -321,6 +323,22 @@ def create_app(
     def deleted(saved: Any) -> tuple[Any, ...]:
         return shown(delete(load_store(saved)))
 
+    def open_document(request: Any) -> tuple[Any, ...]:
+        """The viewer: an indexed document (by its source, never a path read from disk) with
+        the cited span marked; anything else is a one-line message."""
+        try:
+            asked = json.loads(request) if isinstance(request, str) else {}
+            source, start, end = asked["source"], int(asked["start"]), int(asked["end"])
+        except (ValueError, TypeError, KeyError):
+            return "<p>That source cannot be opened.</p>", gr.update(visible=True)
+        text = backend.index.document_text(source) if isinstance(source, str) else None
+        if text is None:
+            return "<p>That document is no longer in the index.</p>", gr.update(visible=True)
+        names = {str(d["source"]): str(d["name"]) for d in documents()}
+        page = backend.page_of(source, start)
+        shown = render_document(names.get(source, Path(source).name), text, start, end, page)
+        return shown, gr.update(visible=True)
+
     def after_change(message: str) -> tuple[Any, ...]:
         """The message, then both document lists refreshed (nothing preselected)."""
         docs = documents()
@@ -396,6 +414,14 @@ def create_app(
                     stop = gr.Button(
                         "Stop", scale=1, min_width=70, elem_id="stop", interactive=False
                     )
+                with gr.Group(visible=False, elem_id="viewer-panel") as viewer_panel:
+                    viewer = gr.HTML(elem_id="viewer", js_on_load=VIEWER_JS)
+                    viewer_close = gr.Button(
+                        "Close the document", size="sm", elem_id="viewer-close"
+                    )
+                with gr.Column(elem_id="viewer-controls"):  # driven by the chat's script
+                    viewer_request = gr.Textbox(elem_id="viewer-request", show_label=False)
+                    viewer_open = gr.Button("open", elem_id="viewer-open")
                 with gr.Accordion("All retrieved passages (retrieval debugger)", open=False):
                     passages = gr.HTML(elem_id="passages", js_on_load=None)
             with gr.Column(scale=1, min_width=220, elem_id="sidebar"):
@@ -505,6 +531,8 @@ def create_app(
         delete_button.click(confirm_delete, [saved], [delete_text, delete_confirm], **quick)
         delete_no.click(lambda: gr.update(visible=False), None, [delete_confirm], **quick)
         delete_yes.click(deleted, [saved], switch, **quick)
+        viewer_open.click(open_document, [viewer_request], [viewer, viewer_panel], **quick)
+        viewer_close.click(lambda: gr.update(visible=False), None, [viewer_panel], **quick)
         demo.load(restore, [saved], [saved, chat, table, choice, *side], **private)
         api_trigger.click(
             api_ask,

@@ -71,6 +71,20 @@ CSS = """
   color: var(--cq-muted); }
 #chat .citeqa-error { color: var(--cq-error); margin: 0; }
 .citeqa-scroll { overflow-x: auto; max-width: 100%; }
+#chat button.citeqa-open { margin: 4px 0 2px; font-size: 0.85em; color: var(--cq-accent);
+  background: none; border: 1px solid var(--cq-border); border-radius: 6px; padding: 0 8px; }
+/* the document viewer: a panel over the page, the cited span marked */
+#viewer-panel { position: fixed; top: 4vh; left: 4vw; width: 92vw; height: 92vh; z-index: 1000;
+  box-shadow: 0 8px 40px rgba(0, 0, 0, 0.45); }
+#viewer { height: calc(92vh - 64px); overflow-y: auto !important; }
+#viewer .citeqa-doc, #viewer .citeqa-doc * { color: var(--cq-text); }
+#viewer .citeqa-doc { background: var(--cq-a-bg); padding: 8px 12px; }
+#viewer .citeqa-doc-head { margin: 0 0 8px; }
+#viewer .citeqa-doc .citeqa-meta { color: var(--cq-muted); font-size: 0.85em; }
+#viewer .citeqa-doc-text { white-space: pre-wrap; overflow-wrap: anywhere; }
+#viewer mark.citeqa-cited { background: var(--cq-mark-bg); color: var(--cq-mark-text);
+  outline: 2px solid var(--cq-accent); }
+#viewer-controls { display: none !important; }
 #conversations .wrap { flex-direction: column; align-items: stretch; }
 #conversations label { overflow-wrap: anywhere; }
 #stop:disabled { opacity: 0.45; cursor: default; }
@@ -93,8 +107,9 @@ CSS = """
 }
 """
 
-# [n] opens and shows its source; Copy puts the answer as plain text on the clipboard;
-# Retry asks a stopped question again. New content scrolls the chat, not the page.
+# [n] opens and shows its source; "Open the document" shows it whole, at the cited span;
+# Copy puts the answer as plain text on the clipboard; Retry asks a stopped question again.
+# New content scrolls the chat, not the page.
 CHAT_JS = """
 element.addEventListener('click', (event) => {
   const marker = event.target.closest('a.citeqa-marker');
@@ -107,6 +122,17 @@ element.addEventListener('click', (event) => {
     source.classList.add('citeqa-flash');
     source.scrollIntoView({block: 'nearest'});
     source.querySelector('summary').focus();
+    return;
+  }
+  const open = event.target.closest('button.citeqa-open');
+  if (open) {
+    const request = document.querySelector('#viewer-request textarea');
+    const button = document.querySelector('#viewer-open');
+    if (!request || !button) return;
+    const {source, start, end} = open.dataset;
+    request.value = JSON.stringify({source, start: Number(start), end: Number(end)});
+    request.dispatchEvent(new Event('input', {bubbles: true}));
+    setTimeout(() => button.click(), 0);
     return;
   }
   const retry = event.target.closest('button.citeqa-retry');
@@ -143,4 +169,15 @@ watch('value', () => {
 });
 """
 
-__all__ = ["CHAT_JS", "CSS"]
+# The viewer shows the cited span, in the middle of its panel: when it opens (the panel's
+# content is created then) and when another document replaces the one shown.
+VIEWER_JS = """
+const show = () => setTimeout(() => {
+  const cited = element.querySelector('mark.citeqa-cited');
+  if (cited) cited.scrollIntoView({block: 'center'});
+}, 50);
+show();
+watch('value', show);
+"""
+
+__all__ = ["CHAT_JS", "CSS", "VIEWER_JS"]

@@ -279,7 +279,30 @@ def render_citation(c: View, anchor: str) -> str:
         f"<span class='citeqa-meta'>{e(' · '.join(meta))}</span></summary>"
         f"<blockquote>{quotes}</blockquote>"
         f"<div class='citeqa-passage'><span class='citeqa-meta'>whole passage</span>"
-        f"<p>{_marked(c['passage'], spans)}</p></div></details>"
+        f"<p>{_marked(c['passage'], spans)}</p></div>"
+        f"<button type='button' class='citeqa-open' data-source='{e(c['source'])}' "
+        f"data-start='{int(c['start'])}' data-end='{int(c['end'])}'>Open the document</button>"
+        f"</details>"
+    )
+
+
+DOCUMENT_WINDOW = 50_000  # characters shown either side of the cited span
+
+
+def render_document(name: str, text: str, start: int, end: int, page: int | None = None) -> str:
+    """The whole document (up to DOCUMENT_WINDOW characters either side of the span),
+    escaped, with the cited span marked for the viewer to scroll to."""
+    start, end = max(0, min(start, len(text))), max(0, min(end, len(text)))
+    start, end = min(start, end), max(start, end)
+    lo, hi = max(0, start - DOCUMENT_WINDOW), min(len(text), end + DOCUMENT_WINDOW)
+    meta = [f"page {page}"] if page is not None else []
+    meta.append(f"characters {start}–{end} of {len(text)}")
+    return (
+        f"<div class='citeqa-doc'><p class='citeqa-doc-head'><b>{e(name)}</b> "
+        f"<span class='citeqa-meta'>{e(' · '.join(meta))}</span></p>"
+        f"<div class='citeqa-doc-text'>{'… ' if lo else ''}{e(text[lo:start])}"
+        f"<mark class='citeqa-cited'>{e(text[start:end])}</mark>{e(text[end:hi])}"
+        f"{' …' if hi < len(text) else ''}</div></div>"
     )
 
 
@@ -467,6 +490,7 @@ __all__ = [
     "plain_text",
     "render_answer",
     "render_conversation",
+    "render_document",
     "render_hits",
     "render_pending",
     "stopped_view",

@@ -27,6 +27,7 @@ from qa.chat_ui import (
     plain_text,
     render_answer,
     render_conversation,
+    render_document,
     stopped_view,
     stream_to_chat,
 )
@@ -160,6 +161,18 @@ def _related_items(related: list[dict[str, str]]) -> list[dict[str, Any]]:
     view = {**answer_view("q", answer("Not answered.", [])), "related": related}
     Collect().feed(render_answer(view))
     return items
+
+
+def test_the_document_viewer_marks_the_span_and_keeps_markup_inert() -> None:
+    text = f"Kop {XSS}. " + "Eerst iets anders. " * 10 + "Het geciteerde stuk." + " Einde."
+    start = text.index("Het geciteerde")
+    shown = render_document(f"Doc {XSS}", text, start, start + 20, page=3)
+    assert XSS not in shown and "&lt;script&gt;" in shown
+    assert "<mark class='citeqa-cited'>Het geciteerde stuk.</mark>" in shown
+    assert "page 3" in shown and f"characters {start}–{start + 20} of {len(text)}" in shown
+    assert "… " not in shown  # short: all of it, nothing cut
+    # offsets out of range are clamped, not an error
+    assert "<mark class='citeqa-cited'></mark>" in render_document("d", "abc", 9, 12)
 
 
 def test_related_passages_are_a_clean_list() -> None:

@@ -260,6 +260,32 @@ def test_several_conversations_each_with_its_own_history_kept_across_a_reload(
     page.close()
 
 
+@pytest.mark.parametrize("theme", ["", "?__theme=dark"])
+def test_a_source_opens_its_whole_document_at_the_cited_span(
+    app_url: str, browser: Any, theme: str
+) -> None:
+    page = open_page(browser, app_url + theme)
+    ask(page, RED_CROSS, 0)
+    page.locator("#chat a.citeqa-marker").first.click()
+    quote = page.locator("#chat details.citeqa-source blockquote").first.inner_text()
+    assert not page.locator("#viewer-panel").is_visible()
+    page.locator("#chat button.citeqa-open").first.click()
+    cited = page.locator("#viewer mark.citeqa-cited")
+    cited.wait_for(timeout=30_000)
+    assert "3 miljoen euro" in cited.inner_text() and cited.inner_text().strip() in quote
+    text = page.locator("#viewer .citeqa-doc-text").inner_text()
+    assert len(text) > 5 * len(cited.inner_text())  # the whole document, not the passage
+    assert "Reactie op verzoek" in page.locator("#viewer .citeqa-doc-head").inner_text()
+    page.wait_for_timeout(300)  # the scroll to the span
+    box, shown = cited.bounding_box(), page.locator("#viewer").bounding_box()
+    assert box["y"] >= shown["y"] and box["y"] + box["height"] <= shown["y"] + shown["height"]
+    assert page.locator("#viewer").evaluate("v => v.scrollTop") > 0  # scrolled down to it
+    assert lowest_contrast(page, "#viewer")[0]["ratio"] >= AA
+    page.locator("#viewer-close").click()
+    page.locator("#viewer-panel").wait_for(state="hidden")
+    page.close()
+
+
 def test_copy_gives_plain_text_and_labels_hold_no_markup(app_url: str, browser: Any) -> None:
     context = browser.new_context(permissions=["clipboard-read", "clipboard-write"])
     page = context.new_page()

@@ -23,6 +23,12 @@ CSS = """
   --cq-mark-bg: #fde68a; --cq-mark-text: #111827; --cq-warn: #f87171;
   --cq-stopped-bg: #422006;
 }
+/* Gradio's orange and red buttons hold white text at 3.0 and 3.8: darker shades, AA in both
+   themes (set on the container, so they win over the theme's own on :root and .dark) */
+.gradio-container { --button-primary-background-fill: #c2410c;
+  --button-primary-background-fill-hover: #9a3412; --button-primary-border-color: #c2410c;
+  --button-cancel-background-fill: #b91c1c; --button-cancel-background-fill-hover: #991b1b;
+  --button-cancel-border-color: #b91c1c; }
 /* the chat scrolls; the page does not grow with it, so the input stays in view */
 /* (Gradio's inline style on the block says overflow: visible) */
 #chat { height: calc(100dvh - 320px); min-height: 240px;
@@ -74,12 +80,15 @@ CSS = """
 #chat button.citeqa-open { margin: 4px 0 2px; font-size: 0.85em; color: var(--cq-accent);
   background: none; border: 1px solid var(--cq-border); border-radius: 6px; padding: 0 8px; }
 /* the document viewer: a panel over the page, the cited span marked */
+/* (Gradio gives the group's inner box the same id: only the outer one is placed) */
 #viewer-panel { position: fixed; top: 4vh; left: 4vw; width: 92vw; height: 92vh; z-index: 1000;
   box-shadow: 0 8px 40px rgba(0, 0, 0, 0.45); }
 #viewer { height: calc(92vh - 64px); overflow-y: auto !important; }
 #viewer .citeqa-doc, #viewer .citeqa-doc * { color: var(--cq-text); }
 #viewer .citeqa-doc { background: var(--cq-a-bg); padding: 8px 12px; }
-#viewer .citeqa-doc-head { margin: 0 0 8px; }
+#viewer-panel #viewer-panel { position: static; width: auto; height: auto; box-shadow: none; }
+#viewer .citeqa-doc-head { margin: 0 0 8px; position: sticky; top: 0; padding: 4px 0;
+  background: var(--cq-a-bg); }
 #viewer .citeqa-doc .citeqa-meta { color: var(--cq-muted); font-size: 0.85em; }
 #viewer .citeqa-doc-text { white-space: pre-wrap; overflow-wrap: anywhere; }
 #viewer mark.citeqa-cited { background: var(--cq-mark-bg); color: var(--cq-mark-text);

@@ -1,6 +1,7 @@
 // WCAG contrast of every visible element with its own text under `root`: the text colour
 // against the effective background (the element's and its ancestors', composited up to the
 // first opaque one). Colours are read through a canvas, so any CSS colour syntax works.
+// Disabled controls are left out (WCAG exempts inactive components).
 // Returns [{ratio, tag, cls, text, fg, bg}], lowest ratio first.
 (root) => {
   const canvas = document.createElement('canvas');
@@ -34,7 +35,7 @@
   const found = [];
   for (const el of root.querySelectorAll('*')) {
     const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
-    if (!own || !el.getClientRects().length) continue;
+    if (!own || !el.getClientRects().length || el.closest(':disabled')) continue;
     const style = getComputedStyle(el);
     if (style.visibility === 'hidden' || Number(style.opacity) === 0) continue;
     const bg = background(el);

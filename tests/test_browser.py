@@ -268,21 +268,25 @@ def test_a_source_opens_its_whole_document_at_the_cited_span(
     ask(page, RED_CROSS, 0)
     page.locator("#chat a.citeqa-marker").first.click()
     quote = page.locator("#chat details.citeqa-source blockquote").first.inner_text()
-    assert not page.locator("#viewer-panel").is_visible()
+    assert page.locator("#viewer-panel:visible").count() == 0
     page.locator("#chat button.citeqa-open").first.click()
     cited = page.locator("#viewer mark.citeqa-cited")
     cited.wait_for(timeout=30_000)
     assert "3 miljoen euro" in cited.inner_text() and cited.inner_text().strip() in quote
     text = page.locator("#viewer .citeqa-doc-text").inner_text()
     assert len(text) > 5 * len(cited.inner_text())  # the whole document, not the passage
-    assert "Reactie op verzoek" in page.locator("#viewer .citeqa-doc-head").inner_text()
+    head = page.locator("#viewer .citeqa-doc-head")
+    assert "Reactie op verzoek" in head.inner_text()
     page.wait_for_timeout(300)  # the scroll to the span
     box, shown = cited.bounding_box(), page.locator("#viewer").bounding_box()
     assert box["y"] >= shown["y"] and box["y"] + box["height"] <= shown["y"] + shown["height"]
     assert page.locator("#viewer").evaluate("v => v.scrollTop") > 0  # scrolled down to it
+    assert head.bounding_box()["y"] >= shown["y"] - 1  # the name stays in view
     assert lowest_contrast(page, "#viewer")[0]["ratio"] >= AA
     page.locator("#viewer-close").click()
-    page.locator("#viewer-panel").wait_for(state="hidden")
+    # (Gradio may keep a hidden copy of the panel beside the one shown)
+    page.locator("#viewer-panel").first.wait_for(state="detached")
+    assert page.locator("#viewer mark.citeqa-cited:visible").count() == 0
     page.close()
 
 
@@ -423,8 +427,9 @@ def lowest_contrast(page: Any, selector: str) -> list[dict[str, Any]]:
 @pytest.mark.parametrize("theme", ["light", "dark-url", "dark-os"])
 def test_every_chat_text_is_readable_in_both_themes(app_url: str, browser: Any, theme: str) -> None:
     """Dark mode comes from `?__theme=dark` or the OS; every text in the chat (question,
-    answer, markers, sources and their quotes, related passages, an error) has a contrast of
-    at least 4.5 against what is behind it, computed in the page."""
+    answer, markers, sources and their quotes, related passages, an error, the conversation
+    list, the input's buttons) has a contrast of at least 4.5 against what is behind it,
+    computed in the page."""
     scheme = "dark" if theme == "dark-os" else "light"
     context = browser.new_context(viewport={"width": 1280, "height": 1000}, color_scheme=scheme)
     page = context.new_page()
@@ -447,7 +452,10 @@ def test_every_chat_text_is_readable_in_both_themes(app_url: str, browser: Any, 
     page.locator("#chat a.citeqa-marker").first.click()  # a source opened and flashed
     for details in page.locator("#chat details").all():
         details.evaluate("d => d.open = true")
-    found = lowest_contrast(page, "#chat") + empty
+    # the conversation list, the input and its buttons are the chat's too
+    around = lowest_contrast(page, "#sidebar") + lowest_contrast(page, "#ask-row")
+    assert {"Ask", "New chat", "Delete chat…", "Conversations"} <= {f["text"] for f in around}
+    found = lowest_contrast(page, "#chat") + empty + around
     kinds = {str(f["cls"]) for f in found}
     assert {"citeqa-error", "citeqa-marker", "citeqa-meta", "citeqa-empty"} <= kinds
     assert {"MARK", "P", "B", "BUTTON", "A"} <= {str(f["tag"]) for f in found}

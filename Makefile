@@ -8,7 +8,7 @@ TEST_STAMP := $(VENV)/.test-installed
 BENCH_STAMP := $(VENV)/.bench-installed
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: install run index llm test test-fast lint bench clean
+.PHONY: install run index llm test test-fast lint bench screenshot clean
 
 install: $(STAMP)
 
@@ -76,6 +76,10 @@ bench: $(BENCH_STAMP) index
 	$(BIN)/python bench/long_docs.py
 	$(BIN)/python bench/store_cost.py --out bench/results/store_cost
 	$(BIN)/python bench/api_latency.py --index $(INDEX)
+
+# docs/screenshot.png and docs/screenshot-dark.png: the chat on corpus/ in chromium
+screenshot: $(TEST_STAMP)
+	$(BIN)/python docs/screenshot.py
 
 lint: install
 	$(BIN)/ruff check citeqa qa embeddings eval tests bench train app.py cli

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import html
+import json
 import logging
 import os
 from collections.abc import Iterator
@@ -27,17 +28,31 @@ except ImportError:
 from embeddings.documents import SUPPORTED_SUFFIXES
 from embeddings.errors import BadInput, CiteqaError
 from qa.backend import MAX_UPLOAD_BYTES, Backend, Upload, UploadReport
+from qa.chat_page import CHAT_JS, CSS, VIEWER_JS
 from qa.chat_ui import (
     MAX_TURNS,
     answer_view,
     error_view,
     history_of,
-    load_turns,
     render_answer,
     render_conversation,
+    render_document,
     render_hits,
     render_pending,
+    stopped_view,
     stream_to_chat,
+)
+from qa.conversations import (
+    Store,
+    choices,
+    current_title,
+    current_turns,
+    delete,
+    load_store,
+    new_chat,
+    open_chat,
+    rename,
+    with_turns,
 )
 from qa.service import QAService
 
@@ -57,39 +72,6 @@ EXAMPLES = [
     "Wat zei John Kirby over een herbezetting van Gaza?",
     "Hoeveel gijzelaars zouden aanvankelijk worden vrijgelaten?",
 ]
-CSS = """
-#chat { min-height: 200px; }
-.citeqa-empty { color: #6b7280; padding: 24px 8px; }
-.citeqa-turn { margin: 12px 0; }
-.citeqa-q { margin-left: auto; max-width: 85%; width: fit-content; background: #eff6ff;
-  border-radius: 12px; padding: 6px 12px; }
-.citeqa-q p, .citeqa-text { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; }
-.citeqa-a { margin-top: 8px; max-width: 100%; background: #f9fafb;
-  border: 1px solid #e5e7eb; border-radius: 12px; padding: 8px 12px; }
-.citeqa-state { color: #2563eb; font-style: italic; margin: 0 0 4px; }
-#chat button.citeqa-copy { display: block; margin: 6px 0 0 auto; font-size: 0.8em;
-  font-weight: normal; color: #374151; background: none; border: 1px solid #d1d5db;
-  border-radius: 6px; padding: 0 8px; min-width: 0; box-shadow: none; }
-.citeqa-marker { font-weight: 600; text-decoration: none; color: #2563eb; cursor: pointer; }
-.citeqa-marker:hover, .citeqa-marker:focus { text-decoration: underline; }
-.citeqa-sources, .citeqa-related { margin-top: 8px; }
-.citeqa-source { border-left: 3px solid #2563eb; padding: 2px 10px; margin: 6px 0; }
-.citeqa-source:target, .citeqa-source.citeqa-flash { background: #eff6ff; }
-.citeqa-source summary { cursor: pointer; overflow-wrap: anywhere; }
-.citeqa-source mark, .citeqa-passage mark { background: #fde68a; padding: 0 2px; }
-.citeqa-source blockquote { margin: 4px 0 4px 8px; }
-.citeqa-passage p { margin: 2px 0; white-space: pre-wrap; overflow-wrap: anywhere; }
-.citeqa-unsupported { text-decoration: underline wavy #dc2626; }
-.citeqa-meta { color: #6b7280; font-size: 0.85em; overflow-wrap: anywhere; }
-.citeqa-related li p { margin: 2px 0; color: #374151; }
-.citeqa-error { color: #b91c1c; margin: 0; }
-.citeqa-scroll { overflow-x: auto; max-width: 100%; }
-#ask-row { flex-wrap: wrap; }
-@media (max-width: 560px) {
-  /* the question gets a line of its own; the buttons share the next one */
-  #ask-row > *:has(#question), #ask-row > #question { flex: 1 1 100% !important; }
-}
-"""
 # No document or model text is rendered as an image or link, and this keeps it so even if
 # some markup got through: images, media and fetches only from this server.
 CSP = (
@@ -97,42 +79,6 @@ CSP = (
     "font-src 'self' data:; object-src 'none'; frame-src 'none'; form-action 'self'"
 )
 HEAD = f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n<style>{CSS}</style>'
-# [n] opens and shows its source; Copy puts the answer as plain text on the clipboard.
-CHAT_JS = """
-element.addEventListener('click', (event) => {
-  const marker = event.target.closest('a.citeqa-marker');
-  if (marker) {
-    event.preventDefault();
-    const source = element.querySelector('[id="' + marker.dataset.source + '"]');
-    if (!source) return;
-    element.querySelectorAll('.citeqa-flash').forEach((s) => s.classList.remove('citeqa-flash'));
-    source.open = true;
-    source.classList.add('citeqa-flash');
-    source.scrollIntoView({block: 'nearest'});
-    source.querySelector('summary').focus();
-    return;
-  }
-  const copy = event.target.closest('button.citeqa-copy');
-  if (copy) {
-    const text = copy.closest('.citeqa-a').dataset.plain;
-    const done = () => {
-      copy.textContent = 'Copied';
-      setTimeout(() => copy.textContent = 'Copy', 1500);
-    };
-    if (navigator.clipboard && window.isSecureContext) {
-      navigator.clipboard.writeText(text).then(done);
-    } else {
-      const area = document.createElement('textarea');
-      area.value = text; document.body.appendChild(area); area.select();
-      document.execCommand('copy'); area.remove(); done();
-    }
-  }
-});
-watch('value', () => {
-  const pending = element.querySelector('.citeqa-pending');
-  if (pending) pending.scrollIntoView({block: 'nearest'});
-});
-"""
 
 
 class _Blocks(gr.Blocks):
@@ -178,6 +124,11 @@ def _history_pairs(value: Any) -> list[tuple[str, str]]:
     ):
         raise BadInput("history must be a list of [question, answer] pairs of strings.")
     return [(t[0], t[1]) for t in value][-MAX_TURNS:]
+
+
+def _str_of(value: Any, key: str) -> str:
+    found = value.get(key) if isinstance(value, dict) else None
+    return found if isinstance(found, str) else ""
 
 
 def _options(mode: Any, k: Any, lang: Any) -> dict[str, Any]:
@@ -268,52 +219,125 @@ def create_app(
 
     # --- UI events (private) ----------------------------------------------------------------
 
+    def sidebar(store: Store) -> tuple[Any, ...]:
+        """The conversation list (the open one chosen), its title and the buttons, usable."""
+        on = gr.update(interactive=True)
+        return (
+            gr.update(choices=choices(store), value=store["current"], interactive=True),
+            gr.update(value=current_title(store), interactive=True),
+            on,
+            on,
+            on,
+        )
+
+    # while answering, the conversation cannot change under the answer (Stop frees it)
+    locked = tuple(gr.update(interactive=False) for _ in range(5))
+
     def respond(
         message: str, saved: Any, mode: str, k: float, lang: str
     ) -> Iterator[tuple[Any, ...]]:
-        """Outputs: chat, saved turns, debugger, question box, Ask. While answering, the box
-        and Ask are disabled (Enter cannot start a second answer); Stop and Clear free them."""
-        turns = load_turns(saved)
+        """Outputs: chat, saved conversations, debugger, question box, Ask, Stop, the answer
+        in progress, then the sidebar's. While answering, the box, Ask and the sidebar are
+        disabled (Enter cannot start a second answer) and Stop is enabled; Stop frees them.
+        A follow-up is read against the open conversation's turns only."""
+        store = load_store(saved)
+        turns = current_turns(store)
         question = (message or "").strip()
-        keep, idle = gr.update(), gr.update(interactive=True)
+        keep, idle, off = gr.update(), gr.update(interactive=True), gr.update(interactive=False)
         if not question:
-            yield render_conversation(turns), keep, keep, idle, idle
+            yield render_conversation(turns), keep, keep, idle, idle, off, None, *sidebar(store)
             return
-        busy_box, busy = gr.update(value="", interactive=False), gr.update(interactive=False)
+        if turns and turns[-1].get("stopped") and turns[-1]["question"] == question:
+            turns = turns[:-1]  # asked again: the retry takes the stopped turn's place
+        busy_box = gr.update(value="", interactive=False)
         try:
             events = service.stream(question, history_of(turns), **_options(mode, k, lang))
             for state in stream_to_chat(question, events, backend.page_of):
                 if state.view is None:
                     pending = render_pending(question, state.status, state.text)
-                    yield render_conversation(turns, pending), keep, keep, busy_box, busy
+                    so_far = {"question": question, "text": state.text}
+                    busy = (busy_box, off, idle, so_far, *locked)
+                    yield render_conversation(turns, pending), keep, keep, *busy
                 else:
                     turns = [*turns, state.view][-MAX_TURNS:]
+                    store = with_turns(store, turns)
                     hits = render_hits(state.hits or [], state.searched)
-                    yield render_conversation(turns), turns, hits, idle, idle
+                    done = (idle, idle, off, None, *sidebar(store))
+                    yield render_conversation(turns), store, hits, *done
         except CiteqaError as exc:
             turns = [*turns, error_view(question, str(exc))][-MAX_TURNS:]
-            yield render_conversation(turns), turns, keep, idle, idle
+            store = with_turns(store, turns)
+            done = (idle, idle, off, None, *sidebar(store))
+            yield render_conversation(turns), store, keep, *done
 
     def restore(saved: Any) -> tuple[Any, ...]:
+        store = load_store(saved)  # checked, and an earlier version's one chat carried over
         docs = documents()
         return (
-            render_conversation(load_turns(saved)),
+            store,
+            render_conversation(current_turns(store)),
             _document_rows(docs),
             gr.update(choices=_document_choices(docs), value=None),
+            *sidebar(store),
         )
 
-    def stopped(saved: Any) -> tuple[Any, ...]:
+    def stopped(saved: Any, so_far: Any) -> tuple[Any, ...]:
+        """Stop keeps the question (marked stopped, with a retry; back in the box too) and
+        whatever partial text had arrived."""
+        store = load_store(saved)
+        turns = current_turns(store)
+        question = _str_of(so_far, "question")
+        if question:
+            turns = [*turns, stopped_view(question, _str_of(so_far, "text"))][-MAX_TURNS:]
+            store = with_turns(store, turns)
         idle = gr.update(interactive=True)
-        return render_conversation(load_turns(saved)), idle, idle
+        box = gr.update(value=question, interactive=True) if question else idle
+        off = gr.update(interactive=False)
+        return render_conversation(turns), store, idle, box, off, None, *sidebar(store)
 
-    def cleared() -> tuple[Any, ...]:
+    def shown(store: Store) -> tuple[Any, ...]:
+        """Another conversation opened: its turns, an empty debugger, the sidebar, no
+        confirmation left open."""
+        turns = current_turns(store)
+        hidden = gr.update(visible=False)
+        return store, render_conversation(turns), "", *sidebar(store), hidden
+
+    def started_new(saved: Any) -> tuple[Any, ...]:
+        return shown(new_chat(load_store(saved)))
+
+    def opened(saved: Any, chosen: Any) -> tuple[Any, ...]:
+        return shown(open_chat(load_store(saved), chosen))
+
+    def renamed(saved: Any, title: Any) -> tuple[Any, ...]:
+        store = rename(load_store(saved), title)
+        return store, *sidebar(store)
+
+    def confirm_delete(saved: Any) -> tuple[Any, ...]:
+        title = current_title(load_store(saved))
         return (
-            [],
-            render_conversation([]),
-            "",
-            gr.update(value="", interactive=True),
-            gr.update(interactive=True),
+            f"<p>Delete the conversation “<b>{html.escape(title)}</b>”? Its questions and "
+            "answers are removed from this browser.</p>",
+            gr.update(visible=True),
         )
+
+    def deleted(saved: Any) -> tuple[Any, ...]:
+        return shown(delete(load_store(saved)))
+
+    def open_document(request: Any) -> tuple[Any, ...]:
+        """The viewer: an indexed document (by its source, never a path read from disk) with
+        the cited span marked; anything else is a one-line message."""
+        try:
+            asked = json.loads(request) if isinstance(request, str) else {}
+            source, start, end = asked["source"], int(asked["start"]), int(asked["end"])
+        except (ValueError, TypeError, KeyError):
+            return "<p>That source cannot be opened.</p>", gr.update(visible=True)
+        text = backend.index.document_text(source) if isinstance(source, str) else None
+        if text is None:
+            return "<p>That document is no longer in the index.</p>", gr.update(visible=True)
+        names = {str(d["source"]): str(d["name"]) for d in documents()}
+        page = backend.page_of(source, start)
+        shown = render_document(names.get(source, Path(source).name), text, start, end, page)
+        return shown, gr.update(visible=True)
 
     def after_change(message: str) -> tuple[Any, ...]:
         """The message, then both document lists refreshed (nothing preselected)."""
@@ -364,37 +388,70 @@ def create_app(
             head=HEAD,
             js_on_load=None,
         )
-        saved = gr.BrowserState([], storage_key="citeqa-conversation")
-        with gr.Tab("Chat"):
-            chat = gr.HTML(
-                render_conversation([]),
-                elem_id="chat",
-                js_on_load=CHAT_JS,
-                container=True,
-                padding=True,
-            )
-            with gr.Row(elem_id="ask-row", equal_height=True):
-                box = gr.Textbox(
-                    placeholder="Ask a question…",
-                    show_label=False,
-                    scale=8,
-                    min_width=240,
-                    elem_id="question",
-                    lines=1,  # no max_length: a longer question is refused aloud, not cut
+        # the conversations (qa/conversations.py); the key is the one a single conversation
+        # was kept under, which load_store carries over
+        saved = gr.BrowserState({}, storage_key="citeqa-conversation")
+        so_far = gr.State(None)  # the answer in progress: what Stop keeps
+        with gr.Tab("Chat"), gr.Row(elem_id="chat-layout"):
+            with gr.Column(scale=4, min_width=300, elem_id="chat-main"):
+                chat = gr.HTML(
+                    render_conversation([]),
+                    elem_id="chat",
+                    js_on_load=CHAT_JS,
+                    container=True,
+                    padding=True,
                 )
-                send = gr.Button("Ask", variant="primary", scale=1, min_width=70, elem_id="ask")
-                stop = gr.Button("Stop", scale=1, min_width=70, elem_id="stop")
-                clear = gr.Button("Clear", scale=1, min_width=70, elem_id="clear")
-            gr.Examples(EXAMPLES, inputs=box)
-            with gr.Accordion("Settings", open=False, elem_id="settings"), gr.Row():
-                # the settings' values (CITEQA_RETRIEVAL__MODE, __K, a preset) as the defaults
-                mode = gr.Radio(MODES, value=retrieval.mode, label="Search")
-                k = gr.Slider(
-                    1, max(10, retrieval.k), value=retrieval.k, step=1, label="Passages (top-k)"
+                with gr.Row(elem_id="ask-row", equal_height=True):
+                    box = gr.Textbox(
+                        placeholder="Ask a question…",
+                        show_label=False,
+                        scale=8,
+                        min_width=240,
+                        elem_id="question",
+                        lines=1,  # no max_length: a longer question is refused aloud, not cut
+                    )
+                    send = gr.Button("Ask", variant="primary", scale=1, min_width=70, elem_id="ask")
+                    stop = gr.Button(
+                        "Stop", scale=1, min_width=70, elem_id="stop", interactive=False
+                    )
+                with gr.Group(visible=False, elem_id="viewer-panel") as viewer_panel:
+                    viewer = gr.HTML(elem_id="viewer", js_on_load=VIEWER_JS)
+                    viewer_close = gr.Button(
+                        "Close the document", size="sm", elem_id="viewer-close"
+                    )
+                with gr.Column(elem_id="viewer-controls"):  # driven by the chat's script
+                    viewer_request = gr.Textbox(elem_id="viewer-request", show_label=False)
+                    viewer_open = gr.Button("open", elem_id="viewer-open")
+                with gr.Accordion("All retrieved passages (retrieval debugger)", open=False):
+                    passages = gr.HTML(elem_id="passages", js_on_load=None)
+            with gr.Column(scale=1, min_width=220, elem_id="sidebar"):
+                new = gr.Button("New chat", elem_id="new-chat", size="sm")
+                conversations = gr.Radio(
+                    [], label="Conversations", elem_id="conversations", interactive=True
                 )
-                lang = gr.Dropdown(LANGS, value="any", label="Language")
-            with gr.Accordion("All retrieved passages (retrieval debugger)", open=False):
-                passages = gr.HTML(elem_id="passages", js_on_load=None)
+                with gr.Row(elem_id="chat-title-row", equal_height=True):
+                    title = gr.Textbox(
+                        label="Title", elem_id="chat-title", scale=3, min_width=120, max_lines=1
+                    )
+                    rename_button = gr.Button("Rename", elem_id="rename", size="sm", scale=1)
+                delete_button = gr.Button(
+                    "Delete chat…", variant="stop", size="sm", elem_id="delete-chat"
+                )
+                with gr.Group(visible=False, elem_id="delete-confirm") as delete_confirm:
+                    delete_text = gr.HTML(elem_id="delete-text", js_on_load=None)
+                    with gr.Row():
+                        delete_yes = gr.Button(
+                            "Yes, delete it", variant="stop", size="sm", elem_id="delete-yes"
+                        )
+                        delete_no = gr.Button("Cancel", size="sm", elem_id="delete-no")
+                gr.Examples(EXAMPLES, inputs=box)
+                with gr.Accordion("Settings", open=False, elem_id="settings"):
+                    # the settings' values (CITEQA_RETRIEVAL__MODE, __K, a preset) as defaults
+                    mode = gr.Radio(MODES, value=retrieval.mode, label="Search")
+                    k = gr.Slider(
+                        1, max(10, retrieval.k), value=retrieval.k, step=1, label="Passages (top-k)"
+                    )
+                    lang = gr.Dropdown(LANGS, value="any", label="Language")
         with gr.Tab("Documents"):
             files = gr.File(
                 label=f"Add documents ({', '.join(s.lstrip('.') for s in SUPPORTED_SUFFIXES)}; "
@@ -412,6 +469,7 @@ def create_app(
                 headers=["document", "file", "lang", "passages"],
                 interactive=False,
                 wrap=True,
+                column_widths=["38%", "29%", "13%", "20%"],  # side by side on a phone too
                 elem_id="documents-table",
             )
             choice = gr.Dropdown(
@@ -446,26 +504,36 @@ def create_app(
         chats: dict[str, Any] = {"concurrency_id": "chat", "concurrency_limit": CHAT_CONCURRENCY}
         writes: dict[str, Any] = {"concurrency_id": "index", "concurrency_limit": 1}
 
+        side = [conversations, title, new, rename_button, delete_button]
         asking = gr.on(
             [send.click, box.submit],
             respond,
             [box, saved, mode, k, lang],
-            [chat, saved, passages, box, send],
+            [chat, saved, passages, box, send, stop, so_far, *side],
             trigger_mode="multiple",  # "once" ignores every Ask after a Stop (Gradio 6.31)
             show_progress="hidden",
             **chats,
             **private,
         )
-        stop.click(stopped, [saved], [chat, send, box], cancels=[asking], queue=False, **private)
-        clear.click(
-            cleared,
-            None,
-            [saved, chat, passages, box, send],
+        stop.click(
+            stopped,
+            [saved, so_far],
+            [chat, saved, send, box, stop, so_far, *side],
             cancels=[asking],
             queue=False,
             **private,
         )
-        demo.load(restore, [saved], [chat, table, choice], **private)
+        switch = [saved, chat, passages, *side, delete_confirm]
+        quick: dict[str, Any] = {"queue": False, "show_progress": "hidden", **private}
+        new.click(started_new, [saved], switch, **quick)
+        conversations.input(opened, [saved, conversations], switch, **quick)
+        gr.on([rename_button.click, title.submit], renamed, [saved, title], [saved, *side], **quick)
+        delete_button.click(confirm_delete, [saved], [delete_text, delete_confirm], **quick)
+        delete_no.click(lambda: gr.update(visible=False), None, [delete_confirm], **quick)
+        delete_yes.click(deleted, [saved], switch, **quick)
+        viewer_open.click(open_document, [viewer_request], [viewer, viewer_panel], **quick)
+        viewer_close.click(lambda: gr.update(visible=False), None, [viewer_panel], **quick)
+        demo.load(restore, [saved], [saved, chat, table, choice, *side], **private)
         api_trigger.click(
             api_ask,
             [api_question, api_history, api_mode, api_k, api_lang],

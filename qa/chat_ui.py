@@ -86,6 +86,22 @@ def error_view(question: str, message: str) -> View:
     }
 
 
+def stopped_view(question: str, partial: str = "") -> View:
+    """A question whose answer was stopped: kept in the chat (with a retry) and its partial,
+    unchecked text shown as such; never part of a follow-up's history."""
+    return {
+        "question": question,
+        "text": partial,
+        "abstained": True,
+        "citations": [],
+        "unsupported": [],
+        "span": None,
+        "related": [],
+        "error": None,
+        "stopped": True,
+    }
+
+
 def _int(value: Any, default: int = 0) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else default
 
@@ -145,6 +161,7 @@ def load_turns(value: Any) -> list[View]:
                     if isinstance(r, dict)
                 ],
                 "error": _str(t.get("error")) or None,
+                **({"stopped": True} if t.get("stopped") is True else {}),
             }
         )
     return turns
@@ -152,7 +169,11 @@ def load_turns(value: Any) -> list[View]:
 
 def history_of(turns: Sequence[View]) -> list[tuple[str, str]]:
     """The (question, answer) pairs a follow-up is read against; failed turns are left out."""
-    return [(t["question"], t["text"]) for t in turns if not t.get("error") and t["text"]]
+    return [
+        (t["question"], t["text"])
+        for t in turns
+        if not t.get("error") and not t.get("stopped") and t["text"]
+    ]
 
 
 def plain_text(view: View) -> str:
@@ -175,6 +196,54 @@ def plain_text(view: View) -> str:
 
 def e(text: Any) -> str:
     return html.escape(str(text), quote=True)
+
+
+def cut_at_word(text: str, limit: int) -> str:
+    """One line of at most `limit` characters: cut at a word end, with an ellipsis if cut."""
+    line = " ".join(text.split())
+    if len(line) <= limit:
+        return line
+    cut = line[: limit - 1]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > limit // 2 else cut).rstrip(" ,.;:-–") + "…"
+
+
+SNIPPET = 240  # characters of a related passage shown
+LABEL = 80  # characters of a question or answer in its aria-label
+
+
+def _title_key(name: str) -> str:
+    """Near-identical titles compare equal: case, spacing and a trailing cut ignored."""
+    return " ".join(name.casefold().rstrip("…. ").split())
+
+
+def render_related(related: Sequence[View]) -> str:
+    """The closest passages of a refused question: one entry per document (near-identical
+    titles shown once), its file name apart from the text, each snippet cut at a word."""
+    groups: dict[str, tuple[str, list[str], list[str]]] = {}
+    for r in related:
+        name = display_name(r["title"], r["source"])
+        file = Path(r["source"]).name
+        key = _title_key(r["title"] or file)
+        _, files, snippets = groups.setdefault(key, (name, [], []))
+        if file and file not in files and f"({file})" not in name and file != name:
+            files.append(file)
+        snippet = cut_at_word(r["text"], SNIPPET)
+        if snippet and snippet not in snippets:
+            snippets.append(snippet)
+    items = "".join(
+        f"<li><p class='citeqa-rel-head'><b>{e(name)}</b>"
+        + (f" <span class='citeqa-meta'>· {e(', '.join(files))}</span>" if files else "")
+        + "</p>"
+        + "".join(f"<p class='citeqa-snippet'>{e(t)}</p>" for t in snippets)
+        + "</li>"
+        for name, files, snippets in groups.values()
+    )
+    return (
+        "<div class='citeqa-related'><b>Related passages</b> "
+        "<span class='citeqa-meta'>(not an answer: the closest text found)</span>"
+        f"<ul>{items}</ul></div>"
+    )
 
 
 def _marked(passage: str, spans: Iterable[tuple[int, int]]) -> str:
@@ -210,7 +279,30 @@ def render_citation(c: View, anchor: str) -> str:
         f"<span class='citeqa-meta'>{e(' · '.join(meta))}</span></summary>"
         f"<blockquote>{quotes}</blockquote>"
         f"<div class='citeqa-passage'><span class='citeqa-meta'>whole passage</span>"
-        f"<p>{_marked(c['passage'], spans)}</p></div></details>"
+        f"<p>{_marked(c['passage'], spans)}</p></div>"
+        f"<button type='button' class='citeqa-open' data-source='{e(c['source'])}' "
+        f"data-start='{int(c['start'])}' data-end='{int(c['end'])}'>Open the document</button>"
+        f"</details>"
+    )
+
+
+DOCUMENT_WINDOW = 50_000  # characters shown either side of the cited span
+
+
+def render_document(name: str, text: str, start: int, end: int, page: int | None = None) -> str:
+    """The whole document (up to DOCUMENT_WINDOW characters either side of the span),
+    escaped, with the cited span marked for the viewer to scroll to."""
+    start, end = max(0, min(start, len(text))), max(0, min(end, len(text)))
+    start, end = min(start, end), max(start, end)
+    lo, hi = max(0, start - DOCUMENT_WINDOW), min(len(text), end + DOCUMENT_WINDOW)
+    meta = [f"page {page}"] if page is not None else []
+    meta.append(f"characters {start}–{end} of {len(text)}")
+    return (
+        f"<div class='citeqa-doc'><p class='citeqa-doc-head'><b>{e(name)}</b> "
+        f"<span class='citeqa-meta'>{e(' · '.join(meta))}</span></p>"
+        f"<div class='citeqa-doc-text'>{'… ' if lo else ''}{e(text[lo:start])}"
+        f"<mark class='citeqa-cited'>{e(text[start:end])}</mark>{e(text[end:hi])}"
+        f"{' …' if hi < len(text) else ''}</div></div>"
     )
 
 
@@ -258,33 +350,51 @@ def render_answer(view: View, anchor: str = "citeqa-a") -> str:
         sources = "".join(render_citation(c, f"{anchor}-s{c['n']}") for c in view["citations"])
         parts.append(f"<div class='citeqa-sources'><b>Sources</b>{sources}</div>")
     if view["related"]:
-        related = "".join(
-            f"<li><b>{e(display_name(r['title'], r['source']))}</b> "
-            f"<span class='citeqa-meta'>{e(Path(r['source']).name)}</span>"
-            f"<p>{e(r['text'][:400])}</p></li>"
-            for r in view["related"]
-        )
-        parts.append(
-            "<div class='citeqa-related'><b>Related passages</b> "
-            "<span class='citeqa-meta'>(not an answer: the closest text found)</span>"
-            f"<ul>{related}</ul></div>"
-        )
+        parts.append(render_related(view["related"]))
     return "".join(parts)
 
 
 def _question(text: str) -> str:
+    label = e(cut_at_word(text, LABEL))
     return (
-        f"<div class='citeqa-q' role='article' aria-label='Question: {e(text)}'>"
+        f"<div class='citeqa-q' role='article' aria-label='Question: {label}'>"
         f"<p>{e(text)}</p></div>"
+    )
+
+
+def answer_label(view: View) -> str:
+    """A short name for the answer (screen readers list articles by it; the text itself is
+    read from the content): its start and how many sources, never the whole answer."""
+    if view.get("error"):
+        return "Answer: an error"
+    n = len(view["citations"])
+    sources = f", {n} source{'s' if n != 1 else ''}" if n else ""
+    refused = ", not answered by the documents" if view["abstained"] and not n else ""
+    return f"Answer: {cut_at_word(view['text'], LABEL)}{sources}{refused}"
+
+
+STOPPED = "Stopped — this answer was not finished or checked."
+
+
+def _stopped_turn(view: View, anchor: str) -> str:
+    partial = f"<p class='citeqa-text'>{e(view['text'])}</p>" if view["text"] else ""
+    return (
+        f"<div class='citeqa-turn' id='{anchor}'>{_question(view['question'])}"
+        f"<div class='citeqa-a citeqa-stopped' role='article' aria-label='Stopped answer'>"
+        f"<p class='citeqa-state'>{e(STOPPED)}</p>{partial}"
+        f"<button type='button' class='citeqa-retry' aria-label='Ask this question again'>"
+        f"Retry</button></div></div>"
     )
 
 
 def render_turn(view: View, i: int) -> str:
     anchor = f"citeqa-t{i}"
+    if view.get("stopped"):
+        return _stopped_turn(view, anchor)
     plain = plain_text(view)
     return (
         f"<div class='citeqa-turn' id='{anchor}'>{_question(view['question'])}"
-        f"<div class='citeqa-a' role='article' aria-label='Answer: {e(plain)}' "
+        f"<div class='citeqa-a' role='article' aria-label='{e(answer_label(view))}' "
         f"data-plain='{e(plain)}'>{render_answer(view, anchor)}"
         f"<button type='button' class='citeqa-copy' aria-label='Copy this answer as text'>"
         f"Copy</button></div></div>"
@@ -380,7 +490,9 @@ __all__ = [
     "plain_text",
     "render_answer",
     "render_conversation",
+    "render_document",
     "render_hits",
     "render_pending",
+    "stopped_view",
     "stream_to_chat",
 ]

@@ -28,6 +28,8 @@ from qa.chat_ui import (
     plain_text,
     render_answer,
     render_conversation,
+    render_document,
+    stopped_view,
     stream_to_chat,
 )
 from qa.citations import Citation, CitationChecker, Claim
@@ -127,6 +129,71 @@ def test_related_passages_of_an_abstention_are_not_sources(monkeypatch) -> None:
     assert "Sources" not in html and "citeqa-source" not in html
 
 
+def _related_items(related: list[dict[str, str]]) -> list[dict[str, Any]]:
+    """Each related entry as the parts a reader sees: its title, file line and snippets."""
+    from html.parser import HTMLParser
+
+    items: list[dict[str, Any]] = []
+
+    class Collect(HTMLParser):
+        where = ""
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            cls = dict(attrs).get("class") or ""
+            if tag == "li":
+                items.append({"title": "", "files": "", "snippets": []})
+            elif items and tag == "b":
+                self.where = "title"
+            elif items and "citeqa-meta" in cls:
+                self.where = "files"
+            elif items and "citeqa-snippet" in cls:
+                items[-1]["snippets"].append("")
+                self.where = "snippet"
+
+        def handle_endtag(self, tag: str) -> None:
+            self.where = ""
+
+        def handle_data(self, data: str) -> None:
+            if self.where == "snippet":
+                items[-1]["snippets"][-1] += data
+            elif self.where:
+                items[-1][self.where] += data
+
+    view = {**answer_view("q", answer("Not answered.", [])), "related": related}
+    Collect().feed(render_answer(view))
+    return items
+
+
+def test_the_document_viewer_marks_the_span_and_keeps_markup_inert() -> None:
+    text = f"Kop {XSS}. " + "Eerst iets anders. " * 10 + "Het geciteerde stuk." + " Einde."
+    start = text.index("Het geciteerde")
+    shown = render_document(f"Doc {XSS}", text, start, start + 20, page=3)
+    assert XSS not in shown and "&lt;script&gt;" in shown
+    assert "<mark class='citeqa-cited'>Het geciteerde stuk.</mark>" in shown
+    assert "page 3" in shown and f"characters {start}–{start + 20} of {len(text)}" in shown
+    assert "… " not in shown  # short: all of it, nothing cut
+    # offsets out of range are clamped, not an error
+    assert "<mark class='citeqa-cited'></mark>" in render_document("d", "abc", 9, 12)
+
+
+def test_related_passages_are_a_clean_list() -> None:
+    words = "In dat kader heeft het kabinet sinds 7 oktober twee vergunningen verleend " * 6
+    related = [
+        {"source": "/d/004_95cba6cae27483a5.txt", "title": "Reactie op verzoek", "text": words},
+        {"source": "/d/004_95cba6cae27483a5.txt", "title": "Reactie op verzoek", "text": "Kort."},
+        {"source": "/d/004_95cba6cae27483a5.txt", "title": "Reactie op verzoek…", "text": "Kort."},
+        {"source": "/d/weather.md", "title": "Weather <b>report</b>", "text": "It rained."},
+    ]
+    items = _related_items(related)
+    assert [i["title"] for i in items] == ["Reactie op verzoek", "Weather <b>report</b>"]
+    # the file name on the title's line, apart from the text, never glued to it
+    assert items[0]["files"] == "· 004_95cba6cae27483a5.txt" and items[1]["files"] == "· weather.md"
+    long, short = items[0]["snippets"]
+    assert short == "Kort."  # the same passage twice is shown once
+    assert long.endswith("…") and len(long) <= 240
+    assert words.startswith(long[:-1]) and words[len(long) - 1] == " "  # cut at a word end
+
+
 def test_remote_images_and_links_from_documents_and_models_stay_text() -> None:
     passage = f"Kop. {REMOTE}. Einde."
     c = citation(passage, "Einde.", title=REMOTE)
@@ -174,9 +241,22 @@ def test_copy_text_and_aria_labels_hold_no_markup() -> None:
     assert text.startswith("The quote. [1]") and "Sources:" in text and "<mark>" not in text
     html = render_conversation([view])
     labels = _attributes(html, "aria-label")
-    # the label is the text itself (the question's "<b>" is what was typed), never our markup
-    assert labels[:2] == ["Question: What <b>now</b>?", f"Answer: {text}"]
+    # the label is text (the question's "<b>" is what was typed), never our markup, and short:
+    # the answer's start and its number of sources, not the whole answer and its sources
+    assert labels[:2] == ["Question: What <b>now</b>?", "Answer: The quote. [1], 1 source"]
     assert _attributes(html, "data-plain") == [text]
+
+
+def test_an_answers_aria_label_is_short() -> None:
+    long = "It rained on Monday in the whole of the country, from Groningen to Maastricht. " * 8
+    c = citation(long, long.strip())
+    view = answer_view("q", answer(long + " [1]", [c]))
+    label = _attributes(render_conversation([view]), "aria-label")[1]
+    assert len(label) < 120 and label.endswith("…, 1 source") and "Sources" not in label
+    refused = answer_view("q", answer("The documents do not answer this.", []))
+    assert _attributes(render_conversation([refused]), "aria-label")[1].endswith(
+        "not answered by the documents"
+    )
 
 
 def test_stored_turns_round_trip_and_hostile_values_are_dropped() -> None:
@@ -192,6 +272,19 @@ def test_stored_turns_round_trip_and_hostile_values_are_dropped() -> None:
     assert len(turns) == 1 and turns[0]["citations"][0]["n"] == 0
     assert load_turns({"not": "a list"}) == []
     assert history_of([view]) == [("Did it rain?", "It rained on Monday. [1]")]
+
+
+def test_a_stopped_question_stays_with_a_retry_and_stays_out_of_the_history() -> None:
+    c = citation("It rained on Monday.", "It rained on Monday.")
+    done = answer_view("Did it rain?", answer("It rained on Monday. [1]", [c]))
+    stopped = stopped_view(f"And {XSS}?", "It was <b>dry")
+    turns = load_turns([done, stopped])
+    assert turns == [done, stopped]  # kept in the browser as it was
+    html = render_conversation(turns)
+    assert "citeqa-stopped" in html and "citeqa-retry" in html and "Stopped" in html
+    assert XSS not in html and "<b>dry" not in html and "It was &lt;b&gt;dry" in html
+    assert history_of(turns) == [("Did it rain?", "It rained on Monday. [1]")]
+    assert "stopped" not in load_turns([{**done, "stopped": "yes"}])[0]
 
 
 @pytest.mark.parametrize(

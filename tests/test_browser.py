@@ -20,6 +20,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser]
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "tests" / "artifacts"
 RED_CROSS = "How much extra money does the Netherlands give to the Dutch Red Cross?"
+CONTRAST_JS = (Path(__file__).parent / "contrast.js").read_text()
+AA = 4.5  # WCAG AA for normal text
 # The UI as `serve()` builds it, without the CLI around it (flags are C1's to change).
 SERVER = """
 import sys
@@ -196,26 +198,95 @@ def test_documents_remove_asks_first_and_lists_stay_fresh(
     page.close()
 
 
-def test_clear_resets_the_conversation_and_a_reload_keeps_it(app_url: str, browser: Any) -> None:
+def conversation_titles(page: Any) -> list[str]:
+    return [t.strip() for t in page.locator("#conversations label").all_inner_texts()]
+
+
+def test_several_conversations_each_with_its_own_history_kept_across_a_reload(
+    app_url: str, browser: Any
+) -> None:
+    """New, open, rename, delete (asked first); each conversation's follow-ups are read
+    against its own turns only; all of it kept across a reload (the browser's storage)."""
     page = open_page(browser, app_url)
     ask(page, RED_CROSS, 0)
-    page.reload()
-    page.locator("#chat .citeqa-turn").first.wait_for(timeout=60_000)
-    assert "3 miljoen euro" in page.locator("#chat").inner_text()  # kept across the reload
-    assert "UNOPS" in ask(page, "And to UNOPS?", 1)  # and still a conversation:
+    (first,) = conversation_titles(page)  # titled by its first question, cut at a word
+    assert RED_CROSS.startswith(first.rstrip("…")) and first.endswith(" the…")
+    page.locator("#new-chat").click()
+    page.locator("#chat .citeqa-empty").wait_for()
+    assert page.locator("#passages .citeqa-searched").count() == 0  # the debugger too
+    # a follow-up in the new chat has no history: it is searched for on its own
+    ask(page, "And to UNOPS?", 0)
     page.get_by_text("All retrieved passages").click()
     searched = page.locator("#passages .citeqa-searched")
-    assert searched.inner_text() != "Searched for: And to UNOPS?"  # read with its history
-    page.locator("#clear").click()
-    page.locator("#chat .citeqa-empty").wait_for()
-    assert page.locator("#passages .citeqa-searched").count() == 0
-    # the history is gone too: the same follow-up is searched for on its own now
-    ask(page, "And to UNOPS?", 0)
-    assert page.locator("#chat .citeqa-turn").count() == 1
     assert searched.inner_text() == "Searched for: And to UNOPS?"
+    assert len(conversation_titles(page)) == 2
+    # renamed (the title is text, never markup)
+    page.locator("#chat-title input, #chat-title textarea").first.fill("UNOPS <b>alone</b>")
+    page.locator("#rename").click()
+    page.locator("#conversations").get_by_text("UNOPS <b>alone</b>").wait_for()
+    assert page.locator("#conversations b").count() == 0
     page.reload()
     page.locator("#chat .citeqa-turn").first.wait_for(timeout=60_000)
+    assert conversation_titles(page)[0] == "UNOPS <b>alone</b>"  # kept, and still open
     assert page.locator("#chat .citeqa-turn").count() == 1
+    assert "UNOPS" in page.locator("#chat .citeqa-q").inner_text()
+    # open the first chat again: its turns, and a follow-up read with its history
+    page.locator("#conversations label").nth(1).click()
+    page.locator("#chat").get_by_text("3 miljoen euro").first.wait_for()
+    assert page.locator("#chat .citeqa-turn").count() == 1
+    assert "UNOPS" in ask(page, "And to UNOPS?", 1)
+    page.get_by_text("All retrieved passages").click()
+    assert searched.inner_text() != "Searched for: And to UNOPS?"
+    # delete asks first; Cancel keeps it
+    page.locator("#delete-chat").click()
+    page.locator("#delete-text").get_by_text("Delete the conversation").wait_for()
+    assert "How much extra money" in page.locator("#delete-text").inner_text()
+    page.locator("#delete-no").click()
+    page.locator("#delete-yes").wait_for(state="hidden")
+    assert len(conversation_titles(page)) == 2
+    page.locator("#delete-chat").click()
+    page.locator("#delete-yes").click()
+    page.locator("#delete-yes").wait_for(state="hidden")
+    assert conversation_titles(page) == ["UNOPS <b>alone</b>"]
+    assert "3 miljoen euro" not in page.locator("#chat").inner_text()
+    page.reload()
+    page.locator("#chat .citeqa-turn").first.wait_for(timeout=60_000)
+    assert conversation_titles(page) == ["UNOPS <b>alone</b>"]
+    # the last one deleted leaves a new, empty chat
+    page.locator("#delete-chat").click()
+    page.locator("#delete-yes").click()
+    page.locator("#chat .citeqa-empty").wait_for()
+    assert conversation_titles(page) == ["New chat"]
+    page.close()
+
+
+@pytest.mark.parametrize("theme", ["", "?__theme=dark"])
+def test_a_source_opens_its_whole_document_at_the_cited_span(
+    app_url: str, browser: Any, theme: str
+) -> None:
+    page = open_page(browser, app_url + theme)
+    ask(page, RED_CROSS, 0)
+    page.locator("#chat a.citeqa-marker").first.click()
+    quote = page.locator("#chat details.citeqa-source blockquote").first.inner_text()
+    assert page.locator("#viewer-panel:visible").count() == 0
+    page.locator("#chat button.citeqa-open").first.click()
+    cited = page.locator("#viewer mark.citeqa-cited")
+    cited.wait_for(timeout=30_000)
+    assert "3 miljoen euro" in cited.inner_text() and cited.inner_text().strip() in quote
+    text = page.locator("#viewer .citeqa-doc-text").inner_text()
+    assert len(text) > 5 * len(cited.inner_text())  # the whole document, not the passage
+    head = page.locator("#viewer .citeqa-doc-head")
+    assert "Reactie op verzoek" in head.inner_text()
+    page.wait_for_timeout(300)  # the scroll to the span
+    box, shown = cited.bounding_box(), page.locator("#viewer").bounding_box()
+    assert box["y"] >= shown["y"] and box["y"] + box["height"] <= shown["y"] + shown["height"]
+    assert page.locator("#viewer").evaluate("v => v.scrollTop") > 0  # scrolled down to it
+    assert head.bounding_box()["y"] >= shown["y"] - 1  # the name stays in view
+    assert lowest_contrast(page, "#viewer")[0]["ratio"] >= AA
+    page.locator("#viewer-close").click()
+    # (Gradio may keep a hidden copy of the panel beside the one shown)
+    page.locator("#viewer-panel").first.wait_for(state="detached")
+    assert page.locator("#viewer mark.citeqa-cited:visible").count() == 0
     page.close()
 
 
@@ -227,7 +298,8 @@ def test_copy_gives_plain_text_and_labels_hold_no_markup(app_url: str, browser: 
     ask(page, RED_CROSS, 0)
     answer = page.locator("#chat .citeqa-a").last
     label = answer.get_attribute("aria-label")
-    assert label.startswith("Answer: ") and "3 miljoen euro" in label
+    assert label.startswith("Answer: ") and "source" in label
+    assert len(label) < 120 and "Sources" not in label  # short: the answer is read anyway
     assert "<" not in label and "class=" not in label
     answer.locator("button.citeqa-copy").click()
     copied = page.evaluate("navigator.clipboard.readText()")
@@ -236,10 +308,13 @@ def test_copy_gives_plain_text_and_labels_hold_no_markup(app_url: str, browser: 
     context.close()
 
 
-def test_ask_is_disabled_while_answering_and_stop_leaves_a_clean_state(
+def test_stop_keeps_the_question_marked_stopped_with_a_retry(
     hanging_llm_url: str, browser: Any
 ) -> None:
+    """While answering, Ask and the box are disabled and Stop is enabled; Stop keeps the
+    question (in the chat, marked stopped, with Retry; back in the box) and frees the UI."""
     page = open_page(browser, hanging_llm_url)
+    assert page.locator("#stop").is_disabled()
     page.locator("#question textarea").fill(RED_CROSS)
     page.locator("#ask").click()
     page.locator("#chat .citeqa-pending .citeqa-state").get_by_text("Answering").wait_for(
@@ -247,19 +322,32 @@ def test_ask_is_disabled_while_answering_and_stop_leaves_a_clean_state(
     )
     assert page.locator("#ask").is_disabled()
     assert page.locator("#question textarea").is_disabled()  # Enter cannot ask either
+    assert page.locator("#stop").is_enabled()
     page.locator("#stop").click()
-    page.locator("#chat .citeqa-empty").wait_for(timeout=30_000)
+    stopped = page.locator("#chat .citeqa-turn:has(.citeqa-stopped)")
+    stopped.wait_for(timeout=30_000)
     assert page.locator("#chat .citeqa-pending").count() == 0
+    assert stopped.locator(".citeqa-q").inner_text() == RED_CROSS
+    assert "Stopped" in stopped.locator(".citeqa-state").inner_text()
     assert page.locator("#ask").is_enabled() and page.locator("#question textarea").is_enabled()
-    # a failing LLM is a message, and the app keeps running
-    page.locator("#question textarea").fill(RED_CROSS)
-    page.locator("#ask").click()
+    assert page.locator("#stop").is_disabled()
+    assert page.locator("#question textarea").input_value() == RED_CROSS
+    assert lowest_contrast(page, "#chat")[0]["ratio"] >= AA
+    # kept across a reload, and still there (not lost) after another question is asked
+    page.reload()
+    stopped.wait_for(timeout=60_000)
+    # Retry asks it again: the stopped turn gives way to the new attempt, which (a failing
+    # LLM) ends in a message while the app keeps running
+    stopped.locator("button.citeqa-retry").click()
     page.locator("#chat .citeqa-pending .citeqa-state").get_by_text("Searching").or_(
         page.locator("#chat .citeqa-pending .citeqa-state").get_by_text("Answering")
     ).first.wait_for(timeout=60_000)
+    assert page.locator("#chat .citeqa-pending .citeqa-q").inner_text() == RED_CROSS
     page.locator("#chat .citeqa-error").wait_for(timeout=120_000)
     assert "failed" in page.locator("#chat .citeqa-error").inner_text()
-    assert page.locator("#ask").is_enabled()
+    assert page.locator("#chat .citeqa-turn").count() == 1  # the retry replaced it
+    assert page.locator("#chat .citeqa-stopped").count() == 0
+    assert page.locator("#ask").is_enabled() and page.locator("#stop").is_disabled()
     page.close()
 
 
@@ -275,16 +363,25 @@ def test_two_tabs_are_independent(app_url: str, browser: Any) -> None:
     two.close()
 
 
-def test_the_layout_works_at_400_px(app_url: str, browser: Any) -> None:
-    page = open_page(browser, app_url, width=400)
+def test_the_layout_works_on_a_390_px_phone(app_url: str, browser: Any) -> None:
+    """The answer uses the phone's width (no nested margins), the input fits, and the
+    Documents table shows its four columns side by side."""
+    page = open_page(browser, app_url, width=390)
     ask(page, RED_CROSS, 0)
+    assert page.locator("#chat .citeqa-a").last.bounding_box()["width"] >= 340
     assert page.locator("#question textarea").bounding_box()["width"] >= 300
-    assert page.locator("#ask").bounding_box()["x"] + 40 <= 400
+    assert page.locator("#ask").bounding_box()["x"] + 40 <= 390
     page.get_by_text("All retrieved passages").click()
     overflow = "document.scrollingElement.scrollWidth - document.scrollingElement.clientWidth"
     assert page.evaluate(overflow) <= 1
     page.get_by_role("tab", name="Documents").click()
     assert page.locator("#remove-choice").bounding_box()["width"] >= 300
+    headers = page.locator("#documents-table th")
+    headers.first.wait_for()
+    boxes = [h.bounding_box() for h in headers.all()]
+    assert len(boxes) == 4
+    assert all(b["x"] >= 0 and b["x"] + b["width"] <= 391 and b["width"] >= 40 for b in boxes)
+    assert all(b["height"] < 40 for b in boxes)  # each header on one line, not cut mid-word
     assert page.evaluate(overflow) <= 1
     page.close()
 
@@ -320,8 +417,88 @@ def test_documents_cannot_make_the_browser_fetch_anything(
     page.close()
 
 
+def lowest_contrast(page: Any, selector: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = page.evaluate(
+        CONTRAST_JS, page.locator(selector).element_handle()
+    )
+    return found
+
+
+@pytest.mark.parametrize("theme", ["light", "dark-url", "dark-os"])
+def test_every_chat_text_is_readable_in_both_themes(app_url: str, browser: Any, theme: str) -> None:
+    """Dark mode comes from `?__theme=dark` or the OS; every text in the chat (question,
+    answer, markers, sources and their quotes, related passages, an error, the conversation
+    list, the input's buttons) has a contrast of at least 4.5 against what is behind it,
+    computed in the page."""
+    scheme = "dark" if theme == "dark-os" else "light"
+    context = browser.new_context(viewport={"width": 1280, "height": 1000}, color_scheme=scheme)
+    page = context.new_page()
+    page.goto(app_url + ("?__theme=dark" if theme == "dark-url" else ""))
+    page.locator("#chat .citeqa-empty").wait_for(timeout=60_000)
+    dark = page.evaluate("document.body.classList.contains('dark')")
+    assert dark == theme.startswith("dark")
+    empty = lowest_contrast(page, "#chat")
+    ask(page, RED_CROSS, 0)
+    ask(page, "What is the boiling point of mercury on Mars?", 1)  # refused: related passages
+    ask(page, "Why? " * 500, 2)  # too long: an error
+    assert page.locator("#chat .citeqa-related li").count() >= 1
+    # each related passage on a line of its own, below its title (not glued to the file name)
+    related = page.locator("#chat .citeqa-related li").first
+    head = related.locator(".citeqa-rel-head").bounding_box()
+    for snippet in related.locator(".citeqa-snippet").all():
+        box = snippet.bounding_box()
+        assert box["y"] >= head["y"] + head["height"] - 1 and box["x"] <= head["x"] + 1
+    assert page.locator("#chat .citeqa-error").count() == 1
+    page.locator("#chat a.citeqa-marker").first.click()  # a source opened and flashed
+    for details in page.locator("#chat details").all():
+        details.evaluate("d => d.open = true")
+    # the conversation list, the input and its buttons are the chat's too
+    around = lowest_contrast(page, "#sidebar") + lowest_contrast(page, "#ask-row")
+    assert {"Ask", "New chat", "Delete chat…", "Conversations"} <= {f["text"] for f in around}
+    found = lowest_contrast(page, "#chat") + empty + around
+    kinds = {str(f["cls"]) for f in found}
+    assert {"citeqa-error", "citeqa-marker", "citeqa-meta", "citeqa-empty"} <= kinds
+    assert {"MARK", "P", "B", "BUTTON", "A"} <= {str(f["tag"]) for f in found}
+    low = min(found, key=lambda f: float(f["ratio"]))
+    print(
+        f"\n{theme}: lowest contrast {low['ratio']:.2f} ({low['tag']}.{low['cls']}: "
+        f"{low['text']!r}, {low['fg']} on rgba({low['bg']}))"
+    )
+    assert [f for f in found if f["ratio"] < AA] == []
+    # the chat follows the theme: a dark answer box in dark mode, a light one in light mode
+    box = page.locator("#chat .citeqa-a").first.evaluate(
+        "a => getComputedStyle(a).backgroundColor.match(/\\d+/g).slice(0, 3).map(Number)"
+    )
+    assert (sum(box) / 3 < 100) == dark, box
+    context.close()
+
+
+def test_the_input_stays_pinned_while_the_chat_grows(app_url: str, browser: Any) -> None:
+    """The chat scrolls above the input; the page does not grow, the input stays in view;
+    Stop is disabled while nothing is being answered."""
+    page = open_page(browser, app_url)
+    viewport = page.viewport_size["height"]
+    page_height = "document.scrollingElement.scrollHeight"
+    assert page.locator("#stop").is_disabled()
+    before = page.evaluate(page_height)
+    for i, question in enumerate([RED_CROSS, "And to UNOPS?", RED_CROSS, "And to UNOPS?"]):
+        ask(page, question, i)
+        box = page.locator("#question").bounding_box()
+        assert box["y"] >= 0 and box["y"] + box["height"] <= viewport
+        assert page.locator("#stop").is_disabled()
+    assert page.evaluate(page_height) == before <= viewport
+    chat = page.locator("#chat")
+    assert chat.evaluate("c => c.scrollHeight > c.clientHeight + 100")  # it scrolls instead
+    # the newest answer was scrolled into the chat's view
+    last = page.locator("#chat .citeqa-turn").last.bounding_box()
+    shown = chat.bounding_box()
+    assert last["y"] < shown["y"] + shown["height"] and last["y"] + last["height"] > shown["y"]
+    page.close()
+
+
 def test_screenshot(app_url: str, browser: Any) -> None:
-    """docs/screenshot.png comes from here: a real answer with its sources (copied by hand)."""
+    """A picture of a real answer with its sources in tests/artifacts/, for CI's record;
+    docs/screenshot.png comes from `make screenshot` (docs/screenshot.py)."""
     page = open_page(browser, app_url, width=1100)
     ask(page, RED_CROSS, 0)
     page.locator("#chat a.citeqa-marker").first.click()

@@ -33,7 +33,7 @@ from qa.answering import (
     is_follow_up,
     speakers,
 )
-from qa.citations import Citation, CitationChecker, Claim, MarkerStream
+from qa.citations import Citation, CitationChecker, Claim, MarkerStream, inert
 from qa.query import Query, clean_text
 from qa.reader import Pair, Reader
 from qa.retrieval import Hit, Retriever
@@ -212,6 +212,8 @@ def answer_span(text: str, candidates: Sequence[Candidate]) -> tuple[int, int] |
     """Where the best candidate's short answer stands in the answer text, if it is quoted."""
     if not candidates or candidates[0].span is None:
         return None
+    if inert(candidates[0].text) != candidates[0].text:
+        return None  # quoted with its own "[n]" escaped: the reader's offsets do not hold
     at = text.find(candidates[0].text)
     if at < 0:
         return None
@@ -221,7 +223,7 @@ def answer_span(text: str, candidates: Sequence[Candidate]) -> tuple[int, int] |
 
 def has_markers(answer: str) -> bool:
     """Whether an answer cites passages (a refusal cites none)."""
-    return re.search(r"\[\d{1,3}\]", answer) is not None
+    return re.search(r"(?<!\\)\[\d{1,3}\]", answer) is not None  # "\\[2]": a document's
 
 
 SPEAKER_WINDOW = 12  # chunks either side of the previous answer's searched for its speaker

@@ -166,11 +166,13 @@ def create_app(
     document_vectors: bool = True,
     read_only: bool = False,
     signed_in: bool = False,
+    max_file_seconds: float | None = None,
 ) -> gr.Blocks:
     """The chat UI over `service`. Uploads go to the index's own `<index>/uploads/` (the third
     argument, a data folder, is no longer used: sibling indexes must not share uploads), and
     are indexed with `indexing.document_vectors` as given. `read_only`: no upload or remove,
-    in the page or the API; `signed_in`: the server has a key, so the page offers sign-out."""
+    in the page or the API; `signed_in`: the server has a key, so the page offers sign-out;
+    `max_file_seconds`: `indexing.max_file_seconds` for reading an upload (None: its default)."""
     from gradio.utils import get_upload_folder
 
     # files uploaded but never added (a page left mid-way) leave Gradio's folder within hours
@@ -182,9 +184,11 @@ def create_app(
         real = os.path.realpath(path)
         return any(os.path.realpath(p) == real for p in list(demo.upload_file_set))
 
+    timing = {} if max_file_seconds is None else {"max_file_seconds": max_file_seconds}
     backend = Backend(
-        service, embedder_spec, Path(get_upload_folder()), uploaded_here, document_vectors
-    )
+        service, embedder_spec, Path(get_upload_folder()), uploaded_here, document_vectors,
+        **timing,
+    )  # fmt: skip
 
     def documents() -> list[dict[str, Any]]:
         return backend.documents()
@@ -592,6 +596,7 @@ def build_server(
         settings.indexing.document_vectors,
         read_only=read_only,
         signed_in=api_key is not None,
+        max_file_seconds=settings.indexing.max_file_seconds,
     )
     demo.queue(default_concurrency_limit=8)
     server = api.create_api(service, api_key)

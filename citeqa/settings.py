@@ -59,6 +59,7 @@ class ChunkingConfig(BaseModel):
 
 
 MAX_FILE_MB = 64  # indexing.max_file_mb's default; also load_document's own limit
+MAX_FILE_SECONDS = 30.0  # indexing.max_file_seconds's default; also load_document's own
 
 
 class IndexingConfig(BaseModel):
@@ -70,6 +71,14 @@ class IndexingConfig(BaseModel):
         "summary. A limit, because embedding is slow: 200 MB of text is about 580,000 "
         "chunks (the bundled corpus has 350 bytes per chunk), some 9 hours at the 18 "
         "chunks/s measured on 2 cores (docs/measurements.md). Raise it to index bigger files.",
+    )
+    max_file_seconds: float = Field(
+        MAX_FILE_SECONDS,
+        gt=0,
+        description="A file whose text takes longer than this many seconds to read is "
+        "skipped (checked between PDF pages and .docx paragraphs): a small file crafted to "
+        "unpack to much text (issue 26) is stopped here. Real files read in well under a "
+        "second per MB.",
     )
 
     batch_chunks: int = Field(

@@ -86,6 +86,7 @@ def index(
             max_file_bytes=settings.indexing.max_file_bytes,
             batching=Batching.of(settings.indexing),
             document_vectors=settings.indexing.document_vectors,
+            max_file_seconds=settings.indexing.max_file_seconds,
         )
     out = typer.echo
     out(terminal_safe(f"index: {settings.index}", newlines=False))

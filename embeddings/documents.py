@@ -13,6 +13,7 @@ import os
 import re
 import stat
 import threading
+import time
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -20,11 +21,16 @@ from pathlib import Path
 from typing import Any
 
 from citeqa.errors import BadInput
-from citeqa.settings import MAX_FILE_MB
+from citeqa.settings import MAX_FILE_MB, MAX_FILE_SECONDS
 from embeddings.textfile import bom_encoding, iter_lines, read_text_file
 
 MAX_FILE_BYTES = MAX_FILE_MB * 2**20  # the default of the `indexing.max_file_mb` setting
 MAX_DOCX_UNPACKED = 256 * 1024 * 1024
+# Text per byte of file (PDF, .docx) and unpacked per packed byte (.docx parts) past which a
+# file is taken for a decompression bomb: Apache POI's ZipSecureFile refuses 100 to 1 too.
+# Real files are far below (a text PDF or .docx gives a few characters per byte).
+MAX_EXPANSION = 100
+_EXPANSION_GRACE = 1 << 20  # characters (or unpacked bytes) always allowed
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
 
 
@@ -68,7 +74,45 @@ _SLICE = 1 << 16
 
 # --- readers: path -> (text, title or None, pages) ---------------------------------------
 
-Reader = Callable[[Path], tuple[str, str | None, tuple[tuple[int, int], ...]]]
+
+class Budget:
+    """What one file may cost to read: characters of text (the document size limit, and
+    `MAX_EXPANSION` per byte of the file) and seconds. Readers of formats whose text can
+    outgrow the file (PDF, .docx) spend it page by page or paragraph by paragraph, so a bomb
+    stops there with a one-line `SkipFile`; a page or paragraph is never cut."""
+
+    def __init__(self, max_chars: int, seconds: float, file_bytes: int) -> None:
+        self.max_chars = max_chars
+        self.seconds = seconds
+        self.expansion = max(_EXPANSION_GRACE, MAX_EXPANSION * file_bytes)
+        self.deadline = time.monotonic() + seconds
+        self.used = 0
+
+    def spend(self, chars: int, where: str) -> None:
+        """Count `chars` more characters; `where` says what was read ("page 3 of 50")."""
+        self.used += chars
+        if self.used > self.max_chars:
+            raise SkipFile(
+                f"its text passes the {self.max_chars / 2**20:g} MiB limit ({where}); to index "
+                "it, raise the limit: --max-file-mb or CITEQA_INDEXING__MAX_FILE_MB"
+            )
+        if self.used > self.expansion:
+            raise SkipFile(
+                f"its text passes {MAX_EXPANSION} characters per byte of the file ({where}): "
+                "a decompression bomb?"
+            )
+        if time.monotonic() > self.deadline:
+            raise SkipFile(
+                f"reading it takes over {self.seconds:g} s ({where}); to index it, raise "
+                "CITEQA_INDEXING__MAX_FILE_SECONDS"
+            )
+
+
+def _unbounded() -> Budget:
+    return Budget(2**62, float("inf"), 2**62)
+
+
+Reader = Callable[[Path, Budget], tuple[str, str | None, tuple[tuple[int, int], ...]]]
 
 
 def _text_of(path: Path) -> str:
@@ -83,7 +127,9 @@ def _text_of(path: Path) -> str:
         raise SkipFile(f"not valid {wide or exc.encoding} despite its byte-order mark") from exc
 
 
-def _read_text(path: Path) -> tuple[str, str | None, tuple[tuple[int, int], ...]]:
+def _read_text(
+    path: Path, budget: Budget | None = None
+) -> tuple[str, str | None, tuple[tuple[int, int], ...]]:
     text = _text_of(path)
     title = None
     if path.suffix.lower() in (".md", ".markdown"):
@@ -92,7 +138,9 @@ def _read_text(path: Path) -> tuple[str, str | None, tuple[tuple[int, int], ...]
     return text, title, ()
 
 
-def _read_html(path: Path) -> tuple[str, str | None, tuple[tuple[int, int], ...]]:
+def _read_html(
+    path: Path, budget: Budget | None = None
+) -> tuple[str, str | None, tuple[tuple[int, int], ...]]:
     import trafilatura
 
     raw = _text_of(path)
@@ -105,7 +153,11 @@ def _read_html(path: Path) -> tuple[str, str | None, tuple[tuple[int, int], ...]
     return text, title, ()
 
 
-def _read_pdf(path: Path) -> tuple[str, str | None, tuple[tuple[int, int], ...]]:
+def _read_pdf(
+    path: Path, budget: Budget | None = None
+) -> tuple[str, str | None, tuple[tuple[int, int], ...]]:
+    """Page by page, spending `budget` after each: a bomb of pages that share one content
+    stream stops at the page that passes it, not after the last."""
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
@@ -116,8 +168,11 @@ def _read_pdf(path: Path) -> tuple[str, str | None, tuple[tuple[int, int], ...]]
         parts: list[str] = []
         pages: list[tuple[int, int]] = []
         offset = 0
+        budget = budget or _unbounded()
+        total = len(reader.pages)
         for number, page in enumerate(reader.pages, start=1):
             page_text = (page.extract_text() or "").strip()
+            budget.spend(len(page_text) + 2, f"page {number} of {total}")
             pages.append((offset, number))
             parts.append(page_text)
             offset += len(page_text) + 2
@@ -135,11 +190,15 @@ def _read_pdf(path: Path) -> tuple[str, str | None, tuple[tuple[int, int], ...]]
     return "\n\n".join(parts), title, tuple(pages)
 
 
-def _read_docx(path: Path) -> tuple[str, str | None, tuple[tuple[int, int], ...]]:
+def _read_docx(
+    path: Path, budget: Budget | None = None
+) -> tuple[str, str | None, tuple[tuple[int, int], ...]]:
     """The body's paragraphs, as python-docx's `Document(path).paragraphs` gives them, read
     in one streaming pass over the XML: memory stays bounded and time linear however many
     paragraphs there are (python-docx builds the whole tree, 2.3 GB for a 341 KB file of
-    tiny paragraphs, and looks each paragraph's style up in the styles part)."""
+    tiny paragraphs, and looks each paragraph's style up in the styles part). A part that
+    unpacks to over `MAX_EXPANSION` times its packed size is refused before it is read;
+    `budget` is spent paragraph by paragraph."""
     try:
         with zipfile.ZipFile(path) as archive:
             unpacked = sum(info.file_size for info in archive.infolist())
@@ -148,7 +207,14 @@ def _read_docx(path: Path) -> tuple[str, str | None, tuple[tuple[int, int], ...]
                     f".docx unpacks to {unpacked // 2**20} MiB (zip bomb?), limit "
                     f"{MAX_DOCX_UNPACKED // 2**20} MiB"
                 )
-            return _docx_text(archive)
+            for info in archive.infolist():
+                packed = max(1, info.compress_size)
+                if info.file_size > _EXPANSION_GRACE and info.file_size > MAX_EXPANSION * packed:
+                    raise SkipFile(
+                        f".docx part {info.filename} unpacks to {info.file_size // packed} "
+                        f"times its size (a zip bomb?), limit {MAX_EXPANSION}"
+                    )
+            return _docx_text(archive, budget or _unbounded())
     except SkipFile:
         raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile) as exc:
@@ -168,7 +234,9 @@ _RUN_TEXT = {f"{_W}tab": "\t", f"{_W}ptab": "\t", f"{_W}cr": "\n", f"{_W}noBreak
 _STYLE_UI_NAMES = {f"heading {n}": f"Heading {n}" for n in range(1, 10)}
 
 
-def _docx_text(archive: zipfile.ZipFile) -> tuple[str, str | None, tuple[tuple[int, int], ...]]:
+def _docx_text(
+    archive: zipfile.ZipFile, budget: Budget
+) -> tuple[str, str | None, tuple[tuple[int, int], ...]]:
     from lxml import etree
 
     main = _related(archive, "_rels/.rels", "/officeDocument", "")
@@ -205,6 +273,7 @@ def _docx_text(archive: zipfile.ZipFile) -> tuple[str, str | None, tuple[tuple[i
                     if name.startswith(("Heading", "Title")):
                         title = text
                 paragraphs.append(text)
+                budget.spend(len(text) + 2, f"paragraph {len(paragraphs):,}")
             element.clear()
             while element.getprevious() is not None:  # drop what is read: memory stays flat
                 del body[0]
@@ -422,13 +491,19 @@ def language_of_question(text: str, min_confidence: float = 0.75) -> str | None:
 
 
 def load_document(
-    path: Path, source: str | None = None, max_bytes: int = MAX_FILE_BYTES
+    path: Path,
+    source: str | None = None,
+    max_bytes: int = MAX_FILE_BYTES,
+    max_seconds: float = MAX_FILE_SECONDS,
 ) -> Document:
     """Read one file. Raises `SkipFile` with the reason when it cannot be indexed.
 
     Files over `max_bytes` are skipped before they are opened, and so are files whose text
     (counted in characters) is over it: the size budget that keeps chunking and embedding
-    time bounded.
+    time bounded. PDF and .docx text is counted as it is read, so a small file that unpacks
+    to far more text stops at the page or paragraph that passes the limit, or that passes
+    `max_seconds` of reading (`Budget`). Text and HTML cannot give more characters than
+    their bytes, which the size check before opening bounds.
     """
     suffix = path.suffix.lower()
     reader = READERS.get(suffix)
@@ -443,7 +518,7 @@ def load_document(
     if info.st_size > max_bytes:
         raise SkipFile(too_big(info.st_size, max_bytes))
     try:
-        text, title, pages = reader(path)
+        text, title, pages = reader(path, Budget(max_bytes, max_seconds, info.st_size))
     except PermissionError as exc:
         raise SkipFile("permission denied") from exc
     except OSError as exc:

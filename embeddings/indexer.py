@@ -30,6 +30,7 @@ from embeddings.chunking import (
 )
 from embeddings.documents import (
     MAX_FILE_BYTES,
+    MAX_FILE_SECONDS,
     Document,
     SkipFile,
     detect_language,
@@ -112,6 +113,8 @@ def index_paths(
     max_file_bytes: int = MAX_FILE_BYTES,
     batching: Batching = Batching(),
     document_vectors: bool = True,
+    max_file_seconds: float = MAX_FILE_SECONDS,
+    read: Callable[[Path, str], Document] | None = None,
 ) -> IndexReport:
     """Index `paths` (files or folders, recursively) into the index directory `root`.
 
@@ -119,7 +122,10 @@ def index_paths(
     `max_file_bytes` are skipped, with the reason in the report. `progress` reports on stderr
     (see `embeddings.progress`). `document_vectors`: in a collection of mostly short
     documents, also embed whole each document the embedder reads in one window, where the
-    store keeps such vectors (`_Run.per_window`, `_Run.backfill`).
+    store keeps such vectors (`_Run.per_window`, `_Run.backfill`). A file whose text takes
+    over `max_file_seconds` to read is skipped too. `read(path, source)`: how a file becomes
+    a `Document` (default `load_document` with these limits); the upload backend passes the
+    documents it read before it took its lock.
     """
     started = time.perf_counter()
     chunking = chunking or ChunkingConfig()
@@ -158,7 +164,10 @@ def index_paths(
             for path, source, stat in todo.files:
                 old = known.get(source)
                 try:
-                    doc = load_document(path, source=source, max_bytes=max_file_bytes)
+                    if read is not None:
+                        doc = read(path, source)
+                    else:
+                        doc = load_document(path, source, max_file_bytes, max_file_seconds)
                 except SkipFile as exc:
                     report.skipped.append((str(path), str(exc)))
                     meter.update(files=1, nbytes=stat.st_size)

@@ -24,11 +24,13 @@ from qa.answertypes import (
     REASON,
     REFERENCE,
     SAID,
+    SOURCE_LINE,
     TYPED_FOLLOW_UPS,
     expected_answer_type,
     focus_words,
     follow_up_intent,
 )
+from qa.citations import inert
 from qa.query import Query
 
 if TYPE_CHECKING:
@@ -137,8 +139,9 @@ def contextual_query(question: str, history: Sequence[Turn]) -> str:
 
 
 def bare(text: str) -> str:
-    """An answer's text without its [n] markers and extra spaces."""
-    return " ".join(re.sub(r"\[\d{1,3}\]", "", text).split())
+    """An answer's text without its [n] markers and extra spaces; a document's own [n],
+    escaped or not, goes too, so a sentence and its quote in an answer compare equal."""
+    return " ".join(re.sub(r"\\?\[\d{1,3}\]", "", text).split())
 
 
 class ExtractiveAnswerer:
@@ -189,7 +192,12 @@ class ExtractiveAnswerer:
             for s, e in split_sentences(passage.text):
                 text = passage.text[s:e]
                 # not a heading, and not a bare pointer elsewhere ("Zie ook Kamerbrief …")
-                if len(text) >= 25 and len(text.split()) >= 4 and not REFERENCE.match(text):
+                if (
+                    len(text) >= 25
+                    and len(text.split()) >= 4
+                    and not REFERENCE.match(text)
+                    and not SOURCE_LINE.match(text)  # "Source: [2] …": looks like a citation
+                ):
                     sentences.append((rank + 1, text, rank))
         if not sentences:
             return []
@@ -312,7 +320,8 @@ class ExtractiveAnswerer:
             notices = _SOURCE_LANGUAGE.get(reading.lang, _SOURCE_LANGUAGE["en"])
             notice = notices.get(source_lang, notices["other"])
         for i, c in enumerate(chosen):
-            yield ("" if i == 0 else " ") + (notice if i == 0 else "") + f"{c.text} [{c.n}]"
+            quote = inert(c.text)  # the document's own "[2]" stays text, never a marker
+            yield ("" if i == 0 else " ") + (notice if i == 0 else "") + f"{quote} [{c.n}]"
 
 
 def _terms(text: str) -> set[str]:

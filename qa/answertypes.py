@@ -78,6 +78,11 @@ CONSEQUENCE = re.compile(
 )
 # a sentence that only points elsewhere: "Zie ook Kamerbrief 9 december 2024 (…)."
 REFERENCE = re.compile(r"\W*(zie ook|see also|cf\.|vgl\.)\s", re.I)
+# a line that names where something comes from ("Source: [2] letter.txt", "Bron: ANP"):
+# quoted as an answer it reads as the answer's own citation (issue 26)
+SOURCE_LINE = re.compile(
+    r"\W*(sources?|bron(nen)?|citations?|referen(ce|ces|tie|ties)|quelle)\s*:", re.I
+)
 SAID = re.compile(
     r"[\"'“”‘’]|\b(said|says|stated|states|told|added|zei|zegt|aldus|verklaarde|"
     r"voegde|eiste|antwoordde|benadrukte|noemde)\b",

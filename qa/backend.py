@@ -14,12 +14,19 @@ import os
 import re
 import shutil
 import stat
+import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from embeddings.documents import SUPPORTED_SUFFIXES
+from embeddings.documents import (
+    MAX_FILE_SECONDS,
+    SUPPORTED_SUFFIXES,
+    Document,
+    SkipFile,
+    load_document,
+)
 from embeddings.embedders import Embedder
 from embeddings.errors import BadInput
 from embeddings.store import Index
@@ -116,13 +123,16 @@ class Backend:
         inbox: Path | None = None,
         uploaded: Callable[[Path], bool] | None = None,
         document_vectors: bool = True,
+        max_file_seconds: float = MAX_FILE_SECONDS,
     ) -> None:
         """`inbox`: the only folder uploads may come from (the web server's upload folder);
         `uploaded`: whether the web server itself received this file from a browser;
-        `document_vectors`: `indexing.document_vectors` for the uploads' indexing."""
+        `document_vectors`: `indexing.document_vectors` for the uploads' indexing;
+        `max_file_seconds`: `indexing.max_file_seconds`, how long one upload may take to read."""
         self.service = service
         self.embedder_spec = embedder_spec
         self.document_vectors = document_vectors
+        self.max_file_seconds = max_file_seconds
         self.inbox = inbox
         self.uploaded = uploaded
         self._write_lock = threading.Lock()
@@ -200,35 +210,65 @@ class Backend:
     ) -> UploadReport:
         """Copy the acceptable files into `<index>/uploads/` and index them now.
 
-        Refused files are listed with the reason; the others are indexed all the same.
-        With an inbox, every handed-over file is deleted from it afterwards.
+        Each file is copied to a hidden folder there and read (its text extracted, within
+        the size and time limits) before the write lock is taken, so a slow or hostile file
+        holds up no other upload or removal; under the lock the read files are moved in
+        and indexed. Refused files are listed with the reason; the others are indexed all
+        the same. With an inbox, every handed-over file is deleted from it afterwards.
         """
+        uploads = [f if isinstance(f, Upload) else Upload(Path(f), Path(f).name) for f in files]
+        report = UploadReport()
+        target_dir = self.uploads
+        staged: dict[str, tuple[Path, Document]] = {}  # stored path -> (staged copy, text)
+        names: dict[str, str] = {}  # stored path -> shown name
+        staging: Path | None = None
+        try:
+            for upload in uploads:
+                try:
+                    name = self._check(upload)
+                except BadInput as exc:
+                    report.refused.append((Path(upload.name).name or "?", str(exc)))
+                    continue
+                if name in names.values():  # two files of one batch, one name
+                    name = _with_digest(name, upload.path)
+                if staging is None:
+                    target_dir.mkdir(parents=True, exist_ok=True)
+                    staging = Path(tempfile.mkdtemp(prefix=".incoming-", dir=target_dir))
+                copy = staging / name
+                shutil.copyfile(upload.path, copy)
+                target = os.path.realpath(target_dir / name)
+                try:
+                    doc = load_document(copy, target, MAX_UPLOAD_BYTES, self.max_file_seconds)
+                except SkipFile as exc:
+                    report.refused.append((name, str(exc)))
+                    continue
+                staged[target], names[target] = (copy, doc), name
+            if staged:
+                self._index(staged, report, progress)
+        finally:
+            for upload in uploads:
+                self._discard(upload.path)
+            if staging is not None:
+                shutil.rmtree(staging, ignore_errors=True)
+        return report
+
+    def _index(
+        self, staged: dict[str, tuple[Path, Document]], report: UploadReport, progress: bool
+    ) -> None:
+        """Under the write lock: move the read files in and index them (the documents read
+        already are used, not read again)."""
         from citeqa.settings import ChunkingConfig
         from embeddings.indexer import index_paths
 
-        uploads = [f if isinstance(f, Upload) else Upload(Path(f), Path(f).name) for f in files]
-        report = UploadReport()
+        def read(path: Path, source: str) -> Document:
+            if source in staged:
+                return staged[source][1]
+            return load_document(path, source, MAX_UPLOAD_BYTES, self.max_file_seconds)
+
         with self._write_lock:
             target_dir = self.uploads
-            accepted: dict[str, str] = {}  # stored path -> shown name
-            try:
-                for upload in uploads:
-                    try:
-                        name = self._check(upload)
-                    except BadInput as exc:
-                        report.refused.append((Path(upload.name).name or "?", str(exc)))
-                        continue
-                    if name in accepted.values():  # two files of one batch, one name
-                        name = _with_digest(name, upload.path)
-                    target_dir.mkdir(parents=True, exist_ok=True)
-                    target = target_dir / name
-                    shutil.copyfile(upload.path, target)
-                    accepted[os.path.realpath(target)] = name
-            finally:
-                for upload in uploads:
-                    self._discard(upload.path)
-            if not accepted:
-                return report
+            for target, (copy, _) in staged.items():
+                os.replace(copy, target)
             chunking = self.index.manifest["chunking"]
             result = index_paths(
                 [target_dir],
@@ -241,17 +281,19 @@ class Backend:
                 progress=progress,
                 max_file_bytes=MAX_UPLOAD_BYTES,
                 document_vectors=self.document_vectors,
+                max_file_seconds=self.max_file_seconds,
+                read=read,
             )
             self.reload()
-        report.added = [accepted.get(s, Path(s).name) for s in result.added]
-        report.updated = [accepted.get(s, Path(s).name) for s in result.updated]
+        shown = {target: staged[target][0].name for target in staged}
+        report.added = [shown.get(s, Path(s).name) for s in result.added]
+        report.updated = [shown.get(s, Path(s).name) for s in result.updated]
         report.passages = result.chunks_embedded
         for path, why in result.skipped:
             real = os.path.realpath(path)
-            report.refused.append((accepted.get(real, Path(path).name), why))
-            if real in accepted:  # kept out of the index: not kept on disk either
+            report.refused.append((shown.get(real, Path(path).name), why))
+            if real in staged:  # kept out of the index: not kept on disk either
                 Path(real).unlink(missing_ok=True)
-        return report
 
     def remove(self, source: str) -> str:
         """Take one document out of the index; an uploaded file is deleted too."""

@@ -23,7 +23,7 @@ from qa.retrieval import Hit
 MAX_TURNS = 30  # kept in the browser; older turns drop off (and out of the follow-up context)
 SEARCHING = "Searching the documents…"
 ANSWERING = "Answering…"
-_MARKER = re.compile(r"\[(\d{1,3})\]")
+_MARKER = re.compile(r"(?<!\\)\[(\d{1,3})\]")  # "\\[2]": a document's own, shown as text
 
 View = dict[str, Any]  # one turn: question, answer text, citations... (see `answer_view`)
 
@@ -338,7 +338,7 @@ def render_answer_text(view: View, anchor: str) -> str:
             f"aria-label='source {n}'>[{n}]</a>"
         )
 
-    return _MARKER.sub(link, text)
+    return re.sub(r"\\(\[\d)", r"\1", _MARKER.sub(link, text))
 
 
 def render_answer(view: View, anchor: str = "citeqa-a") -> str:

@@ -5,6 +5,10 @@ A sentence is *supported* when it is close to some sentence of the cited passage
 cosine) and the numbers and names it states occur in that passage. The quote shown to the
 reader is that closest sentence, as exact character offsets into the source document.
 This module checks; it neither retrieves nor writes answers.
+
+A document's own "[2]" is not a marker: answerers pass document text through `inert`, which
+writes it "\\[2]" (markdown's escape, shown as "[2]" where markdown is rendered), and no
+pattern here takes an escaped bracket for a marker (issue 26: a document forged a citation).
 """
 
 from __future__ import annotations
@@ -20,8 +24,10 @@ from embeddings.chunking import split_sentences
 from embeddings.embedders import Embedder
 from embeddings.store import ChunkRecord
 
-MARKER = re.compile(r"\s?\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
-_LEADING_MARKERS = re.compile(r"^(?:\s*\[\d{1,3}(?:\s*,\s*\d{1,3})*\])+")
+MARKER = re.compile(r"\s?(?<!\\)\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
+_LEADING_MARKERS = re.compile(r"^(?:\s*(?<!\\)\[\d{1,3}(?:\s*,\s*\d{1,3})*\])+")
+# "[2]" or "[1, 3]" in a document's text, not yet escaped
+_LITERAL = re.compile(r"(?<!\\)\[(?=\d{1,3}(?:\s*,\s*\d{1,3})*\])")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 # A capitalised word that does not start its sentence: a name, mostly.
 _NAME = re.compile(r"(?<=[\w,;:] )[A-ZÀ-ÖØ-Þ][\w'’-]{2,}")
@@ -52,6 +58,12 @@ class Claim:
     text: str
     markers: tuple[int, ...]
     supported: bool
+
+
+def inert(text: str) -> str:
+    """Document text as it may stand in an answer: its "[n]" escaped ("\\[n]"), so that it
+    never becomes, or is renumbered as, a citation marker."""
+    return _LITERAL.sub(r"\\[", text)
 
 
 def parse_markers(text: str) -> list[int]:
@@ -90,7 +102,7 @@ class MarkerStream:
     valid passages 1..n in the order first cited, markers to no given passage dropped. A
     marker cut between two pieces ("[1" + "]") is held back until it is complete."""
 
-    _OPEN = re.compile(r"\s?\[[\d,\s]{0,12}$")
+    _OPEN = re.compile(r"(?:\s|\\)?\[[\d,\s]{0,12}$|\\$")  # "\\" too: "\\" + "[2]" is no marker
 
     def __init__(self, valid: set[int]) -> None:
         self.valid = valid
@@ -168,7 +180,7 @@ class CitationChecker:
         # (perhaps after a notice such as "From the Dutch text: ")
         squashed = " ".join(claim.split())
         for (s, e), text in zip(spans, texts, strict=True):
-            sentence = " ".join(text.split())
+            sentence = " ".join(inert(text).split())  # as the answer quotes it
             if sentence == squashed or (len(sentence) >= 25 and squashed.endswith(sentence)):
                 return passage.start + s, passage.start + e, 1.0
         vectors = self.embedder.embed_documents(texts)

@@ -14,7 +14,7 @@ from embeddings.chunking import split_sentences
 from embeddings.documents import detect_language
 from embeddings.store import ChunkRecord
 from qa.answering import Candidate
-from qa.citations import MARKER, Citation
+from qa.citations import MARKER, Citation, inert
 from qa.reader import Pair, Reader
 
 LANGUAGE_CHECK_CHARS = 40  # shorter answers (a name, a figure) are not told apart reliably
@@ -99,6 +99,8 @@ def answer_span(text: str, candidates: Sequence[Candidate]) -> tuple[int, int] |
     """Where the best candidate's short answer stands in the answer text, if it is quoted."""
     if not candidates or candidates[0].span is None:
         return None
+    if inert(candidates[0].text) != candidates[0].text:
+        return None  # quoted with its own "[n]" escaped: the reader's offsets do not hold
     at = text.find(candidates[0].text)
     if at < 0:
         return None

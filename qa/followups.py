@@ -17,7 +17,7 @@ from qa.retrieval import Hit
 
 def has_markers(answer: str) -> bool:
     """Whether an answer cites passages (a refusal cites none)."""
-    return re.search(r"\[\d{1,3}\]", answer) is not None
+    return re.search(r"(?<!\\)\[\d{1,3}\]", answer) is not None  # "\\[2]": a document's
 
 
 SPEAKER_WINDOW = 12  # chunks either side of the previous answer's searched for its speaker

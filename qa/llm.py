@@ -15,6 +15,7 @@ from citeqa.errors import LLMUnavailable
 from citeqa.extras import require
 from embeddings.store import ChunkRecord
 from qa.answering import LANGUAGE_NAMES, REFUSAL, Reading, Turn
+from qa.citations import inert
 
 SYSTEM_PROMPT = """You are citeqa, a careful assistant that answers questions about a document \
 collection.
@@ -122,7 +123,7 @@ def format_passages(passages: Sequence[ChunkRecord]) -> str:
         title = html.escape(p.title, quote=True)
         blocks.append(
             f'<passage id="{n}" title="{title}" lang="{p.lang}">\n'
-            f"{html.escape(p.text, quote=False)}\n</passage>"
+            f"{html.escape(inert(p.text), quote=False)}\n</passage>"
         )
     return "\n\n".join(blocks)
 

@@ -1,4 +1,6 @@
-"""Small file builders for tests: a real PDF (no library needed) and a real .docx."""
+"""Small file builders for tests: a real PDF (no library needed) and a real .docx, and the
+ingest bombs of issue 26 (a PDF whose pages share one content stream, a .docx of tiny
+paragraphs), which bench/ingest_bombs.py measures too."""
 
 from __future__ import annotations
 
@@ -50,6 +52,77 @@ def write_docx(path: Path, title: str, paragraphs: list[str]) -> Path:
     for text in paragraphs:
         document.add_paragraph(text)
     document.save(str(path))
+    return path
+
+
+def write_pdf_bomb(path: Path, pages: int, chars_per_page: int = 58_000) -> Path:
+    """A PDF of `pages` pages that all show one Flate-compressed content stream of about
+    `chars_per_page` characters: a few KB on disk, `pages * chars_per_page` characters of
+    text (issue 26: 50 pages in 8.5 KB gave 2.9 M characters)."""
+    from pypdf import PdfWriter
+    from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
+
+    line = b"(Ingest bomb text that repeats on every page of this file.) Tj T* "
+    body = line * max(1, chars_per_page // 58)
+    stream = DecodedStreamObject()
+    stream.set_data(b"BT /F1 12 Tf 72 720 Td 14 TL " + body + b"ET")
+    writer = PdfWriter()
+    contents = writer._add_object(stream.flate_encode())
+    font = writer._add_object(
+        DictionaryObject(
+            {
+                NameObject("/Type"): NameObject("/Font"),
+                NameObject("/Subtype"): NameObject("/Type1"),
+                NameObject("/BaseFont"): NameObject("/Helvetica"),
+            }
+        )
+    )
+    resources = writer._add_object(
+        DictionaryObject({NameObject("/Font"): DictionaryObject({NameObject("/F1"): font})})
+    )
+    for _ in range(pages):
+        page = writer.add_blank_page(612, 792)
+        page[NameObject("/Contents")] = contents
+        page[NameObject("/Resources")] = resources
+    with path.open("wb") as handle:
+        writer.write(handle)
+    return path
+
+
+_DOCX_PARTS = {
+    "[Content_Types].xml": '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats'
+    '.org/package/2006/content-types"><Default Extension="rels" ContentType="application/'
+    'vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType='
+    '"application/xml"/><Override PartName="/word/document.xml" ContentType="application/'
+    'vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>',
+    "_rels/.rels": '<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats'
+    '.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.'
+    'openxmlformats.org/officeDocument/2006/relationships/officeDocument" '
+    'Target="word/document.xml"/></Relationships>',
+}
+
+
+def write_docx_bomb(path: Path, paragraphs: int, numbered: bool = False) -> Path:
+    """A .docx whose body is `paragraphs` one-word paragraphs, written with zipfile in a
+    stream (no python-docx, no big string). Identical paragraphs ("a") pack about 340 to 1
+    (issue 26's 764 KB file, some 7.7 M paragraphs); `numbered` ones ("17") pack far less,
+    like text that is not all the same."""
+    import zipfile
+
+    w = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, text in _DOCX_PARTS.items():
+            archive.writestr(name, text)
+        with archive.open("word/document.xml", "w") as part:
+            part.write(f'<?xml version="1.0"?><w:document {w}><w:body>'.encode())
+            for first in range(0, paragraphs, 1000):
+                words = range(first, min(first + 1000, paragraphs))
+                part.write(
+                    "".join(
+                        f"<w:p><w:r><w:t>{i if numbered else 'a'}</w:t></w:r></w:p>" for i in words
+                    ).encode()
+                )
+            part.write(b"</w:body></w:document>")
     return path
 
 

@@ -650,3 +650,73 @@ def test_a_long_question_is_not_cut_in_the_box(
     assert box.max_length is None
     with pytest.raises(BadInput, match="4800 characters; the limit is 2000"):
         service_for(small_index, fake_embedder).ask("x" * 4800)
+
+
+def test_a_file_being_read_blocks_no_other_upload_or_removal(
+    small_index: Path, fake_embedder: FakeEmbedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 26: a slow (or hostile) upload is read outside the write lock, so another
+    upload and a removal go through meanwhile; only the index write is serialised."""
+    import threading
+
+    from embeddings import documents
+
+    reading, release = threading.Event(), threading.Event()
+    plain = documents.READERS[".txt"]
+
+    def slow(path: Path, budget: documents.Budget | None = None) -> Any:
+        if path.name == "slow.txt":
+            reading.set()
+            release.wait(60)
+        return plain(path, budget)
+
+    monkeypatch.setitem(documents.READERS, ".txt", slow)
+    service = service_for(small_index, fake_embedder)
+    backend = Backend(service, "fake:64")
+    files = {}
+    for name, text in [
+        ("slow.txt", "De sluis van IJmuiden werd in 1930 geopend."),
+        ("quick.txt", "De toren van Utrecht is 112 meter hoog."),
+        ("gone.txt", "De haven van Harlingen werd in 1580 uitgebreid."),
+    ]:
+        files[name] = tmp_path / name
+        files[name].write_text(text)
+    assert backend.add_files([files["gone.txt"]]).added == ["gone.txt"]
+    gone = next(d["source"] for d in backend.documents() if d["file"] == "gone.txt")
+    results: dict[str, Any] = {}
+    slow_upload = threading.Thread(
+        target=lambda: results.update(slow=backend.add_files([files["slow.txt"]]))
+    )
+    slow_upload.start()
+    try:
+        assert reading.wait(30)
+        others = threading.Thread(
+            target=lambda: results.update(
+                removed=backend.remove(str(gone)), quick=backend.add_files([files["quick.txt"]])
+            ),
+            daemon=True,
+        )
+        others.start()
+        others.join(30)  # a deadlock guard, not a timing: blocked, they never finish
+        assert not others.is_alive(), "a removal or upload waited for a file being read"
+    finally:
+        release.set()
+        slow_upload.join(60)
+    assert results["removed"] == "Removed gone.txt." and results["quick"].added == ["quick.txt"]
+    assert results["slow"].added == ["slow.txt"]
+    assert {"slow.txt", "quick.txt"} <= {d["file"] for d in backend.documents()}
+    assert "gone.txt" not in {d["file"] for d in backend.documents()}
+    assert not [p for p in (small_index / "uploads").iterdir() if p.name.startswith(".")]
+
+
+def test_an_upload_bomb_is_refused_and_not_kept(
+    small_index: Path, fake_embedder: FakeEmbedder, tmp_path: Path
+) -> None:
+    from tests.helpers import write_pdf_bomb
+
+    backend = Backend(service_for(small_index, fake_embedder), "fake:64")
+    report = backend.add_files([write_pdf_bomb(tmp_path / "bomb.pdf", 50)])
+    assert not report.added and report.refused[0][0] == "bomb.pdf"
+    assert "characters per byte of the file (page" in report.refused[0][1]
+    assert not (small_index / "uploads" / "bomb.pdf").exists()
+    assert not [p for p in (small_index / "uploads").iterdir() if p.name.startswith(".")]

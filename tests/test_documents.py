@@ -505,6 +505,63 @@ def test_a_page_of_navigation_lines_finds_its_title_in_one_walk(tmp_path: Path) 
 def test_a_docx_whose_text_is_over_the_size_limit_is_skipped(tmp_path: Path) -> None:
     path = write_docx(tmp_path / "big.docx", "Titel", ["Een lange zin over de dijk. " * 40] * 60)
     assert path.stat().st_size < 50_000  # under the limit on disk, 67,000 characters of text
-    with pytest.raises(SkipFile, match=r"its text: 0\.1 MiB, over the 0\.0\d* MiB limit"):
+    # read paragraph by paragraph: it stops at the one that passes the limit (issue 26)
+    with pytest.raises(SkipFile, match=r"its text passes the 0\.0\d* MiB limit \(paragraph"):
         load_document(path, max_bytes=50_000)
     assert load_document(path, max_bytes=100_000).text
+
+
+# --- ingest bombs (issue 26): reading stops where the budget is passed ---------------------
+
+
+def _stopped_at(message: str) -> tuple[int, int]:
+    import re
+
+    match = re.search(r"page (\d+) of (\d+)", message)
+    assert match, message
+    return int(match.group(1)), int(match.group(2))
+
+
+def test_a_pdf_of_pages_sharing_one_stream_stops_at_the_size_limit(tmp_path: Path) -> None:
+    from tests.helpers import write_pdf_bomb
+
+    bomb = write_pdf_bomb(tmp_path / "bomb.pdf", 400, chars_per_page=5_000)
+    with pytest.raises(SkipFile, match=r"passes the 0\.25 MiB limit") as caught:
+        load_document(bomb, max_bytes=2**18)
+    read, total = _stopped_at(str(caught.value))
+    assert total == 400 and read < 100  # about 53 pages of 5,000 characters
+
+
+def test_a_small_pdf_with_much_text_is_a_bomb(tmp_path: Path) -> None:
+    from tests.helpers import write_pdf_bomb
+
+    bomb = write_pdf_bomb(tmp_path / "bomb.pdf", 50)  # issue 26's: 2.9 M characters
+    assert bomb.stat().st_size < 20_000
+    with pytest.raises(SkipFile, match="characters per byte of the file") as caught:
+        load_document(bomb, max_bytes=20 * 2**20)
+    read, total = _stopped_at(str(caught.value))
+    assert read < total
+
+
+def test_reading_stops_at_the_time_budget(tmp_path: Path) -> None:
+    from tests.helpers import write_pdf_bomb
+
+    bomb = write_pdf_bomb(tmp_path / "slow.pdf", 30, chars_per_page=500)
+    with pytest.raises(SkipFile, match="takes over 1e-09 s") as caught:
+        load_document(bomb, max_seconds=1e-9)
+    assert _stopped_at(str(caught.value)) == (1, 30)  # checked after each page
+
+
+def test_a_docx_of_tiny_paragraphs_stops_early(tmp_path: Path) -> None:
+    from tests.helpers import write_docx_bomb
+
+    same = write_docx_bomb(tmp_path / "same.docx", 400_000)  # packs about 340 to 1
+    with pytest.raises(SkipFile, match="zip bomb"):
+        load_document(same)  # refused from the zip's directory, before any XML is parsed
+    numbered = write_docx_bomb(tmp_path / "numbered.docx", 200_000, numbered=True)
+    with pytest.raises(SkipFile, match=r"passes the 1 MiB limit") as caught:
+        load_document(numbered, max_bytes=2**20)  # 1.3 M characters in 0.5 MiB
+    read = int(str(caught.value).split("paragraph ")[1].split(")")[0].replace(",", ""))
+    assert read < 200_000
+    with pytest.raises(SkipFile, match=r"takes over 1e-09 s \(paragraph 1\)"):
+        load_document(numbered, max_seconds=1e-9)

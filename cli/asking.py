@@ -158,4 +158,9 @@ def chat(
 
     settings = answer_settings(index, embedder, answerer, llm, llm_base_url, preset=preset)
     service = open_service(settings)
-    run_chat(service, settings.index / "chat_history")  # inside the index, as uploads/ are
+    from embeddings.stores import is_remote
+
+    # inside the index folder, as uploads/ are; a store elsewhere (milvus:) has no folder of
+    # ours to write in, so its line history lasts the session
+    history = None if is_remote(settings.index) else settings.index / "chat_history"
+    run_chat(service, history)

@@ -25,6 +25,7 @@ except ImportError:
 
     raise MissingExtra("the chat UI (gradio) is not installed: pip install 'citeqa[ui]'") from None
 
+from citeqa.settings import MAX_FILE_SECONDS
 from embeddings.documents import SUPPORTED_SUFFIXES
 from embeddings.errors import BadInput, CiteqaError
 from qa.backend import MAX_UPLOAD_BYTES, Backend, Upload, UploadReport
@@ -166,13 +167,13 @@ def create_app(
     document_vectors: bool = True,
     read_only: bool = False,
     signed_in: bool = False,
-    max_file_seconds: float | None = None,
+    max_file_seconds: float = MAX_FILE_SECONDS,
 ) -> gr.Blocks:
     """The chat UI over `service`. Uploads go to the index's own `<index>/uploads/` (the third
     argument, a data folder, is no longer used: sibling indexes must not share uploads), and
     are indexed with `indexing.document_vectors` as given. `read_only`: no upload or remove,
     in the page or the API; `signed_in`: the server has a key, so the page offers sign-out;
-    `max_file_seconds`: `indexing.max_file_seconds` for reading an upload (None: its default)."""
+    `max_file_seconds`: `indexing.max_file_seconds`, how long reading one upload may take."""
     from gradio.utils import get_upload_folder
 
     # files uploaded but never added (a page left mid-way) leave Gradio's folder within hours
@@ -184,11 +185,14 @@ def create_app(
         real = os.path.realpath(path)
         return any(os.path.realpath(p) == real for p in list(demo.upload_file_set))
 
-    timing = {} if max_file_seconds is None else {"max_file_seconds": max_file_seconds}
     backend = Backend(
-        service, embedder_spec, Path(get_upload_folder()), uploaded_here, document_vectors,
-        **timing,
-    )  # fmt: skip
+        service,
+        embedder_spec,
+        Path(get_upload_folder()),
+        uploaded_here,
+        document_vectors,
+        max_file_seconds=max_file_seconds,
+    )
 
     def documents() -> list[dict[str, Any]]:
         return backend.documents()

@@ -230,7 +230,8 @@ def create_api(service: QAService, api_key: str | None = None) -> FastAPI:
         question, history = conversation(body.messages)
         if not question.strip():
             raise ApiError(400, "The last user message is empty.")
-        index = service.current_retriever().index  # the generation this answer reads
+        retriever = service.current_retriever()  # the generation this answer reads
+        index = retriever.index
         events = service.stream(question, history, k=body.k)
         if body.stream:
             # the first event (retrieval) runs here, so its errors still get a status code
@@ -253,7 +254,7 @@ def create_api(service: QAService, api_key: str | None = None) -> FastAPI:
                     "finish_reason": "stop",
                 }
             ],
-            "usage": usage(service.current_retriever().embedder, question, history, answer),
+            "usage": usage(retriever.embedder, question, history, answer),
             **answer_fields(answer, index),
         }
 

@@ -67,6 +67,8 @@ def row(kind: str, correct: bool | None, answer: Answer) -> dict[str, Any]:
         "model": answer.signals.get("model", answer.evidence),
         "reader": answer.signals.get("reader"),
         "reader_max": answer.signals.get("reader_max"),
+        "reader_margin": answer.signals.get("reader_margin"),
+        "reader_combined": answer.signals.get("reader_combined"),
         "typed": answer.signals.get("typed", 1.0),
         "abstained": answer.abstained,
     }
@@ -83,8 +85,8 @@ def answered(service: Any, dataset: Any) -> list[dict[str, Any]]:
     ]
 
 
-def collect(index: Path, weights: list[float], only: list[str]) -> None:
-    rows: dict[str, Any] = json.loads(ROWS.read_text()) if ROWS.is_file() else {}
+def collect(index: Path, weights: list[float], only: list[str], where: Path = ROWS) -> None:
+    rows: dict[str, Any] = json.loads(where.read_text()) if where.is_file() else {}
     for name, path in SETS.items():
         if only and name not in only:
             continue
@@ -110,7 +112,7 @@ def collect(index: Path, weights: list[float], only: list[str]) -> None:
             took = time.time() - started
             rows.setdefault(name, {})[str(weight)] = found
             print(f"{name} weight {weight}: {len(found)} questions in {took:.0f} s", flush=True)
-            ROWS.write_text(json.dumps(rows), encoding="utf-8")
+            where.write_text(json.dumps(rows), encoding="utf-8")
 
 
 def decide(row: dict[str, Any], rule: str, threshold: float, reader_threshold: float) -> bool:
@@ -187,12 +189,13 @@ def main() -> int:
     c.add_argument("--index", type=Path, required=True, help="a scratch folder")
     c.add_argument("--weights", default="0,1")
     c.add_argument("--sets", default="", help="comma-separated names (default: all)")
+    c.add_argument("--rows", type=Path, default=ROWS, help="where the rows go")
     r = sub.add_parser("report")
     r.add_argument("--reader-threshold", type=float, default=None)
     args = parser.parse_args()
     if args.command == "collect":
         only = [s for s in args.sets.split(",") if s]
-        collect(args.index, [float(w) for w in args.weights.split(",")], only)
+        collect(args.index, [float(w) for w in args.weights.split(",")], only, args.rows)
     else:
         report(args.reader_threshold)
     return 0

@@ -62,6 +62,7 @@ class Candidate:
     named: float = 0.0  # the lift for naming the noun the question asks for ("de krant")
     reader: float | None = None  # the trained reader's probability that it answers
     span: tuple[int, int] | None = None  # the reader's short answer, offsets in `text`
+    reader_margin: float | None = None  # its span head's lead over "no answer" (Judgement)
 
 
 @dataclass(frozen=True)

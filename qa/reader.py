@@ -64,6 +64,9 @@ class Judgement:
     probability: float  # that the sentence answers the question
     logit: float
     span: tuple[int, int] | None  # the short answer, character offsets in the passage
+    # the span head's best start+end score in the sentence over its "no answer" score (the
+    # first token's, SQuAD 2.0's null span): above 0, the head would rather answer here
+    margin: float = 0.0
 
 
 class PairEncoder:
@@ -126,6 +129,7 @@ class Heads:
     def judge(self, hidden: np.ndarray, encoded: Encoded, passage: str) -> list[Judgement | None]:
         """One judgement for each sentence of the pair (None for a sentence cut off)."""
         edges = hidden @ self.span_w.T + self.span_b  # [L, 2]
+        null = float(edges[0, 0] + edges[0, 1])
         out: list[Judgement | None] = []
         for first, last in encoded.sentence_words:
             if first < 0:
@@ -135,13 +139,14 @@ class Heads:
             pooled = np.concatenate([hidden[0], hidden[a : b + 1].mean(axis=0)])
             logit = float(pooled @ self.cls_w + self.cls_b)
             probability = float(1.0 / (1.0 + np.exp(-np.clip(logit, -50.0, 50.0))))
-            span = self._span(edges, encoded, first, last, passage)
-            out.append(Judgement(probability, logit, span))
+            span, best = self._span(edges, encoded, first, last, passage)
+            out.append(Judgement(probability, logit, span, best - null))
         return out
 
     def _span(
         self, edges: np.ndarray, encoded: Encoded, first: int, last: int, passage: str
-    ) -> tuple[int, int] | None:
+    ) -> tuple[tuple[int, int] | None, float]:
+        """The sentence's short answer and its start+end score."""
         starts = [edges[encoded.word_tokens[i][0], 0] for i in range(first, last + 1)]
         ends = np.array([edges[encoded.word_tokens[i][1], 1] for i in range(first, last + 1)])
         best, at = -np.inf, (0, 0)
@@ -151,7 +156,7 @@ class Heads:
                 best, at = s + ends[j], (i, j)
         start, end = encoded.words[first + at[0]][0], encoded.words[first + at[1]][1]
         start, end = trim_span(passage, (start, end))
-        return (start, end) if end > start else None
+        return ((start, end) if end > start else None), float(best)
 
 
 def trim_span(text: str, span: tuple[int, int]) -> tuple[int, int]:

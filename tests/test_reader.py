@@ -115,7 +115,7 @@ def test_a_few_training_steps_lower_the_loss(base) -> None:  # type: ignore[no-u
     from embeddings.onnx_e5 import InputEmbeddings
     from qa.reader import PairEncoder
     from train.model import ReaderModel
-    from train.reader import loss_of, tensors
+    from train.batches import loss_of, tensors
 
     torch.manual_seed(0)
     examples = _examples()
@@ -144,7 +144,7 @@ def test_the_inference_graph_computes_what_the_torch_model_computes(base) -> Non
     from embeddings.onnx_e5 import InputEmbeddings
     from qa.reader import Reader
     from train.model import ReaderModel
-    from train.reader import tensors
+    from train.batches import tensors
 
     reader = Reader()
     model = ReaderModel(base, reader.card["first_trained_layer"])

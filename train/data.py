@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from embeddings.chunking import split_sentences
+from train.rewrites import adversarial, capitalised
 
 WINDOW_WORDS = 70  # about an index chunk of 100 e5 tokens
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -168,6 +169,42 @@ def _overlap_window(
     return best
 
 
+def _rewritten(
+    question: str,
+    article: dict[str, Any],
+    p: int,
+    answer: tuple[int, int],
+    window: list[tuple[int, int]],
+    label: str,
+    rng: random.Random,
+) -> Iterator[Example]:
+    """The all-negative window of a rewrite of `question` that paragraph `p` cannot answer."""
+    context = article["paragraphs"][p]["context"]
+    rewrite = adversarial(question, context, answer, capitalised(article, p), rng)
+    if rewrite:
+        name = str(article.get("title", ""))
+        yield example(
+            rewrite[0], context, window, None, _title(article), f"{label}-{rewrite[1]}", name
+        )
+
+
+def _unanswerable_windows(
+    question: str, context: str, copies: int, rng: random.Random
+) -> list[list[tuple[int, int]]]:
+    """The paragraph's window closest to an unanswerable question, and up to `copies` - 1
+    more cut at random sentences."""
+    window = _overlap_window(question, context)
+    if not window:
+        return []
+    seen = [window]
+    for _ in range(copies - 1):
+        spans = split_sentences(context)
+        other = window_around(context, rng.choice(spans)[0], rng)
+        if other not in seen:
+            seen.append(other)
+    return seen
+
+
 def squad_examples(
     articles: Sequence[dict[str, Any]],
     kind: str,
@@ -175,6 +212,7 @@ def squad_examples(
     negatives: float = 0.3,
     questions: int | None = None,
     copies: int = 1,
+    adversarial_share: float = 0.0,
 ) -> Iterator[Example]:
     """From SQuAD v1/v2 articles: a positive window for each answerable question (with
     its neighbour sentences as negatives), an all-negative window for each unanswerable
@@ -182,7 +220,9 @@ def squad_examples(
     answerable ones a window without the answer (another window of the paragraph, else the
     closest window of another paragraph of the article). With `copies` > 1 each question
     comes back that many times, in windows cut at other sentences: the adversarial
-    unanswerables are few and the hardest to learn, so they are worth several looks."""
+    unanswerables are few and the hardest to learn, so they are worth several looks. For a
+    share `adversarial_share` of the answerable ones, a rewrite the paragraph does not
+    answer (`adversarial`) comes with the same window, every sentence negative."""
     items = [
         (article, p, qa)
         for article in articles
@@ -199,17 +239,10 @@ def squad_examples(
         title, name = _title(article), str(article.get("title", ""))
         question = qa["question"]
         if qa.get("is_impossible"):
-            window = _overlap_window(question, context)
-            if window:
-                taken += 1
-                seen = [window]
-                for _ in range(copies - 1):
-                    spans = split_sentences(context)
-                    other = window_around(context, rng.choice(spans)[0], rng)
-                    if other not in seen:
-                        seen.append(other)
-                for w in seen:
-                    yield example(question, context, w, None, title, f"{kind}-unanswerable", name)
+            seen = _unanswerable_windows(question, context, copies, rng)
+            taken += bool(seen)
+            for w in seen:
+                yield example(question, context, w, None, title, f"{kind}-unanswerable", name)
             continue
         answer = locate(context, question, answers_of(qa))
         if answer is None:
@@ -219,6 +252,8 @@ def squad_examples(
         cut = [window_around(context, answer[0], rng) for _ in range(copies)]
         for w in [w for i, w in enumerate(cut) if w not in cut[:i]]:
             yield example(question, context, w, answer, title, label, name)
+        if adversarial_share and rng.random() < adversarial_share:
+            yield from _rewritten(question, article, p, answer, cut[0], label, rng)
         if rng.random() < negatives:
             window = _overlap_window(question, context, exclude=answer[0])
             other = context

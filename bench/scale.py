@@ -38,6 +38,7 @@ from embeddings import ann
 from embeddings.analysis import STOPWORDS, _stemmer, fold, tokens
 from embeddings.chunking import Chunk
 from embeddings.documents import Document
+from embeddings.indexed import IndexedDocument
 from embeddings.store import Index
 from embeddings.writer import IndexWriter
 
@@ -135,7 +136,8 @@ def build_synthetic(base: Path, root: Path, size: int, seed: int = 0) -> dict[st
                     doc_id, f"synthetic/{doc_id}.txt", f"Synthetic {d}", lang, "\n".join(texts)
                 )
                 vectors = sampler.sample(count)
-                writer.add(doc, offset, 0.0, chunks, vectors, [lang] * count, terms)
+                langs = [lang] * count
+                writer.add(IndexedDocument(doc, offset, 0.0, chunks, vectors, langs, terms))
             writer.commit(int(manifest["dim"]), {"embedder_spec": manifest.get("embedder_spec")})
         timings.append(time.perf_counter() - started)
     return {"build_s": round(timings[0], 1), "update_one_doc_s": round(timings[1], 2)}

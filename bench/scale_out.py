@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 from embeddings.analysis import analyse  # noqa: E402
 from embeddings.diskspace import tree_size  # noqa: E402
 from embeddings.embedders import FakeEmbedder  # noqa: E402
+from embeddings.indexed import IndexedDocument  # noqa: E402
 from embeddings.indexer import ChunkingSettings, chunking_manifest  # noqa: E402
 from embeddings.milvus_store import MilvusStore  # noqa: E402
 from embeddings.milvus_writer import MilvusWriter  # noqa: E402
@@ -67,7 +68,8 @@ def copy_to_milvus(index: Index, spec: str) -> None:
                 for c in chunks
             ]  # fmt: skip
             vectors = index.vectors([c.row for c in chunks]).reshape(len(chunks), -1)
-            writer.add(doc, d.size, d.mtime, rows, vectors, [c.lang for c in chunks], [])
+            langs = [c.lang for c in chunks]
+            writer.add(IndexedDocument(doc, d.size, d.mtime, rows, vectors, langs, []))
         writer.commit(
             int(index.manifest["dim"]), {"embedder_spec": index.manifest.get("embedder_spec")}
         )
@@ -228,7 +230,7 @@ def build(target: str | Path, docs: list, dim: int) -> float:
     with open_writer(target, f"fake-{dim}", chunking, rebuild=True) as writer:
         for doc, chunks, vectors, langs in docs:
             terms = [" ".join(analyse(c.text, lang)) for c, lang in zip(chunks, langs, strict=True)]
-            writer.add(doc, len(doc.text), 0.0, chunks, vectors, langs, terms)
+            writer.add(IndexedDocument(doc, len(doc.text), 0.0, chunks, vectors, langs, terms))
         writer.commit(dim)
     return time.perf_counter() - started
 
@@ -288,7 +290,7 @@ def update(args: argparse.Namespace) -> dict[str, Any]:
         with open_writer(target, f"fake-{dim}", chunking_manifest(ChunkingSettings())) as writer:
             doc, chunks, vectors, langs = changed
             terms = [" ".join(analyse(c.text, lang)) for c, lang in zip(chunks, langs, strict=True)]
-            writer.add(doc, len(doc.text), 1.0, chunks, vectors, langs, terms)
+            writer.add(IndexedDocument(doc, len(doc.text), 1.0, chunks, vectors, langs, terms))
             writer.commit(dim)
         seconds = time.perf_counter() - started
         out[name] = {

@@ -39,6 +39,7 @@ from embeddings.docvectors import backfill, embed_whole, whole_up_to
 from embeddings.embedders import Embedder, embedder_id
 from embeddings.engine_check import engine_label
 from embeddings.files import iter_files
+from embeddings.indexed import IndexedDocument
 from embeddings.language import detect_language, warm_language_identifier
 from embeddings.progress import Progress
 from embeddings.report import IndexReport
@@ -400,7 +401,7 @@ def _embed_and_add(
             if chunks
             else np.zeros((0, embedder.dim), dtype=np.float32)
         )
-        writer.add(doc, size, mtime, chunks, matrix, langs, terms)
+        writer.add(IndexedDocument(doc, size, mtime, chunks, matrix, langs, terms))
         if doc.source in whole:
             cast(DocumentVectorWriter, writer).set_document_vector(
                 doc.source, doc.doc_id, whole[doc.source]

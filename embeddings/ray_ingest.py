@@ -31,6 +31,7 @@ from embeddings.embedders import embedder_id, load_embedder
 from embeddings.engine_check import engine_label
 from embeddings.errors import BadInput
 from embeddings.files import iter_files
+from embeddings.indexed import IndexedDocument
 from embeddings.indexer import (
     Batching,
     ChunkingSettings,
@@ -213,8 +214,9 @@ def index_paths_ray(
                 width = dim or load_width(row, chunks)
                 dim = width
                 vectors = np.frombuffer(row["vectors"], dtype=np.float32).reshape(-1, width)
-                writer.add(doc, stat.st_size, stat.st_mtime, chunks, vectors,
-                           json.loads(row["langs"]), json.loads(row["terms"]))  # fmt: skip
+                langs, terms = json.loads(row["langs"]), json.loads(row["terms"])
+                writer.add(IndexedDocument(doc, stat.st_size, stat.st_mtime, chunks, vectors,
+                                           langs, terms))  # fmt: skip
                 if (row["whole"] or row["whole_long"]) and isinstance(writer, DocumentVectorWriter):
                     whole = np.frombuffer(row["whole"], dtype=np.float32) if row["whole"] else None
                     writer.set_document_vector(source, doc.doc_id, whole)

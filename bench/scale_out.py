@@ -30,9 +30,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from scale_out_data import WORDS, build, synthetic  # noqa: E402
+
 from embeddings.analysis import analyse  # noqa: E402
 from embeddings.diskspace import tree_size  # noqa: E402
 from embeddings.embedders import FakeEmbedder  # noqa: E402
+from embeddings.indexed import IndexedDocument  # noqa: E402
 from embeddings.indexer import ChunkingSettings, chunking_manifest  # noqa: E402
 from embeddings.milvus_store import MilvusStore  # noqa: E402
 from embeddings.milvus_writer import MilvusWriter  # noqa: E402
@@ -67,7 +70,8 @@ def copy_to_milvus(index: Index, spec: str) -> None:
                 for c in chunks
             ]  # fmt: skip
             vectors = index.vectors([c.row for c in chunks]).reshape(len(chunks), -1)
-            writer.add(doc, d.size, d.mtime, rows, vectors, [c.lang for c in chunks], [])
+            langs = [c.lang for c in chunks]
+            writer.add(IndexedDocument(doc, d.size, d.mtime, rows, vectors, langs, []))
         writer.commit(
             int(index.manifest["dim"]), {"embedder_spec": index.manifest.get("embedder_spec")}
         )
@@ -125,114 +129,6 @@ def _metrics(result: Any) -> dict[str, dict[str, float]]:
     }
 
 
-# -- synthetic stores -----------------------------------------------------------------------
-WORDS = [
-    "fiets",
-    "regering",
-    "begroting",
-    "minister",
-    "water",
-    "dijk",
-    "haven",
-    "school",
-    "zorg",
-    "ziekenhuis",
-    "trein",
-    "spoor",
-    "weer",
-    "regen",
-    "wind",
-    "storm",
-    "boer",
-    "koe",
-    "melk",
-    "kaas",
-    "brood",
-    "markt",
-    "prijs",
-    "euro",
-    "belasting",
-    "gemeente",
-    "bicycle",
-    "government",
-    "budget",
-    "minister",
-    "water",
-    "dike",
-    "harbour",
-    "school",
-    "care",
-    "hospital",
-    "train",
-    "rail",
-    "weather",
-    "rain",
-    "wind",
-    "storm",
-    "farmer",
-    "cow",
-    "milk",
-    "cheese",
-    "bread",
-    "market",
-    "price",
-    "euro",
-    "tax",
-    "council",
-    "court",
-    "judge",
-    "law",
-    "police",
-    "crime",
-    "election",
-    "party",
-    "vote",
-    "parliament",
-    "energy",
-    "gas",
-    "oil",
-    "solar",
-]
-
-
-def synthetic(
-    n: int, dim: int, seed: int = 0
-) -> list[tuple[Any, list[Any], np.ndarray, list[str]]]:
-    """Documents of 100 chunks each: (doc, chunks, unit vectors, languages)."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for d in range(0, n, 100):
-        m = min(100, n - d)
-        lang = "nl" if (d // 100) % 2 else "en"
-        texts = [" ".join(rng.choice(WORDS, size=40)) for _ in range(m)]
-        text = "\n".join(texts)
-        offsets = np.cumsum([0] + [len(t) + 1 for t in texts])
-        source = f"/synthetic/{d // 100:06d}.txt"
-        doc = SimpleNamespace(
-            source=source, doc_id=f"d{d}", title=source, lang=lang, text=text, pages=[]
-        )
-        chunks = [
-            SimpleNamespace(chunk_id=f"c{d + i}", doc_id=f"d{d}", ordinal=i, start=int(offsets[i]),
-                            end=int(offsets[i]) + len(t), text=t, n_tokens=40)
-            for i, t in enumerate(texts)
-        ]  # fmt: skip
-        vectors = rng.standard_normal((m, dim)).astype(np.float32)
-        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-        out.append((doc, chunks, vectors, [lang] * m))
-    return out
-
-
-def build(target: str | Path, docs: list, dim: int) -> float:
-    started = time.perf_counter()
-    chunking = chunking_manifest(ChunkingSettings())
-    with open_writer(target, f"fake-{dim}", chunking, rebuild=True) as writer:
-        for doc, chunks, vectors, langs in docs:
-            terms = [" ".join(analyse(c.text, lang)) for c, lang in zip(chunks, langs, strict=True)]
-            writer.add(doc, len(doc.text), 0.0, chunks, vectors, langs, terms)
-        writer.commit(dim)
-    return time.perf_counter() - started
-
-
 def _percentiles(seconds: list[float]) -> dict[str, float]:
     ms = sorted(s * 1000 for s in seconds)
     return {
@@ -288,7 +184,7 @@ def update(args: argparse.Namespace) -> dict[str, Any]:
         with open_writer(target, f"fake-{dim}", chunking_manifest(ChunkingSettings())) as writer:
             doc, chunks, vectors, langs = changed
             terms = [" ".join(analyse(c.text, lang)) for c, lang in zip(chunks, langs, strict=True)]
-            writer.add(doc, len(doc.text), 1.0, chunks, vectors, langs, terms)
+            writer.add(IndexedDocument(doc, len(doc.text), 1.0, chunks, vectors, langs, terms))
             writer.commit(dim)
         seconds = time.perf_counter() - started
         out[name] = {

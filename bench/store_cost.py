@@ -20,6 +20,7 @@ import numpy as np
 
 from embeddings.chunking import Chunk
 from embeddings.documents import Document
+from embeddings.indexed import IndexedDocument
 from embeddings.store import Index
 from embeddings.writer import IndexWriter
 
@@ -47,7 +48,8 @@ def _doc(d: int, rng: np.random.Generator) -> tuple[Document, list[Chunk], np.nd
 
 def _add(writer: IndexWriter, d: int, rng: np.random.Generator) -> None:
     doc, chunks, vectors, texts = _doc(d, rng)
-    writer.add(doc, 1, 0.0, chunks, vectors, ["en"] * len(chunks), texts)
+    langs = ["en"] * len(chunks)
+    writer.add(IndexedDocument(doc, 1, 0.0, chunks, vectors, langs, texts))
 
 
 def main() -> None:

@@ -7,7 +7,8 @@ it by that vector (measured against the mean of its passage vectors: docs/retrie
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -88,4 +89,59 @@ def embed_whole(
     return out
 
 
-__all__ = ["backfill", "embed_whole", "whole_up_to"]
+def drop_document_vectors(writer: object, wanted: bool) -> int:
+    """`indexing.document_vectors=false`: an index that has some loses them, so every
+    document is scored alike (by the mean of its passage vectors). How many went."""
+    if wanted or not isinstance(writer, DocumentVectorWriter):
+        return 0
+    return writer.clear_document_vectors()
+
+
+@dataclass
+class WholeDocuments:
+    """A single-process run's document vectors: which pending documents are embedded whole
+    as well, and the `backfill` at its end. `writer` is None where they are not wanted or
+    the store keeps none."""
+
+    writer: DocumentVectorWriter | None
+    chunking: ChunkingConfig
+    sizes: dict[str, int] | None = None  # source -> passages, once a flush needed them
+
+    @classmethod
+    def of(cls, writer: object, wanted: bool, chunking: ChunkingConfig) -> WholeDocuments:
+        if wanted and isinstance(writer, DocumentVectorWriter):
+            return cls(writer, chunking)
+        return cls(None, chunking)
+
+    def per_window(self, window: int, pending: Iterable[tuple[str, int]]) -> int:
+        """Documents of 2 to this many passages are embedded whole as well, while the
+        collection (the index with the `pending` (source, passages)) is mostly of such
+        documents; 0: none are."""
+        if self.writer is None:
+            return 0
+        if self.sizes is None:
+            self.sizes = self.writer.passages_per_document()
+        for source, passages in pending:
+            if passages:
+                self.sizes[source] = passages
+            else:
+                self.sizes.pop(source, None)
+        return whole_up_to(window, self.chunking, self.sizes)
+
+    def backfill(
+        self,
+        model: Callable[[], Embedder],
+        window: int | None,
+        batch_size: int,
+        report: IndexReport,
+        meter: Progress,
+    ) -> bool:
+        """`backfill`, with the passage counts the flushes kept up to date (else read once
+        there). True if any was added."""
+        if self.writer is None:
+            return False
+        c, sizes = self.chunking, self.sizes
+        return backfill(self.writer, model, window, c, batch_size, report, meter, sizes)
+
+
+__all__ = ["WholeDocuments", "backfill", "drop_document_vectors", "embed_whole", "whole_up_to"]

@@ -18,6 +18,7 @@ from embeddings.manifest import MANIFEST, rebuild_hint
 log = logging.getLogger(__name__)
 
 GENERATION = re.compile(r"gen-\d{6,}-[0-9a-f]{6}")
+BUILDING = ".building-"  # a writer's unfinished generation: `.building-<random>`
 
 
 def complete_generations(root: Path) -> list[Path]:
@@ -109,3 +110,19 @@ __all__ = [
     "live_generation",
     "swap_in",
 ]
+
+
+def collect_garbage(root: Path, live: Path | None) -> None:
+    """Remove what no reader can be using: unfinished `.building-*` folders (the caller holds
+    the lock, so their writers are dead) and generations other than `live` and the one
+    published before it."""
+    for stale in root.glob(f"{BUILDING}*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    keep = {live.name} if live else set()
+    gens = [g for g in root.glob("gen-*") if g.is_dir()]
+    if live is not None:
+        older = sorted(g for g in complete_generations(root) if g < live)
+        keep |= {g.name for g in older[-1:]}
+    for gen in gens:
+        if gen.name not in keep:
+            shutil.rmtree(gen, ignore_errors=True)

@@ -5,7 +5,8 @@ For each root given: new and changed files are read, chunked and embedded; uncha
 leave the index. A file that still exists but cannot be read now keeps its previous version.
 Chunks whose exact text is already indexed reuse their stored vector. A long run publishes
 its work in batches (`Batching`), so a killed run loses at most one batch and the next one
-resumes; progress goes to stderr (`embeddings.progress`).
+resumes; progress goes to stderr (`embeddings.progress`). What changed is decided in
+`embeddings.plan`, whole-document vectors in `embeddings.docvectors`.
 """
 
 from __future__ import annotations
@@ -33,14 +34,15 @@ from embeddings.documents import (
     MAX_FILE_SECONDS,
     Document,
     SkipFile,
-    detect_language,
-    iter_files,
     load_document,
-    warm_language_identifier,
 )
-from embeddings.docvectors import backfill, embed_whole, whole_up_to
+from embeddings.docvectors import WholeDocuments, embed_whole
 from embeddings.embedders import Embedder, embedder_id
 from embeddings.engine_check import engine_label
+from embeddings.files import iter_files
+from embeddings.indexed import IndexedDocument
+from embeddings.language import detect_language, warm_language_identifier
+from embeddings.plan import plan_run, roots_of
 from embeddings.progress import Progress
 from embeddings.report import IndexReport
 from embeddings.store import text_hash
@@ -60,20 +62,6 @@ def chunking_manifest(chunking: ChunkingConfig) -> dict[str, Any]:
         "overlap_tokens": chunking.overlap_tokens,
         "analysis": ANALYSIS_VERSION,
     }
-
-
-def remove_gone(
-    writer: Any, known: Any, seen: Any, roots: Sequence[Path], report: IndexReport
-) -> None:
-    """Remove from the index every known source under `roots` that was not seen this run."""
-    for source in sorted(known):
-        if source not in seen and _under(source, roots):
-            writer.remove(source)
-            report.removed.append(source)
-
-
-def _under(source: str, roots: Sequence[Path]) -> bool:
-    return any(source == str(r) or source.startswith(str(r) + os.sep) for r in roots)
 
 
 def chunk_language(text: str, doc_lang: str) -> str:
@@ -122,7 +110,7 @@ def index_paths(
     `max_file_bytes` are skipped, with the reason in the report. `progress` reports on stderr
     (see `embeddings.progress`). `document_vectors`: in a collection of mostly short
     documents, also embed whole each document the embedder reads in one window, where the
-    store keeps such vectors (`_Run.per_window`, `_Run.backfill`). A file whose text takes
+    store keeps such vectors (`embeddings.docvectors.WholeDocuments`). A file whose text takes
     over `max_file_seconds` to read is skipped too. `read(path, source)`: how a file becomes
     a `Document` (default `load_document` with these limits); the upload backend passes the
     documents it read before it took its lock.
@@ -130,7 +118,7 @@ def index_paths(
     started = time.perf_counter()
     chunking = chunking or ChunkingConfig()
     report = IndexReport()
-    roots = [Path(os.path.realpath(p)) for p in paths]  # Path.resolve raises on link loops
+    roots = roots_of(paths)
     loaded: list[Embedder] = []
     loading = threading.Lock()
 
@@ -144,25 +132,16 @@ def index_paths(
     with open_writer(
         root, embedder_id(embedder_spec), chunking_manifest(chunking), rebuild=rebuild
     ) as writer:
-        fresh = rebuild or writer.previous is None
-        known = writer.known_sources()
-        todo = changed_files(files, known, roots, report)
+        plan = plan_run(writer, files, roots, rebuild, document_vectors, report)
         # files to read: load the model and the language model while the first are read
-        warming = _warm(model) if todo.files else None
-        remove_gone(writer, known, todo.seen, roots, report)
-        meter = Progress(
-            len(todo.files), sum(st.st_size for _, _, st in todo.files), progress,
-            batching.progress_seconds,
-        )  # fmt: skip
+        warming = _warm(model) if plan.todo.files else None
+        meter = plan.meter(progress, batching.progress_seconds)
+        whole = WholeDocuments.of(writer, document_vectors, chunking)
         run = _Run(writer, model, report, meter, batch_size, batching, embedder_spec, loaded)
-        run.chunking = chunking
-        run.document_vectors = document_vectors
+        run.chunking, run.whole, run.dirty = chunking, whole, plan.dirty
         try:
-            report.document_vectors_dropped = drop_document_vectors(writer, document_vectors)
-            run.dirty = bool(report.removed or report.document_vectors_dropped)
-            content_owner = {doc_id: src for src, (doc_id, _, _) in known.items()}
-            for path, source, stat in todo.files:
-                old = known.get(source)
+            for path, source, stat in plan.todo.files:
+                old = plan.known.get(source)
                 try:
                     if read is not None:
                         doc = read(path, source)
@@ -172,17 +151,9 @@ def index_paths(
                     report.skipped.append((str(path), str(exc)))
                     meter.update(files=1, nbytes=stat.st_size)
                     continue
-                if old and old[0] == doc.doc_id:
-                    writer.touch(source, stat.st_size, stat.st_mtime)
-                    report.unchanged += 1
+                if not plan.is_new(writer, doc, path, source, stat, report):
                     meter.update(files=1, nbytes=stat.st_size)
                     continue
-                owner = content_owner.get(doc.doc_id)
-                if owner and owner != source and owner in known and Path(owner).exists():
-                    report.skipped.append((str(path), f"same content as {owner}"))
-                    meter.update(files=1, nbytes=stat.st_size)
-                    continue
-                content_owner[doc.doc_id] = source
                 chunks = chunk_document(
                     doc, model().count_tokens, chunking.max_tokens, chunking.overlap_tokens
                 )
@@ -195,7 +166,7 @@ def index_paths(
             if warming is not None:
                 warming.join()  # never leave a model compiling behind at exit
         report.documents, report.chunks = writer.counts()
-        if run.dirty or (fresh and writer.published == 0):
+        if run.dirty or (plan.fresh and writer.published == 0):
             writer.commit(dim=run.dim(), extra=run.extra())
     report.seconds = time.perf_counter() - started
     return report
@@ -221,49 +192,6 @@ def _warm(model: Callable[[], Embedder]) -> threading.Thread:
 
 
 @dataclass
-class Todo:
-    files: list[tuple[Path, str, os.stat_result]]  # (path, source, stat) to read
-    seen: set[str]  # sources found under the roots (to keep)
-
-
-def drop_document_vectors(writer: StoreWriter, wanted: bool) -> int:
-    """`indexing.document_vectors=false`: an index that has some loses them, so every
-    document is scored alike (by the mean of its passage vectors). How many went."""
-    if wanted or not isinstance(writer, DocumentVectorWriter):
-        return 0
-    return writer.clear_document_vectors()
-
-
-def changed_files(
-    files: Sequence[tuple[Path, str | None]],
-    known: dict[str, tuple[str, int, float]],
-    roots: Sequence[Path],
-    report: IndexReport,
-) -> Todo:
-    """The files to read (new, or size or mtime changed); the rest counted or skipped."""
-    todo = Todo([], set())
-    for path, reason in files:
-        source = os.path.realpath(path)
-        todo.seen.add(source)
-        if reason:
-            report.skipped.append((str(path), reason))
-            if path.is_dir():  # a folder that cannot be listed keeps what it had
-                todo.seen.update(s for s in known if _under(s, [Path(source)]))
-            continue
-        try:
-            stat = path.stat()
-        except OSError as exc:
-            report.skipped.append((str(path), f"cannot stat: {exc.strerror}"))
-            continue
-        old = known.get(source)
-        if old and old[1] == stat.st_size and old[2] == stat.st_mtime:
-            report.unchanged += 1
-            continue
-        todo.files.append((path, source, stat))
-    return todo
-
-
-@dataclass
 class _Run:
     """Documents waiting to be embedded and added, and when to publish a batch."""
 
@@ -276,8 +204,7 @@ class _Run:
     spec: str
     loaded: list[Embedder]  # the model, once `model()` has loaded it
     chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
-    document_vectors: bool = True
-    sizes: dict[str, int] | None = None  # source -> passages, once a flush needed them
+    whole: WholeDocuments = field(default_factory=lambda: WholeDocuments(None, ChunkingConfig()))
     pending: list[tuple[Document, int, float, list[Chunk]]] = field(default_factory=list)
     pending_bytes: int = 0
     pending_chunks: int = 0
@@ -309,44 +236,19 @@ class _Run:
         if not self.pending:
             return
         model = self.model()
+        passages = ((doc.source, len(chunks)) for doc, _, _, chunks in self.pending)
         _embed_and_add(
             self.writer, self.pending, model, self.report, self.meter, self.batch_size,
-            self.per_window(model),
+            self.whole.per_window(model.max_tokens, passages),
         )  # fmt: skip
         self.meter.update(files=len(self.pending), nbytes=self.pending_bytes)
         self.since_publish += self.pending_chunks
         self.pending, self.pending_bytes, self.pending_chunks, self.dirty = [], 0, 0, True
 
-    def _keeper(self) -> DocumentVectorWriter | None:
-        """The writer, if document vectors are wanted and it keeps them."""
-        if self.document_vectors and isinstance(self.writer, DocumentVectorWriter):
-            return self.writer
-        return None
-
-    def per_window(self, model: Embedder) -> int:
-        """Documents of 2 to this many passages are embedded whole as well, while the
-        collection (the index with the pending documents) is mostly of such documents;
-        0: none are."""
-        writer = self._keeper()
-        if writer is None:
-            return 0
-        if self.sizes is None:
-            self.sizes = writer.passages_per_document()
-        for doc, _, _, chunks in self.pending:
-            if chunks:
-                self.sizes[doc.source] = len(chunks)
-            else:
-                self.sizes.pop(doc.source, None)
-        return whole_up_to(model.max_tokens, self.chunking, self.sizes)
-
     def backfill(self) -> None:
-        writer = self._keeper()
-        if writer is not None:
-            window = self.loaded[0].max_tokens if self.loaded else None
-            c, size, report, meter = self.chunking, self.batch_size, self.report, self.meter
-            # the passage counts the flushes kept up to date, else read once here
-            found = backfill(writer, self.model, window, c, size, report, meter, self.sizes)
-            self.dirty = self.dirty or found
+        window = self.loaded[0].max_tokens if self.loaded else None
+        found = self.whole.backfill(self.model, window, self.batch_size, self.report, self.meter)
+        self.dirty = self.dirty or found
 
 
 def _embed_and_add(
@@ -401,7 +303,7 @@ def _embed_and_add(
             if chunks
             else np.zeros((0, embedder.dim), dtype=np.float32)
         )
-        writer.add(doc, size, mtime, chunks, matrix, langs, terms)
+        writer.add(IndexedDocument(doc, size, mtime, chunks, matrix, langs, terms))
         if doc.source in whole:
             cast(DocumentVectorWriter, writer).set_document_vector(
                 doc.source, doc.doc_id, whole[doc.source]

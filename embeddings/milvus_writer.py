@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
 from embeddings.errors import IndexMismatch
+from embeddings.indexed import IndexedDocument
 from embeddings.milvus_schema import (
     FORMAT,
     LANGUAGE_FIELD,
@@ -140,18 +141,10 @@ class MilvusWriter:
         self.client.delete(self.c.docs_name, filter=expr)
         return int(gone.get("delete_count", 0)) if isinstance(gone, dict) else 0
 
-    def add(
-        self,
-        doc: Any,
-        size: int,
-        mtime: float,
-        chunks: Sequence[Any],
-        vectors: np.ndarray,
-        langs: Sequence[str],
-        terms: Sequence[str],
-    ) -> None:
+    def add(self, entry: IndexedDocument) -> None:
         """Insert one document with its chunks and their (normalised) vectors; `terms` (the
         embedded store's BM25 input) is unused: Milvus analyses the text itself."""
+        doc, chunks, vectors, langs = entry.doc, entry.chunks, entry.vectors, entry.langs
         self.ensure_vectors(int(vectors.shape[1]))
         assert self.manifest is not None
         self.remove(doc.source)
@@ -172,7 +165,7 @@ class MilvusWriter:
             )  # fmt: skip
         info = {
             "doc_id": doc.doc_id, "title": doc.title, "lang": doc.lang, "pages": doc.pages,
-            "size": size, "mtime": mtime, "indexed_at": time.time(),
+            "size": entry.size, "mtime": entry.mtime, "indexed_at": time.time(),
         }  # fmt: skip
         parts = [doc.text[i : i + PART_CHARS] for i in range(0, len(doc.text), PART_CHARS)]
         docs = [
@@ -203,7 +196,7 @@ class MilvusWriter:
         """Record the manifest (every change is already live in Milvus)."""
         self.ensure_vectors(dim)
         assert self.manifest is not None
-        kept = {k: v for k, v in (extra or {}).items() if v is not None}  # see writer.CARRIED
+        kept = {k: v for k, v in (extra or {}).items() if v is not None}  # see livecopy.CARRIED
         self.manifest.update(kept, updated_at=time.time())
         if calibration is not None:
             self.manifest["calibration"] = calibration

@@ -29,7 +29,42 @@ class _Nowhere:
         pass
 
 
-class Progress:
+class _Meter:
+    """What `Progress` and `Steps` share: a tqdm bar on a terminal, else a line every
+    `every` seconds on `stream`; `line` says what the line is."""
+
+    def __init__(self, total: int, enabled: bool, every: float, stream: TextIO | None) -> None:
+        self.stream = stream or sys.stderr
+        self.enabled = enabled and total > 0
+        self.every = every
+        self.started = self._last = time.monotonic()
+        self._bar: Any = None
+
+    def _open_bar(self, stream: Any, **options: Any) -> None:
+        from tqdm import tqdm
+
+        self._bar = tqdm(file=stream, **options)
+
+    def _write_line(self, force: bool = False) -> bool:
+        """Write `line` if `every` seconds have passed since the last (or `force`)."""
+        now = time.monotonic()
+        if not force and now - self._last < self.every:
+            return False
+        self._last = now
+        self.stream.write(self.line(now) + "\n")
+        self.stream.flush()
+        return True
+
+    def line(self, now: float | None = None) -> str:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        bar, self._bar = self._bar, None  # freed now, not by a later garbage collection
+        if bar is not None:
+            bar.close()
+
+
+class Progress(_Meter):
     """Counts files, bytes and chunks against the files and bytes to read."""
 
     def __init__(
@@ -40,24 +75,15 @@ class Progress:
         every: float = 5.0,
         stream: TextIO | None = None,
     ) -> None:
+        super().__init__(files, enabled, every, stream)
         self.files, self.nbytes = files, max(nbytes, 1)
         self.done_files = self.done_bytes = self.chunks = self.whole = 0
-        self.every = every
-        self.stream = stream or sys.stderr
-        self.enabled = enabled and files > 0
-        self.started = self._last = time.monotonic()
         self.lines = 0
-        self._bar: Any = None
         self.lines_wanted = self.enabled and not self.stream.isatty()
         if self.enabled:
-            from tqdm import tqdm
-
-            self._bar = tqdm(
-                total=files,
-                unit="file",
-                desc="indexing",
-                dynamic_ncols=True,
-                file=_Nowhere() if self.lines_wanted else self.stream,
+            bar_stream = _Nowhere() if self.lines_wanted else self.stream
+            self._open_bar(
+                bar_stream, total=files, unit="file", desc="indexing", dynamic_ncols=True
             )
 
     def update(self, files: int = 0, nbytes: int = 0, chunks: int = 0, whole: int = 0) -> None:
@@ -71,14 +97,8 @@ class Progress:
         if self._bar is not None:
             self._bar.update(files)
             self._bar.set_postfix(chunks=self.chunks, refresh=False)
-        if not self.lines_wanted:
-            return
-        now = time.monotonic()
-        if now - self._last >= self.every:
-            self._last = now
+        if self.lines_wanted and self._write_line():
             self.lines += 1
-            self.stream.write(self.line(now) + "\n")
-            self.stream.flush()
 
     def line(self, now: float | None = None) -> str:
         elapsed = max((now or time.monotonic()) - self.started, 1e-9)
@@ -97,15 +117,13 @@ class Progress:
         )
 
     def close(self) -> None:
-        bar, self._bar = self._bar, None  # freed now, not by a later garbage collection
-        if bar is not None:
-            bar.close()
+        super().close()
         if self.lines:  # a long run: its last line too
             self.stream.write(self.line() + "\n")
             self.stream.flush()
 
 
-class Steps:
+class Steps(_Meter):
     """`total` steps of one loop, named by `desc` ("eval hybrid") and `unit` ("queries")."""
 
     def __init__(
@@ -117,16 +135,10 @@ class Steps:
         every: float = 5.0,
         stream: TextIO | None = None,
     ) -> None:
+        super().__init__(total, enabled, every, stream)
         self.total, self.desc, self.unit, self.done = total, desc, unit, 0
-        self.stream = stream or sys.stderr
-        self.enabled = enabled and total > 0
-        self.every = every
-        self.started = self._last = time.monotonic()
-        self._bar: Any = None
         if self.enabled and self.stream.isatty():
-            from tqdm import tqdm
-
-            self._bar = tqdm(total=total, desc=desc, unit=unit, file=self.stream, leave=False)
+            self._open_bar(self.stream, total=total, desc=desc, unit=unit, leave=False)
 
     def __enter__(self) -> Steps:
         return self
@@ -141,11 +153,7 @@ class Steps:
         if self._bar is not None:
             self._bar.update(n)
             return
-        now = time.monotonic()
-        if now - self._last >= self.every or self.done == self.total:
-            self._last = now
-            self.stream.write(self.line(now) + "\n")
-            self.stream.flush()
+        self._write_line(force=self.done == self.total)
 
     def line(self, now: float | None = None) -> str:
         elapsed = max((now or time.monotonic()) - self.started, 1e-9)
@@ -155,8 +163,3 @@ class Steps:
             f"{self.done / elapsed:.1f}/s, {_duration(elapsed)} elapsed"
             + (f", ETA {_duration(left)}" if left is not None and self.done < self.total else "")
         )
-
-    def close(self) -> None:
-        bar, self._bar = self._bar, None
-        if bar is not None:
-            bar.close()

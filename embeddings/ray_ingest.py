@@ -25,21 +25,15 @@ import numpy as np
 
 from embeddings.analysis import analyse
 from embeddings.chunking import Chunk, chunk_document, passages_per_window, whole_text
-from embeddings.documents import MAX_FILE_BYTES, Document, SkipFile, iter_files, load_document
+from embeddings.documents import MAX_FILE_BYTES, Document, SkipFile, load_document
 from embeddings.docvectors import backfill, embed_whole
 from embeddings.embedders import embedder_id, load_embedder
 from embeddings.engine_check import engine_label
 from embeddings.errors import BadInput
-from embeddings.indexer import (
-    Batching,
-    ChunkingSettings,
-    changed_files,
-    chunk_language,
-    chunking_manifest,
-    drop_document_vectors,
-    remove_gone,
-)
-from embeddings.progress import Progress
+from embeddings.files import iter_files
+from embeddings.indexed import IndexedDocument
+from embeddings.indexer import Batching, ChunkingSettings, chunk_language, chunking_manifest
+from embeddings.plan import plan_run, roots_of
 from embeddings.report import IndexReport
 from embeddings.stores import DocumentVectorWriter, open_writer
 
@@ -167,21 +161,14 @@ def index_paths_ray(
     started = time.perf_counter()
     report = IndexReport()
     model = functools.cache(lambda: load_embedder(embedder_spec))  # in the driver: if needed
-    roots = [Path(os.path.realpath(p)) for p in paths]
+    roots = roots_of(paths)
     files = list(iter_files(roots))
     with open_writer(
         root, embedder_id(embedder_spec), chunking_manifest(chunking), rebuild=rebuild
     ) as writer:
-        fresh = rebuild or writer.previous is None
-        known = writer.known_sources()
-        todo = changed_files(files, known, roots, report)
-        remove_gone(writer, known, todo.seen, roots, report)
-        report.document_vectors_dropped = drop_document_vectors(writer, document_vectors)
-        dirty = bool(report.removed or report.document_vectors_dropped)
-        meter = Progress(
-            len(todo.files), sum(st.st_size for _, _, st in todo.files), progress,
-            batching.progress_seconds,
-        )  # fmt: skip
+        plan = plan_run(writer, files, roots, rebuild, document_vectors, report)
+        known, todo, dirty = plan.known, plan.todo, plan.dirty
+        meter = plan.meter(progress, batching.progress_seconds)
         dim = writer.dim
         since_publish, published_at = 0, time.monotonic()
         extra: dict[str, Any] = {"embedder_spec": embedder_spec, "embedder_engine": None}
@@ -190,7 +177,6 @@ def index_paths_ray(
                 todo.files, known, embedder_spec, chunking, batch_size, max_file_bytes,
                 address, workers, document_vectors and isinstance(writer, DocumentVectorWriter),
             )  # fmt: skip
-            content_owner = {doc_id: src for src, (doc_id, _, _) in known.items()}
             for i, row in results:
                 path, source, stat = todo.files[i]
                 old = known.get(source)
@@ -199,21 +185,15 @@ def index_paths_ray(
                     report.skipped.append((str(path), str(row["skip"])))
                     continue
                 doc = _document(row["doc"])
-                if old and old[0] == doc.doc_id:
-                    writer.touch(source, stat.st_size, stat.st_mtime)
-                    report.unchanged += 1
+                if not plan.is_new(writer, doc, path, source, stat, report):
                     continue
-                owner = content_owner.get(doc.doc_id)
-                if owner and owner != source and owner in known and Path(owner).exists():
-                    report.skipped.append((str(path), f"same content as {owner}"))
-                    continue
-                content_owner[doc.doc_id] = source
                 chunks = [Chunk(**c) for c in json.loads(row["chunks"])]
                 width = dim or load_width(row, chunks)
                 dim = width
                 vectors = np.frombuffer(row["vectors"], dtype=np.float32).reshape(-1, width)
-                writer.add(doc, stat.st_size, stat.st_mtime, chunks, vectors,
-                           json.loads(row["langs"]), json.loads(row["terms"]))  # fmt: skip
+                langs, terms = json.loads(row["langs"]), json.loads(row["terms"])
+                writer.add(IndexedDocument(doc, stat.st_size, stat.st_mtime, chunks, vectors,
+                                           langs, terms))  # fmt: skip
                 if (row["whole"] or row["whole_long"]) and isinstance(writer, DocumentVectorWriter):
                     whole = np.frombuffer(row["whole"], dtype=np.float32) if row["whole"] else None
                     writer.set_document_vector(source, doc.doc_id, whole)
@@ -236,7 +216,7 @@ def index_paths_ray(
         finally:
             meter.close()
         report.documents, report.chunks = writer.counts()
-        if dirty or (fresh and writer.published == 0):
+        if dirty or (plan.fresh and writer.published == 0):
             dim = dim or writer.dim or model().dim
             writer.commit(dim=dim, extra=extra)
     report.seconds = time.perf_counter() - started

@@ -15,6 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from embeddings.indexed import IndexedDocument
 from embeddings.store import ChunkRecord, DocumentRecord
 
 __all__ = ["LexicalStore", "Store", "StoreWriter", "is_remote", "open_store", "open_writer"]
@@ -115,16 +116,7 @@ class StoreWriter(Protocol):
 
     def remove(self, source: str) -> int: ...
 
-    def add(
-        self,
-        doc: Any,
-        size: int,
-        mtime: float,
-        chunks: Sequence[Any],
-        vectors: np.ndarray,
-        langs: Sequence[str],
-        terms: Sequence[str],
-    ) -> None: ...
+    def add(self, entry: IndexedDocument) -> None: ...
 
     def publish(
         self,

@@ -18,7 +18,7 @@ import secrets
 import shutil
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,40 +27,22 @@ import numpy as np
 from embeddings import ann
 from embeddings.diskspace import disk_full, is_disk_full, tree_size
 from embeddings.errors import IndexCorrupt, IndexLocked, IndexMismatch, IndexNotFound
-from embeddings.generations import (
-    complete_generations,
-    fsync_tree,
-    live_generation,
-    swap_in,
-)
-from embeddings.lexical import LexicalIndex, TermCounts
-from embeddings.manifest import FORMAT_VERSION, MANIFEST, file_entries, seal
+from embeddings.generations import BUILDING, collect_garbage, live_generation, swap_in
+from embeddings.indexed import IndexedDocument
+from embeddings.lexical import TermCounts
+from embeddings.livecopy import Start, copy_live
+from embeddings.manifest import FORMAT_VERSION
+from embeddings.staging import write_generation
 from embeddings.store import (
     DATABASE,
     LEXICAL,
     SCHEMA,
-    TOMBSTONES,
-    VECTORS,
-    Index,
-    check_embedder,
     text_hash,
 )
 
 log = logging.getLogger(__name__)
 
-BUILDING = ".building-"
 LOCK_TIMEOUT = 30.0  # seconds a second writer waits for the first
-# the embedder's spec and engine: queries are embedded in the engine that embedded the documents
-CARRIED = ("embedder_spec", "embedder_engine")
-
-
-def _write_faiss(index: Any, path: Path) -> None:
-    """FAISS's format through a Python file, so a full disk raises OSError (ENOSPC) here
-    instead of leaving a short file behind a C `fwrite`."""
-    import faiss
-
-    with path.open("wb") as handle:
-        faiss.write_index(index, faiss.PyCallbackIOWriter(handle.write))  # type: ignore[attr-defined]
 
 
 class IndexWriter:
@@ -98,15 +80,8 @@ class IndexWriter:
 
     def _open(self, embedder_id: str, chunking: dict[str, Any], rebuild: bool) -> None:
         self.embedder_id, self.chunking = embedder_id, chunking
-        self.created_at = time.time()
-        self.tombstones: set[int] = set()  # rows removed from an HNSW graph
-        self.max_row = 0  # the highest row id ever given out: ids are never reused
-        self.calibration: dict[str, Any] | None = None
-        # manifest fields a run that embeds nothing (a removal, an update by Ray) keeps
-        self.carried: dict[str, Any] = {}
         self.published = 0
         # BM25 changes since `_base` (the last published term counts), applied on publish
-        self._base: TermCounts | None = None
         self._removed: set[int] = set()
         self._added: dict[int, str] = {}
         try:
@@ -116,33 +91,17 @@ class IndexWriter:
         except IndexCorrupt:
             if not rebuild:
                 raise
-        self._collect_garbage()
+        collect_garbage(self.root, self.previous)
         self.path.mkdir()
         self.db = sqlite3.connect(self.path / DATABASE)
+        start = Start()
         if self.previous is not None and not rebuild:
-            live = Index(self.root)  # checks every file and structure before anything is used
-            try:
-                check_embedder(live.manifest, embedder_id, self.root)
-                if live.manifest["chunking"] != chunking:
-                    raise IndexMismatch(
-                        f"The index at {self.root} was chunked with {live.manifest['chunking']}"
-                        f", not {chunking}. Rebuild it: "
-                        f"citeqa index PATH --index {self.root} --rebuild"
-                    )
-                self.previous = live.generation
-                self.created_at = float(live.manifest["created_at"])
-                self.tombstones = set(live.tombstones.tolist())
-                self.max_row = int(live.manifest["max_row"])
-                self.calibration = live.calibration
-                self.carried = {k: live.manifest.get(k) for k in CARRIED if live.manifest.get(k)}
-                if live.db is not None:
-                    live.db.backup(self.db)
-                self.faiss = live.faiss
-                self._base = TermCounts.load(live.generation / LEXICAL)
-            except ValueError as exc:  # term counts that do not check out
-                raise IndexCorrupt(f"{live.generation}: {exc}. Rebuild the index.") from exc
-            finally:
-                live.close()
+            start = copy_live(self.root, self.db, embedder_id, chunking)
+            self.previous = start.previous
+            self.faiss = start.vectors
+        self.created_at, self.tombstones = start.created_at, start.tombstones
+        self.max_row, self.calibration = start.max_row, start.calibration
+        self.carried, self._base = start.carried, start.counts
         self.db.executescript(SCHEMA)  # adds the tables an older index lacks
         self.committed = False
 
@@ -158,21 +117,6 @@ class IndexWriter:
             self.db.close()
             self.db = None
         shutil.rmtree(self.path, ignore_errors=True)
-
-    def _collect_garbage(self) -> None:
-        """Remove what no reader can be using: unfinished `.building-*` folders (we hold the
-        lock, so their writers are dead) and generations other than the live one and the one
-        published before it."""
-        for stale in self.root.glob(f"{BUILDING}*"):
-            shutil.rmtree(stale, ignore_errors=True)
-        keep = {self.previous.name} if self.previous else set()
-        gens = [g for g in self.root.glob("gen-*") if g.is_dir()]
-        if self.previous is not None:
-            older = sorted(g for g in complete_generations(self.root) if g < self.previous)
-            keep |= {g.name for g in older[-1:]}
-        for gen in gens:
-            if gen.name not in keep:
-                shutil.rmtree(gen, ignore_errors=True)
 
     @contextlib.contextmanager
     def _disk_space(self) -> Iterator[None]:
@@ -303,31 +247,14 @@ class IndexWriter:
             self._db.execute("DELETE FROM document_vectors WHERE source = ?", (source,))
             return len(rows)
 
-    def add(
-        self,
-        doc: Any,
-        size: int,
-        mtime: float,
-        chunks: Sequence[Any],
-        vectors: np.ndarray,
-        langs: Sequence[str],
-        terms: Sequence[str],
-    ) -> None:
+    def add(self, entry: IndexedDocument) -> None:
         """Insert one document with its chunks and their (normalised) vectors."""
-        self.remove(doc.source)
+        self.remove(entry.doc.source)
         with self._disk_space():
-            self._add(doc, size, mtime, chunks, vectors, langs, terms)
+            self._add(entry)
 
-    def _add(
-        self,
-        doc: Any,
-        size: int,
-        mtime: float,
-        chunks: Sequence[Any],
-        vectors: np.ndarray,
-        langs: Sequence[str],
-        terms: Sequence[str],
-    ) -> None:
+    def _add(self, entry: IndexedDocument) -> None:
+        doc, chunks, vectors, terms = entry.doc, entry.chunks, entry.vectors, entry.terms
         db = self._db
         db.execute(
             "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?)",
@@ -338,8 +265,8 @@ class IndexWriter:
                 doc.lang,
                 doc.text,
                 json.dumps(doc.pages),
-                size,
-                mtime,
+                entry.size,
+                entry.mtime,
                 time.time(),
             ),
         )
@@ -364,7 +291,7 @@ class IndexWriter:
                     text_hash(c.text),
                     term,
                 )
-                for row, c, lang, term in zip(rows, chunks, langs, terms, strict=True)
+                for row, c, lang, term in zip(rows, chunks, entry.langs, terms, strict=True)
             ],
         )
         self._added.update((int(row), term) for row, term in zip(rows, terms, strict=True))
@@ -445,12 +372,7 @@ class IndexWriter:
     def _write(
         self, stage: Path, counts: TermCounts, dim: int, docs: int, chunks: int, extra: dict
     ) -> Path:
-        lexical = stage / LEXICAL
-        LexicalIndex.from_counts(counts).save(lexical)
-        counts.save(lexical)
-        np.save(stage / TOMBSTONES, np.asarray(sorted(self.tombstones), dtype=np.int64))
-        _write_faiss(self.faiss, stage / VECTORS)
-        manifest = {
+        fields = {
             "format_version": FORMAT_VERSION,
             "embedder": self.embedder_id,
             "dim": dim,
@@ -466,10 +388,6 @@ class IndexWriter:
             "updated_at": time.time(),
             **self.carried,
             **{k: v for k, v in extra.items() if v is not None},
-            "files": file_entries(stage),
         }
-        if self.calibration is not None:
-            manifest["calibration"] = self.calibration
-        (stage / MANIFEST).write_text(json.dumps(seal(manifest), indent=2), encoding="utf-8")
-        fsync_tree(stage)
+        write_generation(stage, self.faiss, counts, self.tombstones, fields, self.calibration)
         return swap_in(self.root, stage, self.previous)

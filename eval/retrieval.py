@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from citeqa.extras import require
-from embeddings.documents import detect_language
+from embeddings.language import detect_language
 from embeddings.progress import Steps
 from eval.datasets import Dataset, Query, contains
 from qa.retrieval import Hit, Retriever

@@ -20,15 +20,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from embeddings.documents import (
-    MAX_FILE_SECONDS,
-    SUPPORTED_SUFFIXES,
-    Document,
-    SkipFile,
-    load_document,
-)
+from embeddings.documents import MAX_FILE_SECONDS, Document, SkipFile, load_document
 from embeddings.embedders import Embedder
 from embeddings.errors import BadInput
+from embeddings.reading import SUPPORTED_SUFFIXES
 from embeddings.store import Index
 from qa.service import QAService
 

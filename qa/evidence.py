@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from embeddings.chunking import split_sentences
-from embeddings.documents import detect_language
+from embeddings.language import detect_language
 from embeddings.store import ChunkRecord
 from qa.answering import Candidate
 from qa.citations import MARKER, Citation, inert

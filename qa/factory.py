@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from embeddings.compiled_cache import CompiledCache
-from embeddings.documents import warm_language_identifier
 from embeddings.embedders import (
     DEFAULT_EMBEDDER,
     E5_ENGINES,
@@ -21,6 +20,7 @@ from embeddings.embedders import (
     load_embedder,
 )
 from embeddings.engine_check import check_engine
+from embeddings.language import warm_language_identifier
 from embeddings.store import Index, check_embedder
 from embeddings.stores import LexicalStore, is_remote, manifest_of, open_store
 from qa.answerers import load_answerer

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from pathlib import PurePath
 from typing import Any
 
+from citeqa.paths import is_below
 from embeddings.store import Index
 
 UPLOADS = "uploads"
@@ -26,7 +27,7 @@ def public_names(sources: Iterable[str], uploads: str | None = None) -> dict[str
     """source -> its name below the collection's shared folder (`uploads/...` for files
     under `uploads`)."""
     sources = list(sources)
-    inside = {s for s in sources if uploads and _below(s, uploads)}
+    inside = {s for s in sources if uploads and is_below(s, uploads)}
     rest = [s for s in sources if s not in inside]
     names = {s: f"{UPLOADS}/{PurePath(os.path.relpath(s, uploads)).as_posix()}" for s in inside}
     if rest:
@@ -38,13 +39,6 @@ def public_names(sources: Iterable[str], uploads: str | None = None) -> dict[str
             name = os.path.relpath(s, shared) if shared is not None else os.path.basename(s)
             names[s] = PurePath(name).as_posix()
     return names
-
-
-def _below(path: str, folder: str) -> bool:
-    try:
-        return os.path.commonpath([path, folder]) == folder
-    except ValueError:
-        return False
 
 
 def names_of(index: Index) -> dict[str, str]:

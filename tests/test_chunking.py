@@ -7,7 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from embeddings.chunking import _normalise, chunk_document, split_sentences
-from embeddings.documents import Document, boilerplate_spans, doc_id_for
+from embeddings.cleaning import boilerplate_spans
+from embeddings.documents import Document, doc_id_for
 from embeddings.embedders import FakeEmbedder
 
 COUNT = FakeEmbedder().count_tokens

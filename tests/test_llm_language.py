@@ -4,6 +4,7 @@ llama.cpp server with SmolLM2)."""
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import json
 import struct
@@ -204,9 +205,10 @@ def test_bad_arguments_are_one_line_errors(tmp_path: Path) -> None:
 
 
 def test_figures_by_hand(bench: ModuleType) -> None:
-    assert bench.percentile([3.0, 1.0, 2.0, 4.0], 50) == 2.0
-    assert bench.percentile([3.0, 1.0, 2.0, 4.0], 95) == 4.0
-    assert bench.percentile([], 50) is None
+    figures = importlib.import_module("llm_figures")  # bench/, on the path since `bench`
+    assert figures.percentile([3.0, 1.0, 2.0, 4.0], 50) == 2.0
+    assert figures.percentile([3.0, 1.0, 2.0, 4.0], 95) == 4.0
+    assert figures.percentile([], 50) is None
     assert bench.pair("en", ["nl", "nl"]) == "en→nl"
     assert bench.pair("nl", ["nl", "en"]) == "nl→mixed"
     assert bench.pair("nl", []) == "nl→none"
@@ -223,9 +225,9 @@ def test_figures_by_hand(bench: ModuleType) -> None:
     assert [r["id"] for r in bench.spread(rows, 4)] == [0, 1, 6, 7]
     assert [r["id"] for r in bench.spread(rows, 5)] == [0, 1, 6, 7, 3]
     assert bench.spread(rows, None) == rows
-    record = {**dict.fromkeys(bench.Record.__dataclass_fields__), "echoed_prompt": False}
+    record = {**dict.fromkeys(figures.Record.__dataclass_fields__), "echoed_prompt": False}
     rows = [
-        bench.Record(**{**record, **r})
+        figures.Record(**{**record, **r})
         for r in (
             dict(qid="a", lang="en", answerable=True, pair="en→nl", raw="x [1]", text="x [1]",
                  abstained=False, refused_in_words=False, answer_lang="en", markers=1,
@@ -237,7 +239,7 @@ def test_figures_by_hand(bench: ModuleType) -> None:
                  correct=False, latency_s=3.0, first_token_s=None),
         )
     ]  # fmt: skip
-    figures = bench.summarize(rows)
+    figures = figures.summarize(rows)
     assert figures["in_question_language"] == 0.5
     assert figures["markers_valid"] == 0.5
     assert figures["citations_supported"] == 0.5
@@ -260,6 +262,8 @@ def _gguf(path: Path, fields: list[tuple[str, int, bytes]]) -> Path:
 
 
 def test_gguf_header_is_read_as_written(bench: ModuleType, tmp_path: Path) -> None:
+    models = importlib.import_module("llm_models")  # bench/, on the path since `bench`
+
     def string(s: str) -> bytes:
         return struct.pack("<Q", len(s.encode())) + s.encode()
 
@@ -275,17 +279,17 @@ def test_gguf_header_is_read_as_written(bench: ModuleType, tmp_path: Path) -> No
             ("general.flag", 7, struct.pack("<?", True)),
         ],
     )
-    meta = bench.gguf_metadata(path)
+    meta = models.gguf_metadata(path)
     assert meta["general.name"] == "Tiny 1M"
     assert meta["general.languages"] == ["en", "nl"]
     assert meta["tokenizer.scores"] == "<20 values>"
     assert meta["general.flag"] is True
-    card = bench.model_card(path)
+    card = models.model_card(path)
     assert card["finetune"] == "instruct" and card["context_length"] == 2048
     assert card["chat_template"] is True
     (tmp_path / "x.bin").write_bytes(b"PK\x03\x04 not a model")
     with pytest.raises(ValueError, match="not a GGUF"):
-        bench.gguf_metadata(tmp_path / "x.bin")
+        models.gguf_metadata(tmp_path / "x.bin")
 
 
 @pytest.mark.slow

@@ -14,6 +14,7 @@ if importlib.util.find_spec("pymilvus") is None or importlib.util.find_spec("mil
 
 from embeddings.embedders import FakeEmbedder
 from embeddings.errors import BadInput, IndexMismatch, IndexNotFound
+from embeddings.indexed import IndexedDocument
 from embeddings.indexer import ChunkingSettings, chunking_manifest, index_paths, remove_sources
 from embeddings.milvus_schema import MilvusSpec
 from embeddings.milvus_store import MilvusStore
@@ -141,7 +142,8 @@ def _add(
         chunk_id=f"{source}-0", doc_id=source, ordinal=0, start=0, end=len(text), text=text[:2000],
         n_tokens=len(text.split()),
     )  # fmt: skip
-    writer.add(doc, len(text), 0.0, [chunk], FakeEmbedder(64).embed_documents([text]), [lang], [""])
+    vectors = FakeEmbedder(64).embed_documents([text])
+    writer.add(IndexedDocument(doc, len(text), 0.0, [chunk], vectors, [lang], [""]))
 
 
 def test_dutch_stemming_is_real(tmp_path: Path) -> None:

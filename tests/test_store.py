@@ -567,7 +567,7 @@ def test_a_full_disk_is_one_line_and_keeps_the_previous_generation(
     """ENOSPC injected where FAISS is written (a real small disk: test_crash.py)."""
     import errno
 
-    from embeddings import writer
+    from embeddings import staging
     from embeddings.errors import DiskFull
 
     before = live_generation(small_index)
@@ -576,7 +576,7 @@ def test_a_full_disk_is_one_line_and_keeps_the_previous_generation(
         path.write_bytes(b"x" * 100)
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(writer, "_write_faiss", full)
+    monkeypatch.setattr(staging, "write_faiss", full)
     (small_corpus / "new.txt").write_text("Een nieuw document over sluizen.")
     with pytest.raises(DiskFull) as caught:
         run(small_corpus, small_index, FakeEmbedder(64))
@@ -606,12 +606,12 @@ def test_the_cli_gives_a_full_disk_its_own_exit_code(
     from typer.testing import CliRunner
 
     from cli import app
-    from embeddings import writer
+    from embeddings import staging
 
     def full(index: object, path: Path) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(writer, "_write_faiss", full)
+    monkeypatch.setattr(staging, "write_faiss", full)
     (small_corpus / "new.txt").write_text("Een nieuw document over sluizen.")
     chunking = ["--max-tokens", "24", "--overlap-tokens", "6"]
     result = CliRunner().invoke(

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from citeqa.errors import BadInput, LLMUnavailable
-from embeddings.documents import boilerplate_spans
+from embeddings.cleaning import boilerplate_spans
 from embeddings.store import Index
 from qa.answer import Delta, Done
 from qa.answerability import FEATURES, Background, Model, signals

@@ -21,16 +21,15 @@ from typing import Any, cast
 
 import numpy as np
 
-from citeqa.settings import ChunkingConfig
+from citeqa.settings import ChunkingConfig, IndexingConfig
 from embeddings.analysis import ANALYSIS_VERSION, analyse
+from embeddings.changes import changed_files, drop_document_vectors, remove_gone
 from embeddings.chunking import (
     Chunk,
     chunk_document,
     whole_text,
 )
 from embeddings.documents import (
-    MAX_FILE_BYTES,
-    MAX_FILE_SECONDS,
     Document,
     SkipFile,
     detect_language,
@@ -60,20 +59,6 @@ def chunking_manifest(chunking: ChunkingConfig) -> dict[str, Any]:
         "overlap_tokens": chunking.overlap_tokens,
         "analysis": ANALYSIS_VERSION,
     }
-
-
-def remove_gone(
-    writer: Any, known: Any, seen: Any, roots: Sequence[Path], report: IndexReport
-) -> None:
-    """Remove from the index every known source under `roots` that was not seen this run."""
-    for source in sorted(known):
-        if source not in seen and _under(source, roots):
-            writer.remove(source)
-            report.removed.append(source)
-
-
-def _under(source: str, roots: Sequence[Path]) -> bool:
-    return any(source == str(r) or source.startswith(str(r) + os.sep) for r in roots)
 
 
 def chunk_language(text: str, doc_lang: str) -> str:
@@ -110,23 +95,29 @@ def index_paths(
     rebuild: bool = False,
     progress: bool = True,
     batch_size: int = 32,
-    max_file_bytes: int = MAX_FILE_BYTES,
-    batching: Batching = Batching(),
-    document_vectors: bool = True,
-    max_file_seconds: float = MAX_FILE_SECONDS,
+    indexing: IndexingConfig | None = None,
+    max_file_bytes: int | None = None,
+    batching: Batching | None = None,
     read: Callable[[Path, str], Document] | None = None,
 ) -> IndexReport:
     """Index `paths` (files or folders, recursively) into the index directory `root`.
 
-    `embedder` is a factory, so a run with nothing to embed never loads a model. Files over
-    `max_file_bytes` are skipped, with the reason in the report. `progress` reports on stderr
-    (see `embeddings.progress`). `document_vectors`: in a collection of mostly short
+    `embedder` is a factory, so a run with nothing to embed never loads a model. `indexing`
+    (the settings section, whole; default its defaults) says which files are skipped, with
+    the reason in the report (over `max_file_mb`, or taking over `max_file_seconds` to read),
+    how often a long run publishes, and `document_vectors`: in a collection of mostly short
     documents, also embed whole each document the embedder reads in one window, where the
-    store keeps such vectors (`_Run.per_window`, `_Run.backfill`). A file whose text takes
-    over `max_file_seconds` to read is skipped too. `read(path, source)`: how a file becomes
-    a `Document` (default `load_document` with these limits); the upload backend passes the
-    documents it read before it took its lock.
+    store keeps such vectors (`_Run.per_window`, `_Run.backfill`). `max_file_bytes` and
+    `batching` override what it says (an upload's own limit, a test's small batches).
+    `progress` reports on stderr (see `embeddings.progress`). `read(path, source)`: how a file
+    becomes a `Document` (default `load_document` with these limits); the upload backend
+    passes the documents it read before it took its lock.
     """
+    indexing = indexing or IndexingConfig()
+    if max_file_bytes is None:
+        max_file_bytes = indexing.max_file_bytes
+    batching = batching or Batching.of(indexing)
+    document_vectors, max_file_seconds = indexing.document_vectors, indexing.max_file_seconds
     started = time.perf_counter()
     chunking = chunking or ChunkingConfig()
     report = IndexReport()
@@ -218,49 +209,6 @@ def _warm(model: Callable[[], Embedder]) -> threading.Thread:
     thread = threading.Thread(target=work, name="citeqa-warm", daemon=True)
     thread.start()
     return thread
-
-
-@dataclass
-class Todo:
-    files: list[tuple[Path, str, os.stat_result]]  # (path, source, stat) to read
-    seen: set[str]  # sources found under the roots (to keep)
-
-
-def drop_document_vectors(writer: StoreWriter, wanted: bool) -> int:
-    """`indexing.document_vectors=false`: an index that has some loses them, so every
-    document is scored alike (by the mean of its passage vectors). How many went."""
-    if wanted or not isinstance(writer, DocumentVectorWriter):
-        return 0
-    return writer.clear_document_vectors()
-
-
-def changed_files(
-    files: Sequence[tuple[Path, str | None]],
-    known: dict[str, tuple[str, int, float]],
-    roots: Sequence[Path],
-    report: IndexReport,
-) -> Todo:
-    """The files to read (new, or size or mtime changed); the rest counted or skipped."""
-    todo = Todo([], set())
-    for path, reason in files:
-        source = os.path.realpath(path)
-        todo.seen.add(source)
-        if reason:
-            report.skipped.append((str(path), reason))
-            if path.is_dir():  # a folder that cannot be listed keeps what it had
-                todo.seen.update(s for s in known if _under(s, [Path(source)]))
-            continue
-        try:
-            stat = path.stat()
-        except OSError as exc:
-            report.skipped.append((str(path), f"cannot stat: {exc.strerror}"))
-            continue
-        old = known.get(source)
-        if old and old[1] == stat.st_size and old[2] == stat.st_mtime:
-            report.unchanged += 1
-            continue
-        todo.files.append((path, source, stat))
-    return todo
 
 
 @dataclass

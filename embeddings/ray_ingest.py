@@ -23,22 +23,16 @@ from typing import Any
 
 import numpy as np
 
+from citeqa.settings import IndexingConfig
 from embeddings.analysis import analyse
+from embeddings.changes import changed_files, drop_document_vectors, remove_gone
 from embeddings.chunking import Chunk, chunk_document, passages_per_window, whole_text
-from embeddings.documents import MAX_FILE_BYTES, Document, SkipFile, iter_files, load_document
+from embeddings.documents import Document, SkipFile, iter_files, load_document
 from embeddings.docvectors import backfill, embed_whole
 from embeddings.embedders import embedder_id, load_embedder
 from embeddings.engine_check import engine_label
 from embeddings.errors import BadInput
-from embeddings.indexer import (
-    Batching,
-    ChunkingSettings,
-    changed_files,
-    chunk_language,
-    chunking_manifest,
-    drop_document_vectors,
-    remove_gone,
-)
+from embeddings.indexer import Batching, ChunkingSettings, chunk_language, chunking_manifest
 from embeddings.progress import Progress
 from embeddings.report import IndexReport
 from embeddings.stores import DocumentVectorWriter, open_writer
@@ -46,7 +40,7 @@ from embeddings.stores import DocumentVectorWriter, open_writer
 log = logging.getLogger(__name__)
 
 INSTALL = "pip install 'citeqa[ray]'"
-_CHUNKING, _BATCHING = ChunkingSettings(), Batching()
+_CHUNKING = ChunkingSettings()
 FILES_PER_BATCH = 4  # files per map_batches call: small, so progress moves and work spreads
 
 
@@ -157,13 +151,14 @@ def index_paths_ray(
     rebuild: bool = False,
     progress: bool = True,
     batch_size: int = 32,
-    max_file_bytes: int = MAX_FILE_BYTES,
-    batching: Batching = _BATCHING,
+    indexing: IndexingConfig | None = None,
     workers: int | None = None,
-    document_vectors: bool = True,
 ) -> IndexReport:
     """`index_paths`, with reading, chunking and embedding on Ray (`workers` actors, default
-    one per CPU the cluster has)."""
+    one per CPU the cluster has); `indexing` the settings section whole, as there."""
+    indexing = indexing or IndexingConfig()
+    max_file_bytes, batching = indexing.max_file_bytes, Batching.of(indexing)
+    document_vectors = indexing.document_vectors
     started = time.perf_counter()
     report = IndexReport()
     model = functools.cache(lambda: load_embedder(embedder_spec))  # in the driver: if needed

@@ -11,6 +11,8 @@ judged again by the caller, with the same result.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 import weakref
 from collections import OrderedDict
@@ -41,7 +43,9 @@ class Judged:
         """The turn `question` after `history`, judged on `index` (a loaded generation) with
         `options` (k, mode, lang) and `answerer`."""
         where = (str(index.root), index.generation.name)
-        return (where, question, tuple(history), options, answerer.name, id(answerer))
+        # the conversation by its digest: an entry stays small however long the turns are
+        turn = hashlib.sha256(json.dumps([question, list(history)]).encode()).hexdigest()
+        return (where, turn, options, answerer.name, id(answerer))
 
     def get(self, key: Hashable, answerer: Any) -> float | None:
         with self._lock:

@@ -211,3 +211,22 @@ def test_index_rows_by_language_and_source(small_index: Path) -> None:
     assert set(index.row_terms()) == set(every.tolist())
     assert index.document_pages(sources[0]) == [] and index.document_pages("nope") == []
     index.close()
+
+
+def test_a_judged_turn_is_read_back_only_as_it_was_judged(small_index: Path) -> None:
+    from qa.answering import ExtractiveAnswerer
+    from qa.judged import Judged
+
+    index = Index(small_index)
+    one, two = ExtractiveAnswerer(FakeEmbedder()), ExtractiveAnswerer(FakeEmbedder())
+    judged = Judged(size=2)
+    key = judged.key(index, "Q?", [("a", "b")], (None, None, None), one)
+    judged.put(key, one, 0.7)
+    assert judged.get(key, one) == 0.7
+    assert judged.get(key, two) is None  # another answerer (an LLM condenses its own way)
+    assert judged.get(judged.key(index, "Q?", [], (None, None, None), one), one) is None
+    assert judged.get(judged.key(index, "Q?", [("a", "b")], (3, None, None), one), one) is None
+    for n in range(2):
+        judged.put(judged.key(index, f"other {n}", [], (None, None, None), one), one, 0.1)
+    assert judged.get(key, one) is None  # the least recently used went first
+    index.close()

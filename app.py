@@ -25,7 +25,7 @@ except ImportError:
 
     raise MissingExtra("the chat UI (gradio) is not installed: pip install 'citeqa[ui]'") from None
 
-from citeqa.settings import MAX_FILE_SECONDS
+from citeqa.settings import IndexingConfig
 from embeddings.documents import SUPPORTED_SUFFIXES
 from embeddings.errors import BadInput, CiteqaError
 from qa.backend import MAX_UPLOAD_BYTES, Backend, Upload, UploadReport
@@ -164,16 +164,14 @@ def create_app(
     service: QAService,
     embedder_spec: str,
     _data_dir: Path | None = None,
-    document_vectors: bool = True,
+    indexing: IndexingConfig | None = None,
     read_only: bool = False,
     signed_in: bool = False,
-    max_file_seconds: float = MAX_FILE_SECONDS,
 ) -> gr.Blocks:
     """The chat UI over `service`. Uploads go to the index's own `<index>/uploads/` (the third
     argument, a data folder, is no longer used: sibling indexes must not share uploads), and
-    are indexed with `indexing.document_vectors` as given. `read_only`: no upload or remove,
-    in the page or the API; `signed_in`: the server has a key, so the page offers sign-out;
-    `max_file_seconds`: `indexing.max_file_seconds`, how long reading one upload may take."""
+    are indexed with the `indexing` settings given. `read_only`: no upload or remove, in the
+    page or the API; `signed_in`: the server has a key, so the page offers sign-out."""
     from gradio.utils import get_upload_folder
 
     # files uploaded but never added (a page left mid-way) leave Gradio's folder within hours
@@ -190,8 +188,7 @@ def create_app(
         embedder_spec,
         Path(get_upload_folder()),
         uploaded_here,
-        document_vectors,
-        max_file_seconds=max_file_seconds,
+        indexing,
     )
 
     def documents() -> list[dict[str, Any]]:
@@ -597,10 +594,9 @@ def build_server(
         service,
         spec,
         settings.index.parent,
-        settings.indexing.document_vectors,
+        settings.indexing,
         read_only=read_only,
         signed_in=api_key is not None,
-        max_file_seconds=settings.indexing.max_file_seconds,
     )
     demo.queue(default_concurrency_limit=8)
     server = api.create_api(service, api_key)
@@ -624,7 +620,7 @@ def serve(
     import sys
 
     from qa import api
-    from qa.factory import embedder_spec, open_service
+    from qa.factory import open_service, pin_and_open
     from qa.settings import Settings
 
     settings = settings or Settings()
@@ -633,8 +629,9 @@ def serve(
     # a busy port fails here, in one line, before any loading
     sock = sock or api.bind(host, port)
     try:
-        spec = embedder_spec(settings)
-        service = open_service(settings.model_copy(update={"embedder": spec}))
+        pinned, retriever = pin_and_open(settings)  # the store opened once
+        spec = str(pinned.embedder)
+        service = open_service(pinned, retriever)
         # OpenVINO builds the embedder's graph on first use (about 3.5 s): now, not on the
         # first question, so "chat UI on ..." below means ready
         service.retriever.embedder.embed_query("warm-up")

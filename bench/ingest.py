@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from citeqa.settings import ChunkingConfig
+from citeqa.settings import ChunkingConfig, IndexingConfig
 from embeddings.embedders import Embedder, load_embedder
 from embeddings.indexer import index_paths
 from embeddings.report import IndexReport
@@ -49,7 +49,7 @@ def _round(
         started = time.perf_counter()
         report = index_paths(
             paths, root / "index", lambda: embedder, spec, ChunkingConfig(), progress=False,
-            document_vectors=whole,
+            indexing=IndexingConfig(document_vectors=whole),
         )  # fmt: skip
         pipeline = time.perf_counter() - started
         if not raw:

@@ -47,7 +47,7 @@ def index(
 ) -> None:
     """Add new and changed files to the index; drop files that are gone from PATHS."""
     from embeddings.embedders import DEFAULT_EMBEDDER, load_embedder
-    from embeddings.indexer import Batching, index_paths
+    from embeddings.indexer import index_paths
     from qa.factory import compiled_cache, embedder_spec
 
     settings = settings_from(
@@ -69,10 +69,8 @@ def index(
             settings.chunking,
             rebuild=rebuild,
             progress=not quiet,
-            max_file_bytes=settings.indexing.max_file_bytes,
-            batching=Batching.of(settings.indexing),
+            indexing=settings.indexing,
             workers=ray_workers,
-            document_vectors=settings.indexing.document_vectors,
         )
     else:
         report = index_paths(
@@ -83,10 +81,7 @@ def index(
             settings.chunking,
             rebuild=rebuild,
             progress=not quiet,
-            max_file_bytes=settings.indexing.max_file_bytes,
-            batching=Batching.of(settings.indexing),
-            document_vectors=settings.indexing.document_vectors,
-            max_file_seconds=settings.indexing.max_file_seconds,
+            indexing=settings.indexing,
         )
     out = typer.echo
     out(terminal_safe(f"index: {settings.index}", newlines=False))

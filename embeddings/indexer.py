@@ -22,7 +22,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from citeqa.settings import ChunkingConfig
+from citeqa.settings import ChunkingConfig, IndexingConfig
 from embeddings.analysis import ANALYSIS_VERSION, analyse
 from embeddings.chunking import (
     Chunk,
@@ -30,8 +30,6 @@ from embeddings.chunking import (
     whole_text,
 )
 from embeddings.documents import (
-    MAX_FILE_BYTES,
-    MAX_FILE_SECONDS,
     Document,
     SkipFile,
     load_document,
@@ -98,23 +96,29 @@ def index_paths(
     rebuild: bool = False,
     progress: bool = True,
     batch_size: int = 32,
-    max_file_bytes: int = MAX_FILE_BYTES,
-    batching: Batching = Batching(),
-    document_vectors: bool = True,
-    max_file_seconds: float = MAX_FILE_SECONDS,
+    indexing: IndexingConfig | None = None,
+    max_file_bytes: int | None = None,
+    batching: Batching | None = None,
     read: Callable[[Path, str], Document] | None = None,
 ) -> IndexReport:
     """Index `paths` (files or folders, recursively) into the index directory `root`.
 
-    `embedder` is a factory, so a run with nothing to embed never loads a model. Files over
-    `max_file_bytes` are skipped, with the reason in the report. `progress` reports on stderr
-    (see `embeddings.progress`). `document_vectors`: in a collection of mostly short
+    `embedder` is a factory, so a run with nothing to embed never loads a model. `indexing`
+    (the settings section, whole; default its defaults) says which files are skipped, with
+    the reason in the report (over `max_file_mb`, or taking over `max_file_seconds` to read),
+    how often a long run publishes, and `document_vectors`: in a collection of mostly short
     documents, also embed whole each document the embedder reads in one window, where the
-    store keeps such vectors (`embeddings.docvectors.WholeDocuments`). A file whose text takes
-    over `max_file_seconds` to read is skipped too. `read(path, source)`: how a file becomes
-    a `Document` (default `load_document` with these limits); the upload backend passes the
-    documents it read before it took its lock.
+    store keeps such vectors (`embeddings.docvectors.WholeDocuments`). `max_file_bytes` and
+    `batching` override what it says (an upload's own limit, a test's small batches).
+    `progress` reports on stderr (see `embeddings.progress`). `read(path, source)`: how a file
+    becomes a `Document` (default `load_document` with these limits); the upload backend
+    passes the documents it read before it took its lock.
     """
+    indexing = indexing or IndexingConfig()
+    if max_file_bytes is None:
+        max_file_bytes = indexing.max_file_bytes
+    batching = batching or Batching.of(indexing)
+    document_vectors, max_file_seconds = indexing.document_vectors, indexing.max_file_seconds
     started = time.perf_counter()
     chunking = chunking or ChunkingConfig()
     report = IndexReport()

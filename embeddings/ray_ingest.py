@@ -23,9 +23,10 @@ from typing import Any
 
 import numpy as np
 
+from citeqa.settings import IndexingConfig
 from embeddings.analysis import analyse
 from embeddings.chunking import Chunk, chunk_document, passages_per_window, whole_text
-from embeddings.documents import MAX_FILE_BYTES, Document, SkipFile, load_document
+from embeddings.documents import Document, SkipFile, load_document
 from embeddings.docvectors import backfill, embed_whole
 from embeddings.embedders import embedder_id, load_embedder
 from embeddings.engine_check import engine_label
@@ -40,7 +41,7 @@ from embeddings.stores import DocumentVectorWriter, open_writer
 log = logging.getLogger(__name__)
 
 INSTALL = "pip install 'citeqa[ray]'"
-_CHUNKING, _BATCHING = ChunkingSettings(), Batching()
+_CHUNKING = ChunkingSettings()
 FILES_PER_BATCH = 4  # files per map_batches call: small, so progress moves and work spreads
 
 
@@ -151,13 +152,14 @@ def index_paths_ray(
     rebuild: bool = False,
     progress: bool = True,
     batch_size: int = 32,
-    max_file_bytes: int = MAX_FILE_BYTES,
-    batching: Batching = _BATCHING,
+    indexing: IndexingConfig | None = None,
     workers: int | None = None,
-    document_vectors: bool = True,
 ) -> IndexReport:
     """`index_paths`, with reading, chunking and embedding on Ray (`workers` actors, default
-    one per CPU the cluster has)."""
+    one per CPU the cluster has); `indexing` the settings section whole, as there."""
+    indexing = indexing or IndexingConfig()
+    max_file_bytes, batching = indexing.max_file_bytes, Batching.of(indexing)
+    document_vectors = indexing.document_vectors
     started = time.perf_counter()
     report = IndexReport()
     model = functools.cache(lambda: load_embedder(embedder_spec))  # in the driver: if needed

@@ -10,11 +10,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from embeddings.embedders import load_embedder
-from embeddings.indexer import Batching, index_paths
+from embeddings.indexer import index_paths
 from embeddings.stores import is_remote
 from eval.datasets import Dataset, load_dataset, write_beir_corpus
 from eval.retrieval import RetrievalEval, evaluate
-from qa.factory import compiled_cache, embedder_spec, open_retriever
+from qa.factory import compiled_cache, embedder_spec, pin_and_open
 from qa.retrieval import Retriever
 from qa.settings import Mode, Settings
 
@@ -49,8 +49,7 @@ def index_documents(docs: Path, index: Path, settings: Settings, progress: bool)
         spec,
         settings.chunking,
         progress=progress,
-        batching=Batching.of(settings.indexing),
-        document_vectors=settings.indexing.document_vectors,
+        indexing=settings.indexing,
     )
     return settings.model_copy(update={"index": index, "embedder": spec})
 
@@ -79,6 +78,5 @@ def run_eval(
     dataset = load_dataset(path)
     settings, doc_of_file = prepare(dataset, settings, progress, index_dir)
     if retriever is None:
-        settings = settings.model_copy(update={"embedder": embedder_spec(settings)})
-        retriever = open_retriever(settings)
+        settings, retriever = pin_and_open(settings)
     return dataset, evaluate(retriever, dataset, modes, doc_of_file, progress), retriever

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,9 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
-from embeddings.analysis import analyse, analyse_query, fold, tokens
+from embeddings.analysis import analyse, tokens
 from embeddings.embedders import Embedder
 from embeddings.store import ChunkRecord
+from qa.query import Query
 
 MODEL_FILE = Path(__file__).with_name("answerability.json")
 FEATURES = (
@@ -68,7 +68,6 @@ GENERIC = (
     "Het boek vertelt het verhaal van een familie over drie generaties.",
     "De prijzen van groente en fruit stegen vorige maand licht.",
 )
-_NAME_OR_NUMBER = re.compile(r"(?<=[\w,;:] )[A-ZÀ-ÖØ-Þ][\w'’-]{2,}|\d+(?:[.,]\d+)*")
 
 
 @dataclass(frozen=True)
@@ -122,7 +121,7 @@ class Background:
         return float(np.mean(self._vectors @ query_vector))
 
 
-def _covered(question: str, passages: Sequence[ChunkRecord]) -> tuple[float, float]:
+def _covered(question: Query, passages: Sequence[ChunkRecord]) -> tuple[float, float]:
     """Shares of the question's content words, and of its names and numbers, that occur in
     the passages (stemmed in Dutch and English; names and numbers folded, as written)."""
     terms: set[str] = set()
@@ -131,18 +130,17 @@ def _covered(question: str, passages: Sequence[ChunkRecord]) -> tuple[float, flo
         terms.update(analyse(p.text, "nl"))
         terms.update(analyse(p.text, "en"))
         folded += " " + " ".join(tokens(p.text))
-    words = [w for w in dict.fromkeys(tokens(question)) if analyse_query(w)]
-    content = sum(1 for w in words if set(analyse_query(w)) & terms) / max(1, len(words))
-    marks = [fold(m) for m in _NAME_OR_NUMBER.findall(question)]
-    if not marks:
+    words = question.content_words
+    content = sum(1 for stems in words if stems & terms) / max(1, len(words))
+    if not question.marks:
         return content, 1.0
     padded = f" {folded} "
-    found = sum(1 for m in marks if all(f" {t} " in padded for t in tokens(m)))
-    return content, found / len(marks)
+    found = sum(1 for m in question.marks if all(f" {t} " in padded for t in m))
+    return content, found / len(question.marks)
 
 
 def signals(
-    question: str,
+    question: str | Query,
     query_vector: np.ndarray,
     pool: Sequence[float],
     passages: Sequence[ChunkRecord],
@@ -150,14 +148,16 @@ def signals(
     typed: bool,
     background: Background,
 ) -> dict[str, float]:
-    """The model's inputs. `pool`: dense cosines of the question's retrieved list, best
+    """The model's inputs. `question`: what is judged (a `Query` brings its words analysed
+    once); `pool`: dense cosines of the question's retrieved list, best
     first; `passages`: the passages answers are read from; `best_sentence`: the best
     sentence's cosine (None when no passage has a sentence). With one cosine in `pool` (an
     index of one passage) `top_vs_tail` is left out, and the model reads it as neutral."""
     generic = background.mean_similarity(query_vector)
     top = float(pool[0]) if len(pool) else generic
     tail = pool[len(pool) // 2 :] if len(pool) > 1 else pool
-    content, marks = _covered(question, passages[:3])
+    judged = question if isinstance(question, Query) else Query(question)
+    content, marks = _covered(judged, passages[:3])
     found = {
         "top_vs_generic": top - generic,
         "sentence_vs_generic": (best_sentence if best_sentence is not None else generic) - generic,

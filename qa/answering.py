@@ -13,9 +13,9 @@ import math
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
-from embeddings.analysis import analyse, analyse_query
+from embeddings.analysis import analyse
 from embeddings.chunking import split_sentences
 from embeddings.embedders import Embedder
 from embeddings.store import ChunkRecord
@@ -26,17 +26,9 @@ from qa.answertypes import (
     SAID,
     SOURCE_LINE,
     TYPED_FOLLOW_UPS,
-    expected_answer_type,
-    focus_words,
-    follow_up_intent,
 )
 from qa.citations import inert
-from qa.query import Query
-
-if TYPE_CHECKING:
-    pass
-
-Turn = tuple[str, str]  # (user question, assistant answer)
+from qa.query import Query, Turn
 
 REFUSAL = {
     "nl": "De documenten beantwoorden deze vraag niet. De passages die er het dichtst bij "
@@ -75,6 +67,13 @@ class Reading:
     passages: Sequence[ChunkRecord]  # [n] refers to passages[n - 1]
     candidates: Sequence[Candidate] = ()  # the passages' sentences scored, best first
     history: Sequence[Turn] = field(default_factory=tuple)
+    asked: Query | None = None  # `question` after `history`, analysed once per ask
+
+    def query(self) -> Query:
+        """The question as analysed for this ask (built here for a Reading made by hand)."""
+        if self.asked is not None:
+            return self.asked
+        return Query(self.question, history=self.history)
 
 
 class Answerer(Protocol):
@@ -82,8 +81,9 @@ class Answerer(Protocol):
 
     name: str
 
-    def condense(self, question: str, history: Sequence[Turn]) -> str:
-        """What to search for: the question made standalone with the conversation."""
+    def condense(self, question: str | Query, history: Sequence[Turn]) -> str:
+        """What to search for: the question made standalone with the conversation (a
+        `Query` brings its own analysis and its history)."""
         ...
 
     def abstain(self, lang: str) -> str:
@@ -95,48 +95,24 @@ class Answerer(Protocol):
         ...
 
 
-# Words that make a question lean on the one before it ("And how much...", "Hoeveel was dat?")
-_FOLLOW_UP = re.compile(
-    r"^\s*(and|but|also|what about|how about|en|maar|ook|en hoe|hoe zit|wat dan)\b|"
-    r"\b(that|this|those|these|it|they|them|he|she|him|her|there|dat|dit|die|deze|daar|"
-    r"daarvan|hij|zij|ze|hem|haar|hen|hun|ervan|else|nog meer)\b",
-    re.I,
-)
 # a capitalised word that does not open a sentence: "… via UNOPS", "(UNOPS)"
 _NAME = re.compile(r"(?:(?<=[\w,;:)] )|(?<=\())[A-ZÀ-ÖØ-Þ][\w'’-]{2,}")
-_CAP = r"[A-ZÀ-ÖØ-Þ][\w'’-]+"
-# who spoke, in the question before "what else did he say?": "What did John Kirby say",
-# "Wat zei Heiko Maas", "What did correspondent Ties Brock tell"
-_SPEAKER = re.compile(
-    rf"\b(?:did|does|has|had)\s+(?:[a-z]+\s+){{0,3}}((?:{_CAP}\s+){{0,3}}{_CAP})\s+"
-    r"(?:say|tell|claim|write|announce|add|state)\b"
-    rf"|\b(?:zei|zegt|vertelde|verklaarde|stelde)\s+(?:[a-z]+\s+){{0,3}}((?:{_CAP}\s+){{0,3}}{_CAP})"
-    rf"|(?!(?:Wat|What|Who|Wie|Welke|Which|How|Hoe|Waarom|Why)\b)((?:{_CAP}\s+){{0,3}}{_CAP})\s+"
-    r"(?:said|says|told|zei|zegt|vertelde|verklaarde)\b"
-)
 
 
-def speakers(question: str) -> set[str]:
-    """Surnames of the people a question asks about the words of, lower-cased."""
-    out = set()
-    for m in _SPEAKER.finditer(question):
-        name = next(g for g in m.groups() if g).split()
-        if name and len(name[-1]) > 2:
-            out.add(name[-1].lower())
-    return out
+def is_follow_up(question: str | Query, history: Sequence[Turn]) -> bool:
+    """Whether `question` leans on the turn before (`Query.follow_up`; a `Query` brings
+    its own history)."""
+    asked = question if isinstance(question, Query) else Query(question, history=history)
+    return asked.follow_up
 
 
-def is_follow_up(question: str, history: Sequence[Turn]) -> bool:
-    if not history:
-        return False
-    return len(analyse_query(question)) <= 4 or bool(_FOLLOW_UP.search(question))
-
-
-def contextual_query(question: str, history: Sequence[Turn]) -> str:
+def contextual_query(question: str | Query, history: Sequence[Turn]) -> str:
     """History-aware query without an LLM: a follow-up is searched with the question before."""
-    if not is_follow_up(question, history):
-        return question
-    return f"{history[-1][0]} {question}"
+    asked = question if isinstance(question, Query) else Query(question, history=history)
+    text = question.text if isinstance(question, Query) else question
+    if not asked.follow_up:
+        return text
+    return f"{asked.history[-1][0]} {text}"
 
 
 def bare(text: str) -> str:
@@ -169,7 +145,7 @@ class ExtractiveAnswerer:
         self.margin = margin
         self.passages_considered = passages_considered
 
-    def condense(self, question: str, history: Sequence[Turn]) -> str:
+    def condense(self, question: str | Query, history: Sequence[Turn]) -> str:
         return contextual_query(question, history)
 
     def abstain(self, lang: str) -> str:
@@ -179,7 +155,7 @@ class ExtractiveAnswerer:
         self,
         question: str | Query,
         passages: Sequence[ChunkRecord],
-        emphasis: str | None = None,
+        emphasis: str | Query | None = None,
         considered: int | None = None,
     ) -> list[Candidate]:
         """Sentences of the first `considered` passages (default `passages_considered`)
@@ -188,6 +164,8 @@ class ExtractiveAnswerer:
         given (a follow-up's own words: "And to UNOPS?")."""
         if isinstance(question, str):
             question = Query(question, self.embedder.embed_query)
+        if isinstance(emphasis, str):
+            emphasis = Query(emphasis)
         sentences: list[tuple[int, str, int]] = []  # (passage number, sentence, passage rank)
         for rank, passage in enumerate(passages[: considered or self.passages_considered]):
             for s, e in split_sentences(passage.text):
@@ -205,11 +183,10 @@ class ExtractiveAnswerer:
         q = question.vector
         vectors = self.embedder.embed_documents([t for _, t, _ in sentences])
         sims = vectors @ q
-        query_terms = set(analyse_query(emphasis) if emphasis else question.terms)
-        expects = expected_answer_type(emphasis or question.text) or expected_answer_type(
-            question.text
-        )
-        focus = set(analyse_query(" ".join(focus_words(emphasis or question.text))))
+        lead = emphasis if emphasis is not None and emphasis.text else question
+        query_terms = set(lead.terms)
+        expects = lead.answer_type or question.answer_type
+        focus = lead.focus_terms
         out = []
         # Weights measured on the bundled QA set (bench/abstention.py): the question's words
         # in the sentence help, a lower passage rank costs a little, and the wrong kind of
@@ -228,9 +205,10 @@ class ExtractiveAnswerer:
         """Candidates re-ranked for a bare follow-up of the previous turn."""
         previous_q, previous_a = reading.history[-1]
         previous = bare(previous_a)
-        intent = follow_up_intent(reading.question)
+        asked = reading.query()
+        intent = asked.intent
         why = intent is REASON
-        names = speakers(previous_q) or {n.lower() for n in _NAME.findall(previous_q)}
+        names = asked.speakers or {n.lower() for n in _NAME.findall(previous_q)}
         # where the previous answer was quoted from: the reason, the date or the rest of
         # what was said is usually a sentence or two away from it, in reading order
         order = reading_order(reading.passages)
@@ -296,7 +274,7 @@ class ExtractiveAnswerer:
     def compose(self, reading: Reading) -> Iterator[str]:
         """The answer from the scored candidates (best first), one sentence at a time."""
         candidates: Sequence[Candidate] = reading.candidates
-        follow_up = bool(reading.history) and is_follow_up(reading.question, reading.history)
+        follow_up = bool(reading.history) and reading.query().follow_up
         if follow_up:
             candidates = self.follow_up(reading)
         chosen: list[Candidate] = []

@@ -20,7 +20,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from embeddings.documents import MAX_FILE_SECONDS, Document, SkipFile, load_document
+from citeqa.settings import IndexingConfig
+from embeddings.documents import Document, SkipFile, load_document
 from embeddings.embedders import Embedder
 from embeddings.errors import BadInput
 from embeddings.reading import SUPPORTED_SUFFIXES
@@ -117,17 +118,15 @@ class Backend:
         embedder_spec: str,
         inbox: Path | None = None,
         uploaded: Callable[[Path], bool] | None = None,
-        document_vectors: bool = True,
-        max_file_seconds: float = MAX_FILE_SECONDS,
+        indexing: IndexingConfig | None = None,
     ) -> None:
         """`inbox`: the only folder uploads may come from (the web server's upload folder);
         `uploaded`: whether the web server itself received this file from a browser;
-        `document_vectors`: `indexing.document_vectors` for the uploads' indexing;
-        `max_file_seconds`: `indexing.max_file_seconds`, how long one upload may take to read."""
+        `indexing`: the settings section the uploads are indexed with (`max_file_seconds`,
+        how long one upload may take to read; `document_vectors`), its own size limit aside."""
         self.service = service
         self.embedder_spec = embedder_spec
-        self.document_vectors = document_vectors
-        self.max_file_seconds = max_file_seconds
+        self.indexing = indexing or IndexingConfig()
         self.inbox = inbox
         self.uploaded = uploaded
         self._write_lock = threading.Lock()
@@ -233,7 +232,8 @@ class Backend:
                 shutil.copyfile(upload.path, copy)
                 target = os.path.realpath(target_dir / name)
                 try:
-                    doc = load_document(copy, target, MAX_UPLOAD_BYTES, self.max_file_seconds)
+                    seconds = self.indexing.max_file_seconds
+                    doc = load_document(copy, target, MAX_UPLOAD_BYTES, seconds)
                 except SkipFile as exc:
                     report.refused.append((name, str(exc)))
                     continue
@@ -258,7 +258,7 @@ class Backend:
         def read(path: Path, source: str) -> Document:
             if source in staged:
                 return staged[source][1]
-            return load_document(path, source, MAX_UPLOAD_BYTES, self.max_file_seconds)
+            return load_document(path, source, MAX_UPLOAD_BYTES, self.indexing.max_file_seconds)
 
         with self._write_lock:
             target_dir = self.uploads
@@ -274,9 +274,8 @@ class Backend:
                     max_tokens=chunking["max_tokens"], overlap_tokens=chunking["overlap_tokens"]
                 ),
                 progress=progress,
+                indexing=self.indexing,
                 max_file_bytes=MAX_UPLOAD_BYTES,
-                document_vectors=self.document_vectors,
-                max_file_seconds=self.max_file_seconds,
                 read=read,
             )
             self.reload()

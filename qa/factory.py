@@ -22,7 +22,7 @@ from embeddings.embedders import (
 from embeddings.engine_check import check_engine
 from embeddings.language import warm_language_identifier
 from embeddings.store import Index, check_embedder
-from embeddings.stores import LexicalStore, is_remote, manifest_of, open_store
+from embeddings.stores import LexicalStore, Store, is_remote, manifest_of, open_store
 from qa.answerers import load_answerer
 from qa.answering import Answerer
 from qa.citations import CitationChecker
@@ -76,12 +76,15 @@ def compiled_cache(settings: Settings, index_dir: Path | str | None = None) -> C
 
 
 def open_index(
-    settings: Settings, embedder: Embedder | None = None
+    settings: Settings,
+    embedder: Embedder | None = None,
+    store: Store | None = None,
 ) -> tuple[Index | LexicalStore, Embedder]:
-    """Load the index (a directory, or `milvus:<uri>[#collection]`), then the embedder it
-    was built with (refusing a different one, or another engine whose vectors differ)."""
+    """Load the index (a directory, or `milvus:<uri>[#collection]`; `store`: already
+    opened), then the embedder it was built with (refusing a different one, or another
+    engine whose vectors differ)."""
     warm_language_identifier()  # read while the index and the embedder load
-    index: Any = open_store(settings.index)
+    index: Any = store if store is not None else open_store(settings.index)
     spec = settings.embedder or spec_of(index.manifest)  # the manifest just read, not again
     if embedder is None:
         check_embedder(index.manifest, embedder_id(spec), index.root)
@@ -90,9 +93,28 @@ def open_index(
     return index, embedder
 
 
-def open_retriever(settings: Settings, embedder: Embedder | None = None) -> Retriever:
-    index, embedder = open_index(settings, embedder)
+def open_retriever(
+    settings: Settings,
+    embedder: Embedder | None = None,
+    store: Store | None = None,
+) -> Retriever:
+    index, embedder = open_index(settings, embedder, store)
     return Retriever(index, embedder, settings.retrieval)
+
+
+def pin_and_open(settings: Settings) -> tuple[Settings, Retriever]:
+    """`settings` naming the embedder the index was built with (unless they name one), and
+    the retriever over that index: the store opened once, so its manifest is read once and
+    the embedder checked once (`serve` and `eval` used to read the manifest through a second
+    opening, which a Milvus store never closed)."""
+    store = open_store(settings.index)
+    try:
+        spec = settings.embedder or spec_of(store.manifest)
+        pinned = settings.model_copy(update={"embedder": spec})
+        return pinned, open_retriever(pinned, store=store)
+    except BaseException:
+        store.close()
+        raise
 
 
 def build_answerer(settings: Settings, embedder: Embedder) -> Answerer:

@@ -16,6 +16,7 @@ from citeqa.extras import require
 from embeddings.store import ChunkRecord
 from qa.answering import LANGUAGE_NAMES, REFUSAL, Reading, Turn
 from qa.citations import inert
+from qa.query import Query
 
 SYSTEM_PROMPT = """You are citeqa, a careful assistant that answers questions about a document \
 collection.
@@ -195,8 +196,10 @@ class LLMAnswerer:
         user = CONDENSE_USER.format(history=transcript, question=esc(question))
         return [SystemMessage(CONDENSE_SYSTEM), HumanMessage(user)]
 
-    def condense(self, question: str, history: Sequence[Turn]) -> str:
+    def condense(self, question: str | Query, history: Sequence[Turn]) -> str:
         """A standalone version of a follow-up question, written by the LLM."""
+        if isinstance(question, Query):
+            question = question.text
         if not history:
             return question
         messages = self.condense_messages(question, history)

@@ -19,15 +19,14 @@ from typing import Any, cast
 
 import numpy as np
 
-from embeddings.analysis import analyse_query
 from embeddings.chunking import passages_per_window
 from embeddings.embedders import Embedder
 from embeddings.errors import BadInput
 from embeddings.store import ChunkRecord, Index
 from embeddings.stores import LexicalStore
 from qa.doclevel import DocumentLevel
-from qa.fusion import language_rrf, neutral_words
-from qa.query import Query
+from qa.fusion import language_rrf
+from qa.query import Query, Turn
 from qa.settings import Mode, RetrievalConfig
 
 MODES: tuple[Mode, ...] = ("hybrid", "dense", "bm25")
@@ -103,9 +102,10 @@ class Retriever:
                 self._query_vectors.popitem(last=False)
         return vector
 
-    def query(self, text: str) -> Query:
-        """`text` as a `Query` whose vector comes through this retriever's cache."""
-        return Query(text, self.embed_query)
+    def query(self, text: str, history: Sequence[Turn] = ()) -> Query:
+        """`text` (asked after `history`) as a `Query` whose vector comes through this
+        retriever's cache."""
+        return Query(text, self.embed_query, history)
 
     def _allowed(self, lang: str | None, source: str | None) -> np.ndarray | None:
         if not lang and not source:
@@ -168,7 +168,7 @@ class Retriever:
             query = self.query(query)
         lexical = documents.lexical if documents is not None else self.index.lexical
         if self.config.query_stemming == "both":
-            return lexical.scores(analyse_query(query.text, repeats=True))
+            return lexical.scores(query.repeated_terms)
         dutch = documents.dutch if documents is not None else self._dutch_rows()
         english = lexical.scores(query.terms_in("en"))
         if not dutch.any():
@@ -232,7 +232,7 @@ class Retriever:
         # on those terms alone is evidence, where BM25 on the whole question is noise (a
         # second BM25 pass, so only when some candidate is in another language)
         crossing = question_lang and any(langs.get(r) != question_lang for r in candidates)
-        neutral = analyse_query(" ".join(neutral_words(query.text))) if crossing else []
+        neutral = query.neutral_terms if crossing else []
         neutral_scores = (
             self.index.lexical.at(self.index.lexical.scores(neutral), candidates) if neutral else {}
         )

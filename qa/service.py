@@ -19,17 +19,7 @@ from embeddings.generations import live_generation
 from embeddings.store import ChunkRecord, Index
 from qa.answer import Answer, Delta, Done, Event, Retrieved
 from qa.answerability import Background, Model, signals
-from qa.answering import (
-    SAID,
-    Answerer,
-    Candidate,
-    ExtractiveAnswerer,
-    Reading,
-    Turn,
-    follow_up_intent,
-    is_follow_up,
-    speakers,
-)
+from qa.answering import SAID, Answerer, Candidate, ExtractiveAnswerer, Reading, Turn
 from qa.citations import Citation, CitationChecker, MarkerStream
 from qa.evidence import (
     answer_span,
@@ -45,6 +35,7 @@ from qa.followups import (
     previous_answer_region,
     region_first,
 )
+from qa.judged import Judged
 from qa.query import Query, clean_text
 from qa.reader import Reader
 from qa.retrieval import Hit, Retriever
@@ -112,6 +103,7 @@ class QAService:
         self.background = Background(retriever.embedder)
         self._reload = threading.Lock()
         self._unloadable: str | None = None  # a generation that failed to load; not retried
+        self.judged = Judged()  # the answerability of the turns asked, for their follow-ups
 
     def current_retriever(self, wait: bool = False) -> Retriever:
         """The retriever over the index's live generation.
@@ -174,9 +166,11 @@ class QAService:
             raise BadInput(
                 f"The question is {len(question)} characters; the limit is {MAX_QUESTION_CHARS}."
             )
-        asked = self.retriever.query(question)  # analysed and embedded once, passed down
+        # one retriever for the whole question, even if a newer generation arrives meanwhile
+        retriever = self.current_retriever()
+        asked = retriever.query(question, history)  # analysed and embedded once, passed down
         answer_lang = asked.lang or "en"
-        a = self.assess(asked, history, k, mode, lang, answerer)
+        a = self.assess(asked, history, k, mode, lang, answerer, retriever)
         yield Retrieved(question, a.standalone, a.hits)
         if not a.hits or (abstain and refuses(a.probability, a.signals, self.threshold)):
             text = answerer.abstain(answer_lang)
@@ -197,7 +191,9 @@ class QAService:
             return
         hits, standalone, evidence, features = a.hits, a.standalone, a.probability, a.signals
         passages = [h.chunk for h in hits]
-        reading = Reading(question, a.focus, answer_lang, passages, a.candidates, tuple(history))
+        reading = Reading(
+            question, a.focus, answer_lang, passages, a.candidates, tuple(history), asked
+        )
         pieces = []
         # the reader sees the markers numbered as the checked answer will number them
         markers = MarkerStream(set(range(1, len(passages) + 1)))
@@ -222,7 +218,7 @@ class QAService:
             not abstained
             and answerer.name != "extractive"
             and self.reader_gates
-            and not is_follow_up(question, history)  # the reader judged only the first turn
+            and not asked.follow_up  # the reader judged only the first turn
         ):
             # a model's answer stands only if the reader finds an answer in a passage it cites
             abstained = not self.reader_confirms(asked.text, passages, a.candidates, citations)
@@ -274,23 +270,24 @@ class QAService:
         mode: Mode | None = None,
         lang: str | None = None,
         answerer: Answerer | None = None,
+        retriever: Retriever | None = None,
     ) -> Assessment:
-        """Retrieve for `question` and judge whether the passages answer it."""
+        """Retrieve for `question` and judge whether the passages answer it. A `Query`
+        brings its own history (`retriever.query(text, history)`), and `retriever` is the
+        one it was built on (default: the live generation's)."""
         answerer = answerer or self.answerer
-        # one retriever for the whole question, even if a newer generation arrives meanwhile
-        retriever = self.current_retriever()
-        asked = retriever.query(question) if isinstance(question, str) else question
-        question = asked.text
-        standalone = answerer.condense(question, history) if history else question
+        retriever = retriever or self.current_retriever()
+        asked = retriever.query(question, history) if isinstance(question, str) else question
+        question, history = asked.text, asked.history
+        standalone = clean_text(answerer.condense(asked, history)) if history else question
         # a follow-up made standalone is another text: its own Query
         query = asked if standalone == question else retriever.query(standalone)
         retrieved = retriever.search(query, k=k, mode=mode, lang=lang)
-        follow_up = is_follow_up(question, history)
+        follow_up = asked.follow_up
         hits = retrieved
         considered = None  # the scorer's default: the best few passages
         if follow_up and hits:
-            said = follow_up_intent(question) is SAID
-            names = speakers(history[-1][0]) if said else set()
+            names = asked.speakers if asked.intent is SAID else set()
             region = previous_answer_region(retriever.index, hits, history[-1][1], names)
             hits = region_first(region, hits)
             if region:  # all of the region is read, up to a bound on what is embedded
@@ -299,7 +296,7 @@ class QAService:
         # it and its own words), with its own words as the emphasis: alone, "And why?" or
         # "How much?" name no topic, and would be refused for covering none
         focus = standalone
-        emphasis = question if focus != question else None
+        emphasis = asked if focus != question else None
         passages = [h.chunk for h in hits]
         # scored once: the answerability gate and the extractive answer use the same ones
         candidates = self.scorer.candidates(query, passages, emphasis, considered) if hits else []
@@ -308,12 +305,12 @@ class QAService:
         # in the sentence that best matches the earlier question
         judged = candidates
         if follow_up and candidates:
-            reading = Reading(question, focus, "", passages, candidates, tuple(history))
+            reading = Reading(question, focus, "", passages, candidates, history, asked)
             judged = self.scorer.follow_up(reading) or candidates
         vector = query.vector
         pool = [s for _, s in retriever.index.search(vector, BACKGROUND_POOL, None)]
         features = signals(
-            focus,
+            query,  # the focus, analysed once
             vector,
             pool,
             [h.chunk for h in retrieved],  # coverage as retrieved, before any reordering
@@ -331,9 +328,28 @@ class QAService:
         # answerable as that turn: the conversation is judged, not its last few words
         # (the answer-type check still applies to the sentence it would quote)
         if follow_up and hits is not retrieved and has_markers(history[-1][1]):
-            earlier = self.assess(history[-1][0], history[:-1], k, mode, lang, answerer)
-            probability = max(probability, earlier.probability)
+            earlier = self.earlier(asked, (k, mode, lang), answerer, retriever)
+            probability = max(probability, earlier)
+        key = self.judged.key(retriever.index, question, history, (k, mode, lang), answerer)
+        self.judged.put(key, answerer, probability)
         return Assessment(standalone, focus, hits, candidates, features, probability)
+
+    def earlier(
+        self,
+        asked: Query,
+        options: tuple[int | None, Mode | None, str | None],
+        answerer: Answerer,
+        retriever: Retriever,
+    ) -> float:
+        """The answerability of the turn before `asked`, as it was judged when it was asked
+        here; judged again (retrieved, scored) only when this service did not see it."""
+        previous, before = clean_text(asked.history[-1][0]), asked.history[:-1]
+        key = self.judged.key(retriever.index, previous, before, options, answerer)
+        found = self.judged.get(key, answerer)
+        if found is not None:
+            return found
+        k, mode, lang = options
+        return self.assess(previous, before, k, mode, lang, answerer, retriever).probability
 
     def ask(self, question: str, history: Sequence[Turn] = (), **options: Any) -> Answer:
         for event in self.stream(question, history, **options):

@@ -17,7 +17,7 @@ import numpy as np
 
 from embeddings.milvus_schema import LANGUAGE_FIELD
 from embeddings.stores import LexicalStore
-from qa.fusion import language_rrf, neutral_words
+from qa.fusion import language_rrf
 
 if TYPE_CHECKING:
     from qa.query import Query
@@ -76,7 +76,7 @@ def ranked(
     langs = {r: rec.lang for r, rec in records.items()}
     question_lang = query.lang if config.fusion != "rrf" else None
     crossing = question_lang and any(langs.get(r) != question_lang for r in candidates)
-    neutral = " ".join(neutral_words(query.text)) if crossing else ""
+    neutral = query.neutral if crossing else ""
     neutral_scores = _bm25_at(store, neutral, candidates) if neutral else {}
     same = {r: question_lang is None or langs.get(r) == question_lang for r in candidates}
     fused = language_rrf(candidates, dense_scores, bm25_scores, neutral_scores, same, config.rrf_k)

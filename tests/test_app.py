@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from app import create_app
-from citeqa.settings import ChunkingConfig
+from citeqa.settings import ChunkingConfig, IndexingConfig
 from embeddings.embedders import FakeEmbedder
 from embeddings.errors import BadInput
 from embeddings.indexer import index_paths
@@ -618,10 +618,38 @@ def test_serve_warms_the_embedder_before_it_says_ready(
     embedder = service.retriever.embedder
     real = embedder.embed_query
     monkeypatch.setattr(embedder, "embed_query", lambda text: events.append("embed") or real(text))
-    monkeypatch.setattr(qa.factory, "open_service", lambda settings: service)
+    monkeypatch.setattr(qa.factory, "open_service", lambda *args: service)
     monkeypatch.setattr(api, "run", lambda server, sock: events.append("serving"))
     app.serve(small_index, "127.0.0.1", 0)
     assert events == ["embed", "serving"]
+
+
+def test_serve_opens_the_index_once(small_index: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One store opened at start and passed on: its manifest read once, the embedder checked
+    once (a second opening, to read the embedder's name, was never closed on Milvus)."""
+    import app
+    import embeddings.store
+    import qa.factory
+    from qa import api
+
+    calls: list[str] = []
+
+    def counted(module: Any, name: str) -> None:
+        real = getattr(module, name)
+        monkeypatch.setattr(module, name, lambda *a, **k: calls.append(name) or real(*a, **k))
+
+    counted(embeddings.store, "read_manifest")
+    for name in ("open_store", "manifest_of", "check_embedder", "check_engine"):
+        counted(qa.factory, name)
+    monkeypatch.setattr(api, "run", lambda server, sock: calls.append("serving"))
+    app.serve(small_index, "127.0.0.1", 0)
+    assert sorted(calls) == [
+        "check_embedder",
+        "check_engine",
+        "open_store",
+        "read_manifest",
+        "serving",
+    ]
 
 
 @pytest.mark.parametrize("wanted", [True, False])
@@ -631,7 +659,7 @@ def test_uploads_follow_the_document_vectors_setting(
     # the small corpus is mostly short: an upload of a few passages gets its whole-document
     # vector, unless indexing.document_vectors is off
     service = service_for(small_index, fake_embedder)
-    backend = Backend(service, "fake:64", document_vectors=wanted)
+    backend = Backend(service, "fake:64", indexing=IndexingConfig(document_vectors=wanted))
     upload = tmp_path / "incoming" / "sluizen.txt"
     upload.parent.mkdir()
     upload.write_text(" ".join(f"Sluis {i} gaat om {i} uur open voor schepen." for i in range(6)))

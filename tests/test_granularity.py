@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from citeqa.settings import ChunkingConfig
+from citeqa.settings import ChunkingConfig, IndexingConfig
 from embeddings.analysis import analyse, analyse_query
 from embeddings.embedders import FakeEmbedder
 from embeddings.indexer import index_paths
@@ -48,6 +48,8 @@ ANGLES = {
     "Our house": 0.5, "Solar panels got": 0.2, "Spare batteries": 0.25, "Solar, solar": 0.3,
     "Inverters hum": 0.35, "solar panels, batteries": 0.0,
 }  # fmt: skip
+
+NO_WHOLE = IndexingConfig(document_vectors=False)  # indexing.document_vectors=false
 
 
 class AngleEmbedder(FakeEmbedder):
@@ -322,7 +324,7 @@ def test_documents_read_whole_get_a_vector_of_their_own(tmp_path: Path) -> None:
     # indexing.document_vectors=false: none computed (faster), the mean stands in
     off = tmp_path / "off"
     report = index_paths(
-        [folder], off, WholeEmbedder, "fake:8", chunking, progress=False, document_vectors=False
+        [folder], off, WholeEmbedder, "fake:8", chunking, progress=False, indexing=NO_WHOLE
     )
     assert report.documents_embedded == 0 and Index(off).document_vectors([house]) == {}
 
@@ -480,7 +482,7 @@ def test_turning_document_vectors_off_drops_them(tmp_path: Path) -> None:
     chunking = ChunkingConfig(max_tokens=24, overlap_tokens=0)
     folder = tmp_path / "docs"
     index_paths(
-        [folder], root, AngleEmbedder, "fake:8", chunking, progress=False, document_vectors=False
+        [folder], root, AngleEmbedder, "fake:8", chunking, progress=False, indexing=NO_WHOLE
     )
     index = Index(root)
     assert not index.document_vector_sources() and not DocumentLevel(index).whole_ready(21)

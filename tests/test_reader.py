@@ -114,8 +114,8 @@ def test_a_few_training_steps_lower_the_loss(base) -> None:  # type: ignore[no-u
     from embeddings.e5_tokenizer import E5Tokenizer
     from embeddings.onnx_e5 import InputEmbeddings
     from qa.reader import PairEncoder
-    from train.model import ReaderModel
     from train.batches import loss_of, tensors
+    from train.model import ReaderModel
 
     torch.manual_seed(0)
     examples = _examples()
@@ -143,8 +143,8 @@ def test_the_inference_graph_computes_what_the_torch_model_computes(base) -> Non
 
     from embeddings.onnx_e5 import InputEmbeddings
     from qa.reader import Reader
-    from train.model import ReaderModel
     from train.batches import tensors
+    from train.model import ReaderModel
 
     reader = Reader()
     model = ReaderModel(base, reader.card["first_trained_layer"])

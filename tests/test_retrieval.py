@@ -151,7 +151,7 @@ def test_names_and_numbers_count_across_languages(
         "e2.txt",
     ]
     with_names = names()
-    monkeypatch.setattr("qa.retrieval.neutral_words", lambda question: [])
+    monkeypatch.setattr("qa.query.neutral_words", lambda question: [])
     r.clear_cache()
     without = names()
     assert without.index("n1.txt") > with_names.index("n1.txt")

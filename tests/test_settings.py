@@ -120,7 +120,7 @@ def test_every_env_setting_reaches_the_ui_and_api_server(env: dict[str, str], mo
         seen.append(settings)
         raise Captured("captured")
 
-    monkeypatch.setattr(qa.factory, "open_service", capture)
+    monkeypatch.setattr(qa.factory, "pin_and_open", capture)
     with pytest.raises(Captured):
         app.serve(None, "127.0.0.1", 0)  # what `citeqa serve` and `python app.py` run
     assert as_set(seen[0]) == ENV

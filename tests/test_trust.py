@@ -167,7 +167,7 @@ def test_follow_up_answers_about_the_topic_without_repeating(
 
 
 def test_what_else_did_he_say_keeps_to_the_same_speaker() -> None:
-    from qa.answering import speakers
+    from qa.query import speakers
 
     assert speakers("What did John Kirby say about Gaza?") == {"kirby"}
     assert speakers("Wat zei minister van Defensie Yoav Gallant over Hamas?") == {"gallant"}
@@ -236,7 +236,7 @@ def test_a_follow_up_sentence_is_typed_by_what_the_follow_up_asks() -> None:
     typed = {c.text: c.typed for c in answerer.follow_up(reading)}
     assert typed["Nederland geeft ook 3 miljoen euro aan het Rode Kruis."]
     assert not typed["Dat gebeurde op 28 juli 2025 in Den Haag."]
-    from qa.answering import follow_up_intent
+    from qa.answertypes import follow_up_intent
 
     amount = follow_up_intent("Hoeveel?")
     assert amount is not None and amount.search("ten people") and amount.search("vijftig")

@@ -1,10 +1,12 @@
 """The Gradio chat UI: the layout and a thin adapter over `qa.service` (answers),
-`qa.backend` (uploads, removals) and `qa.chat_ui` (what the chat shows). `create_app(...)`
-builds it; `serve()` below runs it on loopback by default, never with a share link.
+`frontends.web.backend` (uploads, removals) and `frontends.web.chat_ui` (what the chat
+shows). `create_app(...)` builds it; `serve()` below runs it on loopback by default, never
+with a share link.
 
 Programs use four named endpoints: `ask`, `upload`, `remove` and `documents`; the UI's own
 events are not part of the API. Nothing from a document or a model is rendered as markup
-(see qa/chat_ui.py), and a Content-Security-Policy keeps the page from loading remote images.
+(see frontends/web/chat_ui.py), and a Content-Security-Policy keeps the page from loading
+remote images.
 """
 
 from __future__ import annotations
@@ -28,9 +30,9 @@ except ImportError:
 from citeqa.settings import MAX_FILE_SECONDS
 from embeddings.documents import SUPPORTED_SUFFIXES
 from embeddings.errors import BadInput, CiteqaError
-from qa.backend import MAX_UPLOAD_BYTES, Backend, Upload, UploadReport
-from qa.chat_page import CHAT_JS, CSS, VIEWER_JS
-from qa.chat_ui import (
+from frontends.web.backend import MAX_UPLOAD_BYTES, Backend, Upload, UploadReport
+from frontends.web.chat_page import CHAT_JS, CSS, VIEWER_JS
+from frontends.web.chat_ui import (
     MAX_TURNS,
     answer_view,
     error_view,
@@ -43,7 +45,7 @@ from qa.chat_ui import (
     stopped_view,
     stream_to_chat,
 )
-from qa.conversations import (
+from frontends.web.conversations import (
     Store,
     choices,
     current_title,
@@ -396,7 +398,8 @@ def create_app(
             head=HEAD,
             js_on_load=None,
         )
-        # the conversations (qa/conversations.py); the key is the one a single conversation
+        # the conversations (frontends/web/conversations.py); the key is the one a single
+        # conversation
         # was kept under, which load_store carries over
         saved = gr.BrowserState({}, storage_key="citeqa-conversation")
         so_far = gr.State(None)  # the answer in progress: what Stop keeps
@@ -588,10 +591,10 @@ def build_server(
     read_only: bool = False,
 ) -> Any:
     """The whole server as one ASGI app: the UI, Gradio's API, /v1 and /mcp, all behind one
-    lock (qa/lock.py: the key, when set, for every route; the body limit; no upload route
-    when read-only)."""
-    from qa import api
-    from qa.lock import ServerLock
+    lock (frontends/server/lock.py: the key, when set, for every route; the body limit; no
+    upload route when read-only)."""
+    from frontends.server import api
+    from frontends.server.lock import ServerLock
 
     demo = create_app(
         service,
@@ -623,7 +626,7 @@ def serve(
     index and answerer; requests cannot change them. `sock`: already bound to host:port."""
     import sys
 
-    from qa import api
+    from frontends.server import api
     from qa.factory import embedder_spec, open_service
     from qa.settings import Settings
 

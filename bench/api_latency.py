@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from provenance import source_version
 
-from qa import api
+from frontends.server import api
 from qa.factory import embedder_spec, open_service
 from qa.settings import Settings
 

@@ -183,7 +183,7 @@ def serve_asgi(app: object) -> Iterator[str]:
 
     import uvicorn
 
-    from qa import api
+    from frontends.server import api
 
     sock = api.bind("127.0.0.1", 0)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))

@@ -17,7 +17,7 @@ import pytest
 
 from embeddings.errors import BadInput
 from embeddings.store import Index
-from qa import api
+from frontends.server import api
 from qa.answering import ExtractiveAnswerer
 from qa.citations import CitationChecker
 from qa.retrieval import Retriever
@@ -232,7 +232,7 @@ def test_a_port_outside_the_range_is_refused_not_wrapped() -> None:
 
 
 def _cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "cli", *args]
+    return [sys.executable, "-m", "frontends.cli", *args]
 
 
 def test_serve_busy_port_prints_one_line(small_index: Path) -> None:

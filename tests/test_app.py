@@ -16,10 +16,8 @@ from embeddings.embedders import FakeEmbedder
 from embeddings.errors import BadInput
 from embeddings.indexer import index_paths
 from embeddings.store import Index
-from qa.answer import Answer, Delta, Done, Retrieved
-from qa.answering import ExtractiveAnswerer
-from qa.backend import MAX_UPLOAD_BYTES, Backend, Upload, display_name, safe_upload_name
-from qa.chat_ui import (
+from frontends.web.backend import MAX_UPLOAD_BYTES, Backend, Upload, display_name, safe_upload_name
+from frontends.web.chat_ui import (
     ANSWERING,
     SEARCHING,
     answer_view,
@@ -32,6 +30,8 @@ from qa.chat_ui import (
     stopped_view,
     stream_to_chat,
 )
+from qa.answer import Answer, Delta, Done, Retrieved
+from qa.answering import ExtractiveAnswerer
 from qa.citations import Citation, CitationChecker, Claim
 from qa.retrieval import Retriever
 from qa.service import QAService
@@ -610,7 +610,7 @@ def test_serve_warms_the_embedder_before_it_says_ready(
 ) -> None:
     import app
     import qa.factory
-    from qa import api
+    from frontends.server import api
     from qa.settings import Settings
 
     events: list[str] = []

@@ -287,7 +287,7 @@ def test_cli_indexing_while_the_app_answers(app: tuple[str, Path], tmp_path: Pat
     users = [client(url) for _ in range(4)]
     log = (tmp_path / "cli.log").open("w")
     cli = subprocess.Popen(
-        [sys.executable, "-m", "cli", "index", str(more), "--index", str(index), "-q"],
+        [sys.executable, "-m", "frontends.cli", "index", str(more), "--index", str(index), "-q"],
         cwd=ROOT,
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -28,8 +28,8 @@ from starlette.exceptions import HTTPException
 
 from citeqa.errors import BadInput, CiteqaError, LLMUnavailable
 from embeddings.store import Index
+from frontends.server.lock import bearer_ok, error_json
 from qa.answer import Answer, Delta, Done
-from qa.lock import bearer_ok, error_json
 from qa.names import publish
 from qa.service import QAService, bounded
 
@@ -278,7 +278,7 @@ def add_mcp(app: FastAPI, service: QAService, api_key: str | None, host: str) ->
     from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
     from starlette.routing import Route
 
-    from qa.mcp_server import create_mcp
+    from frontends.server.mcp_server import create_mcp
 
     server = create_mcp(service)
     # builds the session manager; with a loopback host it also refuses other Host headers

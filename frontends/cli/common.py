@@ -16,7 +16,7 @@ from typer.core import TyperGroup
 
 from citeqa.errors import BadInput, CiteqaError
 from citeqa.settings import PRESETS, Settings
-from qa.terminal import terminal_safe
+from frontends.terminal import terminal_safe
 
 
 class Commands(TyperGroup):

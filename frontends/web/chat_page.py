@@ -1,6 +1,6 @@
 """How the chat looks and behaves in the page: its CSS, in Gradio's light and dark themes, and
 the small script the chat's HTML runs. No Gradio and no Python logic here (app.py places
-these; qa/chat_ui.py renders the HTML they style).
+these; frontends/web/chat_ui.py renders the HTML they style).
 
 Colours are our own variables, set for both themes, rather than Gradio's theme variables:
 each pair of text and background is chosen for a contrast of at least 4.5 (WCAG AA), and

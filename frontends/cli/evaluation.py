@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from citeqa.errors import BadInput
-from cli.common import (
+from frontends.cli.common import (
     AnswererOpt,
     EmbedderOpt,
     IndexOpt,

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from frontends.web.backend import display_name
 from qa.answer import Answer, Delta, Done, Event, Retrieved
-from qa.backend import display_name
 from qa.citations import Citation
 from qa.retrieval import Hit
 

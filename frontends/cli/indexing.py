@@ -7,14 +7,14 @@ from typing import Annotated
 
 import typer
 
-from cli.common import (
+from frontends.cli.common import (
     EmbedderOpt,
     IndexOpt,
     PresetOpt,
     app,
     settings_from,
 )
-from qa.terminal import terminal_safe
+from frontends.terminal import terminal_safe
 
 
 @app.command()

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from citeqa.errors import BadInput
-from cli.common import (
+from frontends.cli.common import (
     AnswererOpt,
     EmbedderOpt,
     IndexOpt,
@@ -22,7 +22,7 @@ from cli.common import (
     shown,
     terminal_size,
 )
-from qa.terminal import terminal_safe
+from frontends.terminal import terminal_safe
 
 
 @app.command()
@@ -116,9 +116,9 @@ def ask(
     ] = None,
 ) -> None:
     """Answer QUESTION from the index, with checked citations."""
+    from frontends.terminal import Draft
     from qa.answer import Delta, Done
     from qa.factory import open_service
-    from qa.terminal import Draft
 
     settings = answer_settings(index, embedder, answerer, llm, llm_base_url, k, preset=preset)
     service = open_service(settings)
@@ -153,8 +153,8 @@ def chat(
 ) -> None:
     """An interactive session in the terminal: follow-ups use the conversation, arrow keys
     edit and recall questions, Ctrl-C stops an answer, /sources and /clear."""
+    from frontends.terminal_chat import run_chat
     from qa.factory import open_service
-    from qa.terminal_chat import run_chat
 
     settings = answer_settings(index, embedder, answerer, llm, llm_base_url, preset=preset)
     service = open_service(settings)

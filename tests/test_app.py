@@ -608,9 +608,8 @@ def test_create_app_builds_without_a_data_folder(
 def test_serve_warms_the_embedder_before_it_says_ready(
     small_index: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import app
     import qa.factory
-    from frontends.server import api
+    from frontends.server import api, serving
     from qa.settings import Settings
 
     events: list[str] = []
@@ -620,7 +619,7 @@ def test_serve_warms_the_embedder_before_it_says_ready(
     monkeypatch.setattr(embedder, "embed_query", lambda text: events.append("embed") or real(text))
     monkeypatch.setattr(qa.factory, "open_service", lambda settings: service)
     monkeypatch.setattr(api, "run", lambda server, sock: events.append("serving"))
-    app.serve(small_index, "127.0.0.1", 0)
+    serving.serve(small_index, "127.0.0.1", 0)
     assert events == ["embed", "serving"]
 
 

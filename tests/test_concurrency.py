@@ -191,7 +191,8 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     index_paths([docs], index, lambda: FakeEmbedder(64), "fake:64", progress=False)
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
-    command = [sys.executable, "app.py", "--index", str(index), "--port", str(port)]
+    command = [sys.executable, "-m", "frontends.cli", "serve", "--index", str(index)]
+    command += ["--port", str(port)]
     with running_server(command, url, data / "app.log", cwd=ROOT):
         yield url, index
 

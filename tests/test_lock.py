@@ -1,6 +1,6 @@
-"""One lock for the whole server (frontends/server/lock.py, app.build_server), on a real server on
-loopback: every route the app mounts, and every endpoint Gradio's API lists, refuses a
-request without the key; the chat page signs in with it; `gradio_client` cannot list or
+"""One lock for the whole server (frontends/server/lock.py, serving.build_server), on a real
+server on loopback: every route the app mounts, and every endpoint Gradio's API lists,
+refuses a request without the key; the chat page signs in with it; `gradio_client` cannot list or
 upload without it; bodies are held to a limit; a read-only server has no write at all."""
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ JSON = {"Accept": "application/json"}
 
 
 def serve(small_index: Path, fake_embedder, **options: Any) -> Iterator[tuple[str, Any]]:  # type: ignore[no-untyped-def]
-    from app import build_server
+    from frontends.server.serving import build_server
 
     retriever = Retriever(Index(small_index), fake_embedder)
     service = QAService(

@@ -111,8 +111,8 @@ def test_every_env_setting_reaches_the_cli(env: dict[str, str], monkeypatch) -> 
 
 
 def test_every_env_setting_reaches_the_ui_and_api_server(env: dict[str, str], monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    import app
     import qa.factory
+    from frontends.server import serving
 
     seen: list[Settings] = []
 
@@ -122,7 +122,7 @@ def test_every_env_setting_reaches_the_ui_and_api_server(env: dict[str, str], mo
 
     monkeypatch.setattr(qa.factory, "open_service", capture)
     with pytest.raises(Captured):
-        app.serve(None, "127.0.0.1", 0)  # what `citeqa serve` and `python app.py` run
+        serving.serve(None, "127.0.0.1", 0)  # what `citeqa serve` runs
     assert as_set(seen[0]) == ENV
 
 

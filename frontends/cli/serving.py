@@ -55,7 +55,7 @@ def serve(
 
     settings = answer_settings(index, None, answerer, llm, llm_base_url, preset=preset)
     sock = bind(host, port)  # before the slow UI import: a busy port is said at once
-    from app import serve as serve_app
+    from frontends.server.serving import serve as serve_app
 
     serve_app(None, host, port, api_key or None, settings, sock, read_only)
 

@@ -1,3 +1,4 @@
-"""The Gradio chat's parts that need no Gradio: what the chat shows (`chat_ui`), the saved
-conversations, uploads and removals (`backend`), the handlers the page's events call, and the
-page's CSS and scripts. app.py lays out the components and wires them to these."""
+"""The Gradio chat behind app.py's layout: what each event does (`handlers.ChatHandlers`, the
+one module here that uses Gradio, for its updates), what the chat shows (`chat_ui`), the
+saved conversations, uploads and removals (`backend`), what the page sends, checked
+(`requests`), and the page's CSS and scripts (`assets/`, read by `chat_page`)."""

@@ -12,6 +12,8 @@ from frontends.cli.common import (
     AnswererOpt,
     EmbedderOpt,
     IndexOpt,
+    JsonOpt,
+    KOpt,
     LLMOpt,
     LLMUrlOpt,
     PresetOpt,
@@ -31,10 +33,7 @@ def search(
     index: IndexOpt = None,
     preset: PresetOpt = None,
     embedder: EmbedderOpt = None,
-    k: Annotated[
-        int | None,
-        typer.Option("-k", "--k", help="Passages to return [default: retrieval.k, 5]."),
-    ] = None,
+    k: KOpt = None,
     mode: Annotated[
         str | None,
         typer.Option(help="hybrid | dense | bm25 [default: retrieval.mode, hybrid]"),
@@ -45,7 +44,7 @@ def search(
     source: Annotated[
         str | None, typer.Option(help="Only sources whose path contains this.")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Retrieve the passages that best match QUESTION."""
     from embeddings.documents import LANGUAGES
@@ -101,11 +100,8 @@ def ask(
     answerer: AnswererOpt = None,
     llm: LLMOpt = None,
     llm_base_url: LLMUrlOpt = None,
-    k: Annotated[
-        int | None,
-        typer.Option("-k", "--k", help="Passages to read [default: retrieval.k, 5]."),
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+    k: KOpt = None,
+    as_json: JsonOpt = False,
     after: Annotated[
         list[str] | None,
         typer.Option(

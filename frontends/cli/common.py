@@ -83,6 +83,13 @@ EmbedderOpt = Annotated[
     ),
 ]
 
+KOpt = Annotated[
+    int | None,
+    typer.Option("-k", "--k", help="Passages to retrieve [default: retrieval.k, 5]."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")]
+
 
 # The command-line option that sets each settings field, for one-line error messages.
 _OPTIONS = {
@@ -210,9 +217,12 @@ __all__ = [
     "AnswererOpt",
     "EmbedderOpt",
     "IndexOpt",
+    "JsonOpt",
+    "KOpt",
     "LLMOpt",
     "LLMUrlOpt",
     "PresetOpt",
+    "QuietOpt",
     "answer_settings",
     "app",
     "fail",

@@ -11,6 +11,7 @@ from frontends.cli.common import (
     EmbedderOpt,
     IndexOpt,
     PresetOpt,
+    QuietOpt,
     app,
     settings_from,
 )
@@ -32,7 +33,7 @@ def index(
         int | None,
         typer.Option(help="Skip files larger than this many MiB [default: 64]."),
     ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    quiet: QuietOpt = False,
     ray: Annotated[
         str | None,
         typer.Option(

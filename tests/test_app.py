@@ -17,16 +17,14 @@ from embeddings.errors import BadInput
 from embeddings.indexer import index_paths
 from embeddings.store import Index
 from frontends.web.backend import MAX_UPLOAD_BYTES, Backend, Upload, display_name, safe_upload_name
-from frontends.web.chat_ui import (
+from frontends.web.chat_ui import render_answer, render_conversation, render_document
+from frontends.web.views import (
     ANSWERING,
     SEARCHING,
     answer_view,
     history_of,
     load_turns,
     plain_text,
-    render_answer,
-    render_conversation,
-    render_document,
     stopped_view,
     stream_to_chat,
 )
@@ -609,7 +607,7 @@ def test_serve_warms_the_embedder_before_it_says_ready(
     small_index: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import qa.factory
-    from frontends.server import api, serving
+    from frontends.server import listen, serving
     from qa.settings import Settings
 
     events: list[str] = []
@@ -618,7 +616,7 @@ def test_serve_warms_the_embedder_before_it_says_ready(
     real = embedder.embed_query
     monkeypatch.setattr(embedder, "embed_query", lambda text: events.append("embed") or real(text))
     monkeypatch.setattr(qa.factory, "open_service", lambda settings: service)
-    monkeypatch.setattr(api, "run", lambda server, sock: events.append("serving"))
+    monkeypatch.setattr(listen, "run", lambda server, sock: events.append("serving"))
     serving.serve(small_index, "127.0.0.1", 0)
     assert events == ["embed", "serving"]
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from frontends.web.chat_ui import error_view, history_of
 from frontends.web.conversations import (
     MAX_CHATS,
     choices,
@@ -20,6 +19,7 @@ from frontends.web.conversations import (
     rename,
     with_turns,
 )
+from frontends.web.views import error_view, history_of
 
 
 def turn(question: str, text: str = "An answer.") -> dict[str, Any]:

@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from embeddings.store import ChunkRecord, Index
-from frontends.web.chat_ui import answer_view, load_turns, render_answer_text
+from frontends.web.chat_ui import render_answer_text
+from frontends.web.views import answer_view, load_turns
 from qa.answerability import Model
 from qa.answering import Candidate, ExtractiveAnswerer
 from qa.citations import Citation, CitationChecker

@@ -51,7 +51,7 @@ def serve(
 
     check("fastapi", "api")  # found, not imported: the port is checked before slow imports
     check("gradio", "ui")
-    from frontends.server.api import bind
+    from frontends.server.listen import bind
 
     settings = answer_settings(index, None, answerer, llm, llm_base_url, preset=preset)
     sock = bind(host, port)  # before the slow UI import: a busy port is said at once

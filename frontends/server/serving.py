@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from frontends.server import api
+from frontends.server import api, listen
 from frontends.server.lock import ServerLock
 from frontends.web.backend import MAX_UPLOAD_BYTES
 from frontends.web.chat_page import page_assets
@@ -72,7 +72,7 @@ def serve(
     if index is not None:
         settings = settings.model_copy(update={"index": index})
     # a busy port fails here, in one line, before any loading
-    sock = sock or api.bind(host, port)
+    sock = sock or listen.bind(host, port)
     try:
         spec = embedder_spec(settings)
         service = open_service(settings.model_copy(update={"embedder": spec}))
@@ -80,7 +80,7 @@ def serve(
         # first question, so "chat UI on ..." below means ready
         service.retriever.embedder.embed_query("warm-up")
         server = build_server(service, spec, settings, api_key, host, read_only)
-        warning = api.exposure_warning(host, api_key)
+        warning = listen.exposure_warning(host, api_key)
         if warning:
             print(f"\n{'!' * 78}\n{warning}\n{'!' * 78}\n", file=sys.stderr, flush=True)
         shown = f"[{host}]" if ":" in host else host
@@ -90,7 +90,7 @@ def serve(
             file=sys.stderr,
             flush=True,
         )
-        api.run(server, sock)
+        listen.run(server, sock)
     finally:
         sock.close()
 

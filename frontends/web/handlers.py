@@ -17,17 +17,11 @@ import gradio as gr
 from embeddings.errors import CiteqaError
 from frontends.web.backend import Backend, UploadReport
 from frontends.web.chat_ui import (
-    MAX_TURNS,
-    answer_view,
-    error_view,
-    history_of,
     render_answer,
     render_conversation,
     render_document,
     render_hits,
     render_pending,
-    stopped_view,
-    stream_to_chat,
 )
 from frontends.web.conversations import (
     Store,
@@ -42,6 +36,14 @@ from frontends.web.conversations import (
     with_turns,
 )
 from frontends.web.requests import file_payload, history_pairs, search_options, text_of
+from frontends.web.views import (
+    MAX_TURNS,
+    answer_view,
+    error_view,
+    history_of,
+    stopped_view,
+    stream_to_chat,
+)
 from qa.service import QAService
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from embeddings.errors import BadInput
 from frontends.web.backend import Upload
-from frontends.web.chat_ui import MAX_TURNS
+from frontends.web.views import MAX_TURNS
 
 MODES = ["hybrid", "dense", "bm25"]
 LANGS = ["any", "nl", "en"]

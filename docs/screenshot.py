@@ -99,7 +99,10 @@ def main() -> None:
         index = Path(tmp) / "index"
         env = {**os.environ, "CITEQA_INDEX": str(index)}
         subprocess.run(
-            [sys.executable, "-m", "cli", "index", "corpus"], cwd=ROOT, env=env, check=True
+            [sys.executable, "-m", "frontends.cli", "index", "corpus"],
+            cwd=ROOT,
+            env=env,
+            check=True,
         )
         port = _free_port()
         url = f"http://127.0.0.1:{port}/"

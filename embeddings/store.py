@@ -12,7 +12,7 @@
         tombstones.npy     rows removed from an HNSW graph, skipped by searches
         chunks.sqlite      documents and chunks (text, offsets, language, BM25 terms)
         bm25/              term counts and the BM25 score matrix (see `lexical`)
-      uploads/             files added from the chat UI (`qa.backend`)
+      uploads/             files added from the chat UI (`frontends.web.backend`)
       cache/               compiled models, safe to delete (`embeddings.compiled_cache`)
       chat_history         questions typed in `citeqa chat` (prompt_toolkit's history file)
 

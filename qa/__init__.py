@@ -1,4 +1,5 @@
-"""citeqa's question answering: retrieval, answers, citations, the CLI.
+"""citeqa's question answering: retrieval, answers, citations. The front
+ends that use it (CLI, API, chat UI) are in frontends/.
 
 Names load lazily, so `citeqa --help` does not pay for numpy and FAISS.
 """

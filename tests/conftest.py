@@ -82,7 +82,7 @@ def citeqa(*args: str, index: Path, timeout: float = 900) -> subprocess.Complete
     """Run the real command line, as a user would."""
     env = {**os.environ, "CITEQA_INDEX": str(index)}
     return subprocess.run(
-        [sys.executable, "-m", "cli", *args],
+        [sys.executable, "-m", "frontends.cli", *args],
         capture_output=True,
         text=True,
         env=env,

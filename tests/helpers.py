@@ -183,9 +183,9 @@ def serve_asgi(app: object) -> Iterator[str]:
 
     import uvicorn
 
-    from qa import api
+    from frontends.server import listen
 
-    sock = api.bind("127.0.0.1", 0)
+    sock = listen.bind("127.0.0.1", 0)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

@@ -17,7 +17,7 @@ import pytest
 
 from embeddings.errors import BadInput
 from embeddings.store import Index
-from qa import api
+from frontends.server import api, listen
 from qa.answering import ExtractiveAnswerer
 from qa.citations import CitationChecker
 from qa.retrieval import Retriever
@@ -208,11 +208,11 @@ def test_api_key_guards_every_v1_route(service: QAService) -> None:
 
 
 def test_exposure_warning_only_off_loopback_without_a_key() -> None:
-    assert api.exposure_warning("127.0.0.1", None) is None
-    assert api.exposure_warning("::1", None) is None
-    assert api.exposure_warning("localhost", None) is None
-    assert api.exposure_warning("0.0.0.0", "key") is None
-    warning = api.exposure_warning("0.0.0.0", None)
+    assert listen.exposure_warning("127.0.0.1", None) is None
+    assert listen.exposure_warning("::1", None) is None
+    assert listen.exposure_warning("localhost", None) is None
+    assert listen.exposure_warning("0.0.0.0", "key") is None
+    warning = listen.exposure_warning("0.0.0.0", None)
     assert warning and "WARNING" in warning and "--api-key" in warning
 
 
@@ -222,17 +222,17 @@ def test_busy_port_is_one_clear_error() -> None:
         taken.listen(1)
         port = taken.getsockname()[1]
         with pytest.raises(BadInput, match=f"Port {port} on 127.0.0.1 is already in use"):
-            api.bind("127.0.0.1", port)
+            listen.bind("127.0.0.1", port)
 
 
 def test_a_port_outside_the_range_is_refused_not_wrapped() -> None:
     for port in (-1, 65536, 99999):  # the OS would have listened on 99999 - 65536
         with pytest.raises(BadInput, match=f"Port {port} is not a port: choose one from 1"):
-            api.bind("127.0.0.1", port)
+            listen.bind("127.0.0.1", port)
 
 
 def _cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "cli", *args]
+    return [sys.executable, "-m", "frontends.cli", *args]
 
 
 def test_serve_busy_port_prints_one_line(small_index: Path) -> None:

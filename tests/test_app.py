@@ -16,22 +16,20 @@ from embeddings.embedders import FakeEmbedder
 from embeddings.errors import BadInput
 from embeddings.indexer import index_paths
 from embeddings.store import Index
-from qa.answer import Answer, Delta, Done, Retrieved
-from qa.answering import ExtractiveAnswerer
-from qa.backend import MAX_UPLOAD_BYTES, Backend, Upload, display_name, safe_upload_name
-from qa.chat_ui import (
+from frontends.web.backend import MAX_UPLOAD_BYTES, Backend, Upload, display_name, safe_upload_name
+from frontends.web.chat_ui import render_answer, render_conversation, render_document
+from frontends.web.views import (
     ANSWERING,
     SEARCHING,
     answer_view,
     history_of,
     load_turns,
     plain_text,
-    render_answer,
-    render_conversation,
-    render_document,
     stopped_view,
     stream_to_chat,
 )
+from qa.answer import Answer, Delta, Done, Retrieved
+from qa.answering import ExtractiveAnswerer
 from qa.citations import Citation, CitationChecker, Claim
 from qa.retrieval import Retriever
 from qa.service import QAService
@@ -598,19 +596,11 @@ def test_api_errors_are_one_line_messages(api: Any) -> None:
         api.predict("Wie?", "not a list", api_name="/ask")
 
 
-def test_create_app_builds_without_a_data_folder(
-    small_index: Path, fake_embedder: FakeEmbedder
-) -> None:
-    demo = create_app(service_for(small_index, fake_embedder), "fake:64", small_index.parent)
-    assert demo is not None  # the third argument (the old data folder) is accepted, unused
-
-
 def test_serve_warms_the_embedder_before_it_says_ready(
     small_index: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import app
     import qa.factory
-    from qa import api
+    from frontends.server import listen, serving
     from qa.settings import Settings
 
     events: list[str] = []
@@ -619,18 +609,17 @@ def test_serve_warms_the_embedder_before_it_says_ready(
     real = embedder.embed_query
     monkeypatch.setattr(embedder, "embed_query", lambda text: events.append("embed") or real(text))
     monkeypatch.setattr(qa.factory, "open_service", lambda *args: service)
-    monkeypatch.setattr(api, "run", lambda server, sock: events.append("serving"))
-    app.serve(small_index, "127.0.0.1", 0)
+    monkeypatch.setattr(listen, "run", lambda server, sock: events.append("serving"))
+    serving.serve(small_index, "127.0.0.1", 0)
     assert events == ["embed", "serving"]
 
 
 def test_serve_opens_the_index_once(small_index: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """One store opened at start and passed on: its manifest read once, the embedder checked
     once (a second opening, to read the embedder's name, was never closed on Milvus)."""
-    import app
     import embeddings.store
     import qa.factory
-    from qa import api
+    from frontends.server import listen, serving
 
     calls: list[str] = []
 
@@ -641,8 +630,8 @@ def test_serve_opens_the_index_once(small_index: Path, monkeypatch: pytest.Monke
     counted(embeddings.store, "read_manifest")
     for name in ("open_store", "manifest_of", "check_embedder", "check_engine"):
         counted(qa.factory, name)
-    monkeypatch.setattr(api, "run", lambda server, sock: calls.append("serving"))
-    app.serve(small_index, "127.0.0.1", 0)
+    monkeypatch.setattr(listen, "run", lambda server, sock: calls.append("serving"))
+    serving.serve(small_index, "127.0.0.1", 0)
     assert sorted(calls) == [
         "check_embedder",
         "check_engine",

@@ -74,7 +74,15 @@ def test_no_string_breaks_an_ask(small_index: Path, fake_embedder, question: str
 @pytest.mark.slow
 def test_a_question_of_invalid_utf8_is_answered_not_a_traceback(e5_index: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "cli", "ask", "\udcff Rode Kruis?", "--index", str(e5_index)],
+        [
+            sys.executable,
+            "-m",
+            "frontends.cli",
+            "ask",
+            "\udcff Rode Kruis?",
+            "--index",
+            str(e5_index),
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli import app
+from frontends.cli import app
 
 runner = CliRunner()
 
@@ -119,7 +119,7 @@ def _index_with_peak_rss(folder: Path, index: Path, tmp_path: Path) -> tuple[str
     from tests.conftest import ROOT
 
     peak = tmp_path / f"peak-{index.name}"
-    command = [sys.executable, "-m", "cli", "index", str(folder), "--index", str(index)]
+    command = [sys.executable, "-m", "frontends.cli", "index", str(folder), "--index", str(index)]
     done = subprocess.run(
         [sys.executable, "-c", _PEAK_RSS, str(peak), *command, "--embedder", "fake:64", "-q"],
         capture_output=True,
@@ -401,7 +401,7 @@ def test_a_dutch_refusal_has_a_dutch_header(
 def test_sources_are_shown_relative_to_the_working_directory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from cli.common import shown as _shown
+    from frontends.cli.common import shown as _shown
 
     monkeypatch.chdir(tmp_path)
     inside = str(tmp_path / "corpus" / "a.txt")

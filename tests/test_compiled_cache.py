@@ -92,7 +92,7 @@ def test_search_keeps_its_compiled_model_in_the_index(tmp_path: Path) -> None:
     pytest.importorskip("openvino")
     from typer.testing import CliRunner
 
-    from cli import app
+    from frontends.cli import app
 
     docs = tmp_path / "docs"
     docs.mkdir()

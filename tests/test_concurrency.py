@@ -191,7 +191,8 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     index_paths([docs], index, lambda: FakeEmbedder(64), "fake:64", progress=False)
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
-    command = [sys.executable, "app.py", "--index", str(index), "--port", str(port)]
+    command = [sys.executable, "-m", "frontends.cli", "serve", "--index", str(index)]
+    command += ["--port", str(port)]
     with running_server(command, url, data / "app.log", cwd=ROOT):
         yield url, index
 
@@ -287,7 +288,7 @@ def test_cli_indexing_while_the_app_answers(app: tuple[str, Path], tmp_path: Pat
     users = [client(url) for _ in range(4)]
     log = (tmp_path / "cli.log").open("w")
     cli = subprocess.Popen(
-        [sys.executable, "-m", "cli", "index", str(more), "--index", str(index), "-q"],
+        [sys.executable, "-m", "frontends.cli", "index", str(more), "--index", str(index), "-q"],
         cwd=ROOT,
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -1,12 +1,12 @@
-"""The chat's conversations as kept in the browser (qa/conversations.py): new, open, rename,
-delete, the open chat's turns only, and hostile or earlier-version values checked."""
+"""The chat's conversations as kept in the browser (frontends/web/conversations.py): new,
+open, rename, delete, the open chat's turns only, and hostile or earlier-version values
+checked."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from qa.chat_ui import error_view, history_of
-from qa.conversations import (
+from frontends.web.conversations import (
     MAX_CHATS,
     choices,
     current_title,
@@ -19,6 +19,7 @@ from qa.conversations import (
     rename,
     with_turns,
 )
+from frontends.web.views import error_view, history_of
 
 
 def turn(question: str, text: str = "An answer.") -> dict[str, Any]:

@@ -47,7 +47,16 @@ def test_index_survives_sigkill_at_random_moments(tmp_path: Path) -> None:
         (docs / f"d{i:03d}.txt").write_text(body)
     root = tmp_path / "index"
     env = {**os.environ, "CITEQA_INDEX": str(root)}
-    command = [sys.executable, "-m", "cli", "index", str(docs), "--embedder", "fake:64", "-q"]
+    command = [
+        sys.executable,
+        "-m",
+        "frontends.cli",
+        "index",
+        str(docs),
+        "--embedder",
+        "fake:64",
+        "-q",
+    ]
     started = time.monotonic()  # a first build to kill updates of; its time scales the kills
     subprocess.run(command, env=env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     full = time.monotonic() - started  # 8 s on a busy 2-core machine, 3 s on an idle one
@@ -152,7 +161,7 @@ def test_a_writer_waiting_on_a_killed_first_build_finishes_it(tmp_path: Path) ->
     first = _slow(docs, root, batch=10**6, pause=0.3)
     _wait_for(lambda: any(root.glob(".building-*")))  # it holds the lock
     waiting = subprocess.Popen(
-        [sys.executable, "-m", "cli", "index", str(docs), "--embedder", "fake:64", "-q"],
+        [sys.executable, "-m", "frontends.cli", "index", str(docs), "--embedder", "fake:64", "-q"],
         env={**os.environ, "CITEQA_INDEX": str(root)},
         cwd=ROOT,
         stdout=subprocess.PIPE,

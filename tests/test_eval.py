@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli import app
 from embeddings.progress import Steps
 from eval.answers import Answered, has_acceptable_answer, metrics
 from eval.datasets import load_dataset
 from eval.runner import run_eval
+from frontends.cli import app
 from qa.answer import Answer
 from qa.settings import Settings
 from tests.conftest import ROOT

@@ -33,7 +33,7 @@ def test_a_missing_extra_is_one_line_naming_it(monkeypatch: pytest.MonkeyPatch) 
 def test_cli_eval_without_the_eval_extra(
     small_index: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from cli import app
+    from frontends.cli import app
 
     monkeypatch.setitem(sys.modules, "ranx", None)
     monkeypatch.setitem(sys.modules, "ranx.metrics", None)

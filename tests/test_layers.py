@@ -1,7 +1,8 @@
-"""The project's layers: app.py and cli/ (the entry points) and eval/ sit on top of qa/, qa/
-on embeddings/, and everything on citeqa/ (settings, errors); nothing imports upward. Checked
-on the source (every import statement, lazy ones inside functions too), so it holds for code
-paths no other test runs."""
+"""The project's layers: frontends/ (the CLI, the server, the chat's handlers, the terminal
+chat) and app.py (the Gradio layout) on top, then eval/, then qa/, qa/ on embeddings/, and
+everything on citeqa/ (settings, errors); nothing imports upward, and the library imports no
+front-end library (Gradio, FastAPI, Typer, MCP, ...). Checked on the source (every import
+statement, lazy ones inside functions too), so it holds for code paths no other test runs."""
 
 from __future__ import annotations
 
@@ -12,12 +13,25 @@ import pytest
 
 from tests.conftest import ROOT
 
+FRONT = {"app", "frontends"}
 # What each library package must never import: the layers above it.
 ABOVE = {
-    "citeqa": {"app", "cli", "eval", "qa", "embeddings"},  # settings and errors: the base
-    "embeddings": {"app", "cli", "eval", "qa"},
-    "qa": {"app", "cli", "eval"},
-    "eval": {"app", "cli"},
+    "citeqa": FRONT | {"eval", "qa", "embeddings"},  # settings and errors: the base
+    "embeddings": FRONT | {"eval", "qa"},
+    "qa": FRONT | {"eval"},
+    "eval": FRONT,
+}
+# The libraries only a front end may use: the library stays usable without them, and a
+# front end's dependency never creeps into qa/ (not even lazily, inside a function).
+FRONT_END_LIBRARIES = {
+    "gradio",
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "typer",
+    "click",
+    "mcp",
+    "prompt_toolkit",
 }
 
 
@@ -40,17 +54,29 @@ def test_library_packages_never_import_upward(package: str) -> None:
     assert {f: names for f, names in upward.items() if names} == {}
 
 
+@pytest.mark.parametrize("package", sorted(ABOVE))
+def test_library_packages_import_no_front_end_library(package: str) -> None:
+    files = sorted((ROOT / package).rglob("*.py"))
+    found = {
+        str(f.relative_to(ROOT)): sorted(imported_modules(f) & FRONT_END_LIBRARIES) for f in files
+    }
+    assert {f: names for f, names in found.items() if names} == {}
+
+
 def test_the_check_sees_lazy_imports(tmp_path: Path) -> None:
     source = tmp_path / "m.py"
-    source.write_text("import os\n\ndef f():\n    from cli import app\n    import eval.runner\n")
-    assert imported_modules(source) == {"os", "cli", "eval"}
+    source.write_text(
+        "import os\n\ndef f():\n    from frontends.cli import app\n    import eval.runner\n"
+        "    from gradio import Blocks\n"
+    )
+    assert imported_modules(source) == {"os", "frontends", "eval", "gradio"}
 
 
-LIBRARY = ("citeqa", "embeddings", "qa", "eval", "cli")
+LIBRARY = ("citeqa", "embeddings", "qa", "eval", "frontends")
 
 
 def library_modules(root: Path = ROOT) -> dict[str, Path]:
-    """Dotted module name -> file, for the library packages and the two entry points."""
+    """Dotted module name -> file, for the library packages, the front ends and app.py."""
     modules = {}
     for package in LIBRARY:
         for path in sorted((root / package).rglob("*.py")):
@@ -118,6 +144,9 @@ def circles(edges: dict[str, set[str]]) -> list[list[str]]:
 def test_no_import_circles_and_no_borrowed_private_names() -> None:
     edges, borrowed = import_graph(library_modules())
     assert len(edges) > 40
+    assert {"app", "frontends.cli.common", "frontends.server.api", "frontends.web.chat_ui"} <= set(
+        edges
+    )
     assert circles(edges) == []
     assert borrowed == []
 

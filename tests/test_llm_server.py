@@ -92,7 +92,7 @@ def test_cli_ask_with_the_local_server(server: str, small_index: Path) -> None:
         [
             sys.executable,
             "-m",
-            "cli",
+            "frontends.cli",
             "ask",
             "How much does the Netherlands give to the Red Cross?",
             "--answerer",

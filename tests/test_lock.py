@@ -1,6 +1,6 @@
-"""One lock for the whole server (qa/lock.py, app.build_server), on a real server on
-loopback: every route the app mounts, and every endpoint Gradio's API lists, refuses a
-request without the key; the chat page signs in with it; `gradio_client` cannot list or
+"""One lock for the whole server (frontends/server/lock.py, serving.build_server), on a real
+server on loopback: every route the app mounts, and every endpoint Gradio's API lists,
+refuses a request without the key; the chat page signs in with it; `gradio_client` cannot list or
 upload without it; bodies are held to a limit; a read-only server has no write at all."""
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import httpx
 import pytest
 
 from embeddings.store import Index
+from frontends.server.lock import COOKIE, LOGIN, LOGOUT, MAX_BODY
 from qa.answering import ExtractiveAnswerer
 from qa.citations import CitationChecker
-from qa.lock import COOKIE, LOGIN, LOGOUT, MAX_BODY
 from qa.retrieval import Retriever
 from qa.service import QAService
 from qa.settings import Settings
@@ -28,7 +28,7 @@ JSON = {"Accept": "application/json"}
 
 
 def serve(small_index: Path, fake_embedder, **options: Any) -> Iterator[tuple[str, Any]]:  # type: ignore[no-untyped-def]
-    from app import build_server
+    from frontends.server.serving import build_server
 
     retriever = Retriever(Index(small_index), fake_embedder)
     service = QAService(
@@ -156,7 +156,7 @@ def test_past_the_limit_the_app_acts_on_no_cut_body() -> None:
     early (a JSON prefix that parses would be acted on, whatever the 413 says)."""
     import asyncio
 
-    from qa.lock import ServerLock
+    from frontends.server.lock import ServerLock
 
     seen: list[str] = []
 

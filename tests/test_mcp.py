@@ -20,7 +20,7 @@ RED_CROSS = "Hoeveel geeft Nederland aan het Rode Kruis?"
 def _params(index: Path) -> StdioServerParameters:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return StdioServerParameters(
-        command=sys.executable, args=["-m", "cli", "mcp", "--index", str(index)], env=env
+        command=sys.executable, args=["-m", "frontends.cli", "mcp", "--index", str(index)], env=env
     )
 
 

@@ -208,7 +208,7 @@ def test_cli_index_and_search_on_milvus(tmp_path: Path, small_corpus: Path, smal
 
     from typer.testing import CliRunner
 
-    from cli import app
+    from frontends.cli import app
 
     runner = CliRunner()
     spec = f"milvus:{tmp_path / 'cli.db'}"

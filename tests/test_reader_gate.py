@@ -1,7 +1,7 @@
 """Where the reader takes part in answering (qa/service.py), with a scripted reader: its
 judgement is a signal the answerability model can weigh (refused before any LLM is
 called), an LLM answer stands only if a passage it cites holds what the reader takes for an
-answer, and the short answer it marks is shown in bold (qa/chat_ui.py)."""
+answer, and the short answer it marks is shown in bold (frontends/web/chat_ui.py)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from embeddings.store import ChunkRecord, Index
+from frontends.web.chat_ui import render_answer_text
+from frontends.web.views import answer_view, load_turns
 from qa.answerability import Model
 from qa.answering import Candidate, ExtractiveAnswerer
-from qa.chat_ui import answer_view, load_turns, render_answer_text
 from qa.citations import Citation, CitationChecker
 from qa.llm import LLMAnswerer
 from qa.reader import Judgement, Pair

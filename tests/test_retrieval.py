@@ -10,8 +10,8 @@ from embeddings.embedders import FakeEmbedder
 from embeddings.errors import BadInput
 from embeddings.indexer import index_paths
 from embeddings.store import Index
+from frontends.langchain_adapter import CiteqaRetriever
 from qa.fusion import neutral_words
-from qa.langchain_adapter import CiteqaRetriever
 from qa.retrieval import Retriever
 from qa.settings import RetrievalConfig
 

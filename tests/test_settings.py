@@ -91,7 +91,7 @@ def test_the_table_names_every_setting() -> None:
 
 def test_every_env_setting_reaches_the_cli(env: dict[str, str], monkeypatch) -> None:  # type: ignore[no-untyped-def]
     import qa.factory
-    from cli import app
+    from frontends.cli import app
 
     seen: list[Settings] = []
 
@@ -111,8 +111,8 @@ def test_every_env_setting_reaches_the_cli(env: dict[str, str], monkeypatch) -> 
 
 
 def test_every_env_setting_reaches_the_ui_and_api_server(env: dict[str, str], monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    import app
     import qa.factory
+    from frontends.server import serving
 
     seen: list[Settings] = []
 
@@ -122,7 +122,7 @@ def test_every_env_setting_reaches_the_ui_and_api_server(env: dict[str, str], mo
 
     monkeypatch.setattr(qa.factory, "pin_and_open", capture)
     with pytest.raises(Captured):
-        app.serve(None, "127.0.0.1", 0)  # what `citeqa serve` and `python app.py` run
+        serving.serve(None, "127.0.0.1", 0)  # what `citeqa serve` runs
     assert as_set(seen[0]) == ENV
 
 
@@ -130,7 +130,7 @@ def test_the_ui_and_the_api_default_to_the_settings(
     small_index: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import app
-    from qa import api
+    from frontends.server import api
     from qa.factory import open_service
 
     monkeypatch.setenv("CITEQA_RETRIEVAL__K", "2")
@@ -162,7 +162,7 @@ def test_a_preset_sits_below_the_environment_and_the_options(
 
 def test_cli_preset_option(small_index: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import qa.factory
-    from cli import app
+    from frontends.cli import app
 
     seen: list[Settings] = []
 

@@ -605,8 +605,8 @@ def test_the_cli_gives_a_full_disk_its_own_exit_code(
 
     from typer.testing import CliRunner
 
-    from cli import app
     from embeddings import staging
+    from frontends.cli import app
 
     def full(index: object, path: Path) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")

@@ -22,12 +22,12 @@ from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output.plain_text import PlainTextOutput
 
 from embeddings.store import Index
+from frontends.terminal_chat import run_chat
 from qa.answer import Delta
 from qa.answering import ExtractiveAnswerer
 from qa.citations import CitationChecker
 from qa.retrieval import Retriever
 from qa.service import QAService
-from qa.terminal_chat import run_chat
 from tests.conftest import ROOT
 
 RED_CROSS = "Hoeveel geeft Nederland aan het Rode Kruis?"
@@ -151,7 +151,7 @@ def test_chat_in_a_real_terminal(small_index: Path, tmp_path: Path) -> None:
     env.update(TERM="xterm", COLUMNS="200", LINES="50", PROMPT_TOOLKIT_NO_CPR="1")
     main, child = pty.openpty()
     process = subprocess.Popen(
-        [sys.executable, "-m", "cli", "chat"],
+        [sys.executable, "-m", "frontends.cli", "chat"],
         stdin=child,
         stdout=child,
         stderr=child,
@@ -205,7 +205,7 @@ def test_keys_typed_during_an_answer_wait_raw(monkeypatch: pytest.MonkeyPatch) -
     import pty
     import termios
 
-    from qa.terminal_chat import _no_echo
+    from frontends.terminal_chat import _no_echo
 
     main, child = pty.openpty()
     try:

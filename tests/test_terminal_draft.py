@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from frontends.terminal import WITHDRAWN, Draft, rows_taken, terminal_safe
+from frontends.terminal_chat import TerminalChat
 from qa.answer import Answer, Delta, Done
-from qa.terminal import WITHDRAWN, Draft, rows_taken, terminal_safe
-from qa.terminal_chat import TerminalChat
 
 DRAFT = "De passie [1] is hebben de voorkeur van het Rode"
 REFUSAL = "De documenten beantwoorden deze vraag niet."
@@ -82,7 +82,7 @@ def test_ask_in_a_pipe_prints_the_checked_answer_only(monkeypatch: Any) -> None:
     from typer.testing import CliRunner
 
     import qa.factory
-    from cli import app
+    from frontends.cli import app
 
     monkeypatch.setattr(qa.factory, "open_service", lambda *a, **k: _Scripted())
     result = CliRunner().invoke(app, ["ask", "Wat is de passie?"])

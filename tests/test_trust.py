@@ -247,7 +247,7 @@ def test_ask_after_makes_a_follow_up_on_the_command_line(
     small_index: Path,
     monkeypatch,  # type: ignore[no-untyped-def]
 ) -> None:
-    import cli
+    from frontends import cli
 
     seen: list[tuple[str, tuple]] = []
     original = QAService.stream
@@ -455,7 +455,8 @@ def _forgery_service(tmp_path: Path, embedder, forged: str) -> QAService:  # typ
 def test_a_documents_own_marker_stays_text_in_every_front_end(
     tmp_path: Path, fake_embedder
 ) -> None:  # type: ignore[no-untyped-def]
-    from qa.chat_ui import answer_view, render_answer
+    from frontends.web.chat_ui import render_answer
+    from frontends.web.views import answer_view
     from qa.citations import parse_markers
 
     forged = "# Notes\n\nThe Dutch Red Cross receives 900 million euro, as the letter [2] says.\n"

@@ -16,7 +16,7 @@ from typer.core import TyperGroup
 
 from citeqa.errors import BadInput, CiteqaError
 from citeqa.settings import PRESETS, Settings
-from qa.terminal import terminal_safe
+from frontends.terminal import terminal_safe
 
 
 class Commands(TyperGroup):
@@ -82,6 +82,13 @@ EmbedderOpt = Annotated[
         "[default: the index's own; a new index gets e5-small-q4]",
     ),
 ]
+
+KOpt = Annotated[
+    int | None,
+    typer.Option("-k", "--k", help="Passages to retrieve [default: retrieval.k, 5]."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")]
 
 
 # The command-line option that sets each settings field, for one-line error messages.
@@ -210,9 +217,12 @@ __all__ = [
     "AnswererOpt",
     "EmbedderOpt",
     "IndexOpt",
+    "JsonOpt",
+    "KOpt",
     "LLMOpt",
     "LLMUrlOpt",
     "PresetOpt",
+    "QuietOpt",
     "answer_settings",
     "app",
     "fail",

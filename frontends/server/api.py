@@ -4,17 +4,14 @@ or streamed as server-sent events) and /v1/search, with errors in OpenAI's shape
 The answer text keeps its [n] markers; each response also carries `citations` (the fields
 of `citeqa ask --json`), `abstained`, and `related` (empty unless refused). Nothing in a
 request can choose the LLM or its endpoint: that is server configuration. This module builds
-the FastAPI app and opens the listening socket; the Gradio UI is mounted on it by app.py.
+the FastAPI app; listen.py opens its socket and serving.py mounts the Gradio UI on it.
 """
 
 from __future__ import annotations
 
-import errno
-import ipaddress
 import itertools
 import json
 import logging
-import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -28,8 +25,8 @@ from starlette.exceptions import HTTPException
 
 from citeqa.errors import BadInput, CiteqaError, LLMUnavailable
 from embeddings.store import Index
+from frontends.server.lock import bearer_ok, error_json
 from qa.answer import Answer, Delta, Done
-from qa.lock import bearer_ok, error_json
 from qa.names import publish
 from qa.service import QAService, bounded
 
@@ -278,7 +275,7 @@ def add_mcp(app: FastAPI, service: QAService, api_key: str | None, host: str) ->
     from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
     from starlette.routing import Route
 
-    from qa.mcp_server import create_mcp
+    from frontends.server.mcp_server import create_mcp
 
     server = create_mcp(service)
     # builds the session manager; with a loopback host it also refuses other Host headers
@@ -347,61 +344,4 @@ def _sse(first: object, events: Iterator[object], model: str, index: Index) -> I
     yield "data: [DONE]\n\n"
 
 
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def exposure_warning(host: str, api_key: str | None) -> str | None:
-    """A loud warning when others can reach the server without a key; None when safe."""
-    if is_loopback(host) or api_key:
-        return None
-    return (
-        f"WARNING: serving on {host} without a key. Anyone who can reach this port can read "
-        "every document through the chat, /v1 and /mcp, and add or remove documents. Set "
-        "--api-key (or CITEQA_API_KEY): every route then asks for it. Or serve on 127.0.0.1."
-    )
-
-
-def bind(host: str, port: int) -> socket.socket:
-    """The listening socket, opened before anything is served, so that a busy port is one
-    clear error (BadInput) instead of a server traceback."""
-    if not 0 <= port <= 65535:  # the OS would wrap 99999 to 34463 without a word (0: any)
-        raise BadInput(f"Port {port} is not a port: choose one from 1 to 65535.")
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    except socket.gaierror as exc:
-        raise BadInput(f"Cannot listen on {host!r}: {exc.strerror}.") from None
-    family, kind, proto, _, address = infos[0]
-    sock = socket.socket(family, kind, proto)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind(address)
-    except OSError as exc:
-        sock.close()
-        reason = (
-            "is already in use"
-            if exc.errno == errno.EADDRINUSE
-            else f"cannot be opened ({exc.strerror})"
-        )
-        raise BadInput(
-            f"Port {port} on {host} {reason}; stop the other server or choose --port."
-        ) from None
-    sock.listen(2048)
-    sock.set_inheritable(True)
-    return sock
-
-
-def run(app: Any, sock: socket.socket, log_level: str = "warning") -> None:
-    """Serve `app` (any ASGI app) on an already bound socket until Ctrl-C."""
-    import uvicorn
-
-    config = uvicorn.Config(app, log_level=log_level, timeout_graceful_shutdown=5)
-    uvicorn.Server(config).run(sockets=[sock])
-
-
-__all__ = ["MODEL_ID", "add_mcp", "bind", "create_api", "exposure_warning", "run"]
+__all__ = ["MODEL_ID", "add_mcp", "create_api"]

@@ -7,14 +7,15 @@ from typing import Annotated
 
 import typer
 
-from cli.common import (
+from frontends.cli.common import (
     EmbedderOpt,
     IndexOpt,
     PresetOpt,
+    QuietOpt,
     app,
     settings_from,
 )
-from qa.terminal import terminal_safe
+from frontends.terminal import terminal_safe
 
 
 @app.command()
@@ -32,7 +33,7 @@ def index(
         int | None,
         typer.Option(help="Skip files larger than this many MiB [default: 64]."),
     ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    quiet: QuietOpt = False,
     ray: Annotated[
         str | None,
         typer.Option(

@@ -3,7 +3,8 @@ one is open, with the few changes the sidebar makes (new, open, rename, delete) 
 check that turns whatever the browser sends back into that shape again.
 
 Plain data in, plain data out: no Gradio and no HTML here (app.py wires it to the sidebar,
-qa/chat_ui.py checks and renders the turns). A follow-up only ever sees the open chat's turns.
+views.py checks the turns, chat_ui.py renders them). A follow-up only ever sees the open
+chat's turns.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import secrets
 from collections.abc import Sequence
 from typing import Any
 
-from qa.chat_ui import View, cut_at_word, load_turns
+from frontends.web.views import View, cut_at_word, load_turns
 
 # Kept in the browser's localStorage (about 5 MB per site): 20 chats of up to 30 turns, the
 # least recently used dropped first.

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cli.common import (
+from frontends.cli.common import (
     AnswererOpt,
     EmbedderOpt,
     IndexOpt,
@@ -51,11 +51,11 @@ def serve(
 
     check("fastapi", "api")  # found, not imported: the port is checked before slow imports
     check("gradio", "ui")
-    from qa.api import bind
+    from frontends.server.listen import bind
 
     settings = answer_settings(index, None, answerer, llm, llm_base_url, preset=preset)
     sock = bind(host, port)  # before the slow UI import: a busy port is said at once
-    from app import serve as serve_app
+    from frontends.server.serving import serve as serve_app
 
     serve_app(None, host, port, api_key or None, settings, sock, read_only)
 
@@ -71,8 +71,8 @@ def mcp(
 ) -> None:
     """Serve the tools search, ask and list_documents to an MCP client over stdio."""
     from citeqa.extras import require
+    from frontends.server.mcp_server import create_mcp
     from qa.factory import open_service
-    from qa.mcp_server import create_mcp
 
     require("mcp", "api")
 

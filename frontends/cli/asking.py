@@ -8,10 +8,12 @@ from typing import Annotated
 import typer
 
 from citeqa.errors import BadInput
-from cli.common import (
+from frontends.cli.common import (
     AnswererOpt,
     EmbedderOpt,
     IndexOpt,
+    JsonOpt,
+    KOpt,
     LLMOpt,
     LLMUrlOpt,
     PresetOpt,
@@ -22,7 +24,7 @@ from cli.common import (
     shown,
     terminal_size,
 )
-from qa.terminal import terminal_safe
+from frontends.terminal import terminal_safe
 
 
 @app.command()
@@ -31,10 +33,7 @@ def search(
     index: IndexOpt = None,
     preset: PresetOpt = None,
     embedder: EmbedderOpt = None,
-    k: Annotated[
-        int | None,
-        typer.Option("-k", "--k", help="Passages to return [default: retrieval.k, 5]."),
-    ] = None,
+    k: KOpt = None,
     mode: Annotated[
         str | None,
         typer.Option(help="hybrid | dense | bm25 [default: retrieval.mode, hybrid]"),
@@ -45,7 +44,7 @@ def search(
     source: Annotated[
         str | None, typer.Option(help="Only sources whose path contains this.")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Retrieve the passages that best match QUESTION."""
     from embeddings.documents import LANGUAGES
@@ -101,11 +100,8 @@ def ask(
     answerer: AnswererOpt = None,
     llm: LLMOpt = None,
     llm_base_url: LLMUrlOpt = None,
-    k: Annotated[
-        int | None,
-        typer.Option("-k", "--k", help="Passages to read [default: retrieval.k, 5]."),
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+    k: KOpt = None,
+    as_json: JsonOpt = False,
     after: Annotated[
         list[str] | None,
         typer.Option(
@@ -116,9 +112,9 @@ def ask(
     ] = None,
 ) -> None:
     """Answer QUESTION from the index, with checked citations."""
+    from frontends.terminal import Draft
     from qa.answer import Delta, Done
     from qa.factory import open_service
-    from qa.terminal import Draft
 
     settings = answer_settings(index, embedder, answerer, llm, llm_base_url, k, preset=preset)
     service = open_service(settings)
@@ -153,8 +149,8 @@ def chat(
 ) -> None:
     """An interactive session in the terminal: follow-ups use the conversation, arrow keys
     edit and recall questions, Ctrl-C stops an answer, /sources and /clear."""
+    from frontends.terminal_chat import run_chat
     from qa.factory import open_service
-    from qa.terminal_chat import run_chat
 
     settings = answer_settings(index, embedder, answerer, llm, llm_base_url, preset=preset)
     service = open_service(settings)

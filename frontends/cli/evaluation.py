@@ -9,13 +9,15 @@ from typing import Annotated
 import typer
 
 from citeqa.errors import BadInput
-from cli.common import (
+from frontends.cli.common import (
     AnswererOpt,
     EmbedderOpt,
     IndexOpt,
+    JsonOpt,
     LLMOpt,
     LLMUrlOpt,
     PresetOpt,
+    QuietOpt,
     answer_settings,
     app,
 )
@@ -32,7 +34,7 @@ def evaluate(
     modes: Annotated[str, typer.Option(help="Comma-separated: dense,bm25,hybrid")] = (
         "dense,bm25,hybrid"
     ),
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+    as_json: JsonOpt = False,
     report: Annotated[Path | None, typer.Option(help="Also write a markdown report here.")] = None,
     min_recall5: Annotated[
         float | None,
@@ -42,7 +44,7 @@ def evaluate(
     answerer: AnswererOpt = None,
     llm: LLMOpt = None,
     llm_base_url: LLMUrlOpt = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr.")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Measure retrieval (nDCG@10, Recall@1/5/10/100, MRR@10) per mode and language pair,
     and for QA sets the answers (accuracy, citation precision, abstention)."""

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from embeddings.errors import CiteqaError
+from frontends.terminal import Draft, terminal_safe
 from qa.answer import Answer, Delta, Done
 from qa.service import QAService
-from qa.terminal import Draft, terminal_safe
 
 HELP = (
     "Ask a question in Dutch or English; follow-ups use the conversation.\n"

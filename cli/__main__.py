@@ -1,5 +1,0 @@
-"""`python -m cli`: the `citeqa` command."""
-
-from cli import main
-
-main()

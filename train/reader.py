@@ -97,7 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="leave windows without the answer out of the span loss (the session 8 runs)",
     )
-    parser.add_argument("--first-trained", type=int, default=8, help="layers below stay e5's")
+    parser.add_argument("--first-trained", type=int, default=6, help="layers below stay e5's")
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--lr", type=float, default=6e-5)
     parser.add_argument("--head-lr", type=float, default=1e-3)

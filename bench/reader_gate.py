@@ -68,7 +68,6 @@ def row(kind: str, correct: bool | None, answer: Answer) -> dict[str, Any]:
         "reader": answer.signals.get("reader"),
         "reader_max": answer.signals.get("reader_max"),
         "reader_margin": answer.signals.get("reader_margin"),
-        "reader_combined": answer.signals.get("reader_combined"),
         "typed": answer.signals.get("typed", 1.0),
         "abstained": answer.abstained,
     }

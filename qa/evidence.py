@@ -87,17 +87,14 @@ def read_candidates(
 def reader_signals(candidates: Sequence[Candidate]) -> dict[str, float]:
     """The reader's part of the answerability model's input: its probability that the
     sentence the answer would quote answers (also as a logit, the model's feature), its span
-    head's lead over "no answer" there and the two summed, its best probability over all
+    head's lead over "no answer" there, its best probability over all
     candidates, and whether the quoted sentence holds the kind of thing asked for."""
     best = candidates[0].reader or 0.0
     clipped = min(max(best, 1e-4), 1.0 - 1e-4)
-    logit = math.log(clipped / (1.0 - clipped))
-    margin = candidates[0].reader_margin or 0.0
     return {
         "reader": best,
-        "reader_logit": logit,
-        "reader_margin": margin,
-        "reader_combined": logit + margin,
+        "reader_logit": math.log(clipped / (1.0 - clipped)),
+        "reader_margin": candidates[0].reader_margin or 0.0,
         "reader_max": max(c.reader or 0.0 for c in candidates),
         "typed": 1.0 if candidates[0].typed else 0.0,
     }

@@ -42,7 +42,8 @@ def tensors(
             pool[b, i, a : z + 1] = 1.0 / (z + 1 - a)
             labels[b, i] = ex.labels[i]
             valid[b, i] = 1.0
-        passage[b, 0] = 1.0  # the first token: "no answer here" (SQuAD 2.0's null span)
+        if null_span:
+            passage[b, 0] = 1.0  # the first token: "no answer here" (SQuAD 2.0's null span)
         if ex.answer is not None:
             s, e = ex.answer
             inside = [i for i, (ws, we) in enumerate(enc.words) if ws < e and we > s]

@@ -22,10 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from embeddings.chunking import split_sentences
-from train.rewrites import adversarial, capitalised
+from train.rewrites import adversarial, capitalised, words
 
 WINDOW_WORDS = 70  # about an index chunk of 100 e5 tokens
-_WORD = re.compile(r"\w+", re.UNICODE)
 
 
 @dataclass(frozen=True)
@@ -66,10 +65,6 @@ def answers_of(qa: dict[str, Any]) -> list[str]:
         if text and text.strip():
             out.append(text.strip())
     return out
-
-
-def words(text: str) -> set[str]:
-    return {w.lower() for w in _WORD.findall(text)}
 
 
 def locate(context: str, question: str, answers: Sequence[str]) -> tuple[int, int] | None:

@@ -123,29 +123,34 @@ def run_chat(
     )
     chat = TerminalChat(service, _writer(session), _size(session) if input is None else None)
     chat.write("Ask a question (/help for commands, Ctrl-D to quit).\n")
-    while True:
-        try:
-            line = session.prompt("> ").strip()
-        except KeyboardInterrupt:
-            continue  # Ctrl-C at the prompt clears the line, as in a shell
-        except EOFError:
-            break
-        if not line:
-            continue
-        if line.startswith("/"):
-            if not chat.command(line):
+    # The whole session, not each answer, runs with the terminal quiet: the prompt's own raw
+    # mode then hands back to quiet mode, never to the canonical one, so a key typed in the
+    # moment between accepting a line and starting its answer is not lost either.
+    with _no_echo(input is None):
+        while True:
+            try:
+                line = session.prompt("> ").strip()
+            except KeyboardInterrupt:
+                continue  # Ctrl-C at the prompt clears the line, as in a shell
+            except EOFError:
                 break
-            continue
-        with _no_echo(input is None):
+            if not line:
+                continue
+            if line.startswith("/"):
+                if not chat.command(line):
+                    break
+                continue
             chat.answer(line)
 
 
 @contextmanager
 def _no_echo(enabled: bool) -> Iterator[None]:
-    """While an answer is written, keys typed ahead are not echoed by the terminal (an arrow
-    key would show as ^[[A); they wait, and the next prompt reads them. Ctrl-C still works.
-    Canonical mode is off too: in it the terminal takes a typed-ahead Ctrl-D as end-of-file
-    and drops it, and the next prompt would wait for a Ctrl-D the user already typed."""
+    """Outside the prompt (while an answer is written), keys typed ahead are not echoed by the
+    terminal (an arrow key would show as ^[[A); they wait, and the next prompt reads them.
+    Ctrl-C still works. Canonical mode is off too: in it the terminal takes a typed-ahead
+    Ctrl-D as end-of-file and drops it, and the next prompt would wait for a Ctrl-D the user
+    already typed (a full CI run hung there once, the Ctrl-D landing between prompt and
+    answer while the terminal was canonical)."""
     import sys
 
     fd = sys.stdin.fileno() if enabled and sys.stdin.isatty() else None

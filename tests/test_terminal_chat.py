@@ -189,13 +189,72 @@ def test_chat_in_a_real_terminal(small_index: Path, tmp_path: Path) -> None:
         # (the terminal's canonical mode swallowed it there, and the chat waited for ever)
         os.write(main, b"\x04")
         read_until(b"miljoen")
-        assert process.wait(120) == 0  # a loaded machine: the reader and engines shut down
+        try:
+            code = process.wait(120)  # a loaded machine: the reader and engines shut down
+        except subprocess.TimeoutExpired:
+            while select.select([main], [], [], 2)[0]:  # what the child wrote last
+                try:
+                    seen.extend(os.read(main, 4096))
+                except OSError:
+                    break
+            pytest.fail(f"the chat did not end on the typed-ahead Ctrl-D: {bytes(seen)[-800:]!r}")
+        assert code == 0
     finally:
         if process.poll() is None:
             process.kill()
         os.close(main)
     assert b"^[[A" not in recalled + seen
     assert RED_CROSS in (small_index / "chat_history").read_text()  # inside the index folder
+
+
+def test_the_terminal_is_never_canonical_between_prompts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The prompt restores, on leaving, the mode it found. The chat makes that the quiet mode,
+    so a Ctrl-D typed just after Enter, before the answer starts, is a key and not a dropped
+    end-of-file (a full CI run hung there: quiet mode began only inside each answer)."""
+    import pty
+    import termios
+
+    import prompt_toolkit
+
+    main, child = pty.openpty()
+    canonical: list[bool] = []
+
+    class Terminal(io.StringIO):
+        def fileno(self) -> int:
+            return child
+
+        def isatty(self) -> bool:
+            return True
+
+    class Session:
+        output = PlainTextOutput(io.StringIO())
+        lines = iter([RED_CROSS])
+
+        def __init__(self, **_: Any) -> None:
+            pass
+
+        def prompt(self, _: str) -> str:
+            canonical.append(bool(termios.tcgetattr(child)[3] & termios.ICANON))
+            try:
+                return next(self.lines)
+            except StopIteration:
+                raise EOFError from None
+
+    class Service:
+        def stream(self, question: str, history: list[Any]) -> Iterator[Any]:
+            canonical.append(bool(termios.tcgetattr(child)[3] & termios.ICANON))
+            yield Delta("answer")
+
+    try:
+        monkeypatch.setattr(sys, "stdin", Terminal())
+        monkeypatch.setattr(prompt_toolkit, "PromptSession", Session)
+        before = termios.tcgetattr(child)
+        run_chat(Service(), None)  # type: ignore[arg-type]
+        assert canonical == [False, False, False]  # prompt, answer, prompt
+        assert termios.tcgetattr(child) == before  # and the terminal as it was, after
+    finally:
+        os.close(main)
+        os.close(child)
 
 
 def test_keys_typed_during_an_answer_wait_raw(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -196,7 +196,14 @@ def main() -> None:
     )
     parser.add_argument("--calibration-index", type=Path, default=Path("/tmp/citeqa-calibration"))
     parser.add_argument("--model", type=Path, default=ROOT / "qa/answerability.json")
+    parser.add_argument(
+        "--features",
+        default=",".join(FEATURES),
+        help="comma-separated signals to fit on (default: qa.answerability.FEATURES); "
+        "any of the signals `QAService.assess` reports, e.g. reader_logit",
+    )
     args = parser.parse_args()
+    features = [f for f in args.features.split(",") if f]
     logging.getLogger("bm25s").setLevel(logging.WARNING)
     if args.cisi_collect:
         queries = [
@@ -218,7 +225,7 @@ def main() -> None:
         rows = stored["train"]
     else:
         rows = collect(args.index, training_questions(args.tatoeba))
-    x = np.array([[r.get(f, np.nan) for f in FEATURES] for r in rows], dtype=float)
+    x = np.array([[r.get(f, np.nan) for f in features] for r in rows], dtype=float)
     # a signal a row lacks (no sentence for the reader) counts as its mean, as at run time
     x = np.where(np.isnan(x), np.nanmean(x, axis=0), x)
     y = np.array([r["label"] for r in rows])
@@ -233,14 +240,14 @@ def main() -> None:
     else:
         calibration = []
     if calibration:  # scored by the fitted model: none of it was fitted on
-        xc = np.array([[r.get(f, np.nan) for f in FEATURES] for r in calibration], dtype=float)
+        xc = np.array([[r.get(f, np.nan) for f in features] for r in calibration], dtype=float)
         xc = np.where(np.isnan(xc), mean, xc)
         pc, yc = predict(w, mean, scale, xc), np.array([r["label"] for r in calibration])
         threshold = operating_point(np.concatenate([cv, pc]), np.concatenate([y, yc]))
     else:
         threshold = operating_point(cv, y)
     model = {
-        "features": list(FEATURES),
+        "features": features,
         "mean": mean.round(6).tolist(),
         "scale": scale.round(6).tolist(),
         "weights": w[1:].round(6).tolist(),

@@ -7,8 +7,8 @@ fixed set of generic sentences (how much better the index's best passage is than
 nothing in particular) and to the lower ranks of its own retrieved list (a query-performance
 feature). Lexical signals add what embeddings blur: how many of the question's content words,
 names and numbers the best passages hold, and whether the best sentence holds the kind of
-thing asked for. (The trained reader's judgement, `reader_logit` among the signals, was tried
-as a seventh feature and left out: docs/answers.md, "The trained reader".) A logistic
+thing asked for. The trained reader's judgement of the sentence it would quote (its logit)
+is the seventh, and the weightiest: docs/answers.md, "The trained reader". A logistic
 regression, fitted by bench/answerability.py on training questions the tests do not use,
 turns the signals into a probability; its coefficients and operating point live in
 answerability.json next to this file (plain JSON, no pickle).
@@ -39,6 +39,9 @@ FEATURES = (
     "coverage",  # share of the question's content words found in the best passages
     "names_numbers",  # share of its names and numbers found there (1 when it has none)
     "typed",  # 1 when the best sentence holds the kind of thing asked for
+    # the trained reader's logit that the sentence it would quote answers (qa/reader.py);
+    # without the reader (a follow-up, or no engine for it) it counts as its mean: neutral
+    "reader_logit",
 )
 # Sentences about nothing in particular, in both languages: the background a question's
 # similarity to the index is compared with. Changing them changes the model: refit.

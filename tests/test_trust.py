@@ -26,8 +26,9 @@ from qa.settings import AnswerConfig
 from tests.fakes import FlatEmbedder, ScriptedChatModel
 from tests.test_answering import RED_CROSS, WEATHER, passage
 
-ALWAYS = Model(FEATURES, (0.0,) * 6, (1.0,) * 6, (0.0,) * 6, bias=5.0, threshold=0.5)
-NEVER = Model(FEATURES, (0.0,) * 6, (1.0,) * 6, (0.0,) * 6, bias=-5.0, threshold=0.5)
+N0, N1 = (0.0,) * len(FEATURES), (1.0,) * len(FEATURES)
+ALWAYS = Model(FEATURES, N0, N1, N0, bias=5.0, threshold=0.5)
+NEVER = Model(FEATURES, N0, N1, N0, bias=-5.0, threshold=0.5)
 
 
 def _service(index_dir: Path, embedder, model: Model, answerer=None) -> QAService:  # type: ignore[no-untyped-def]
